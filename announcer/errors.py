@@ -1,0 +1,69 @@
+"""One error type a layer, each carrying a message in Chinese and English.
+
+Every error a staff member can see says what went wrong, where, and what to do.
+`str(error)` gives it in the user's language (see `ui_language`).
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def ui_language() -> str:
+    """'zh' or 'en': ANNOUNCER_LANG, then the locale; Chinese unless English is asked for."""
+    for var in ("ANNOUNCER_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "").lower()
+        if value.startswith("en"):
+            return "en"
+        if value.startswith("zh"):
+            return "zh"
+    return "zh"
+
+
+def tr(zh: str, en: str) -> str:
+    """Pick the text for the user's language."""
+    return en if ui_language() == "en" else zh
+
+
+class AnnouncerError(Exception):
+    """A problem the user can fix. `where` is a file, file:line, or notice."""
+
+    def __init__(self, zh: str, en: str, where: str | None = None):
+        self.zh = zh
+        self.en = en
+        self.where = where
+        super().__init__(self.message())
+
+    def message(self, language: str | None = None) -> str:
+        language = language or ui_language()
+        text = self.en if language == "en" else self.zh
+        return f"{self.where}: {text}" if self.where else text
+
+    def __str__(self) -> str:
+        return self.message()
+
+
+class NoticeError(AnnouncerError):
+    """A notices file cannot be read or a notice cannot be spoken."""
+
+
+class ConfigError(AnnouncerError):
+    """schedule.toml is invalid. `problems` holds every error found."""
+
+    def __init__(self, problems: list["AnnouncerError"]):
+        self.problems = problems
+        zh = "\n".join(p.message("zh") for p in problems)
+        en = "\n".join(p.message("en") for p in problems)
+        super().__init__(zh, en)
+
+
+class SpeechError(AnnouncerError):
+    """The speech engine could not produce a usable recording."""
+
+
+class AudioError(AnnouncerError):
+    """Audio processing or encoding failed (ffmpeg missing, bad file)."""
+
+
+class LibraryError(AnnouncerError):
+    """The clip library on disk cannot be read or written."""
