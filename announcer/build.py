@@ -1,0 +1,189 @@
+"""The morning job: the day's notices → clean clips and a manifest in the library."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from pathlib import Path
+
+from announcer import __version__
+from announcer.check import MAX_SECONDS, REFUSE_SECONDS, estimate_seconds
+from announcer.config import AudioConfig, Config
+from announcer.errors import AudioError, NoticeError, tr
+from announcer.library import Library
+from announcer.notices import Notice
+
+Progress = Callable[[Notice, bool], None]   # called after each clip: (notice, came from cache)
+
+
+@dataclass(frozen=True)
+class DayBuild:
+    day: date
+    folder: Path
+    clips: list[dict]     # the manifest entries
+    rendered: int         # clips synthesized this time
+    reused: int           # clips taken from the cache
+
+
+def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
+              fmt: str | None = None, engine=None, progress: Progress | None = None) -> DayBuild:
+    """Render every notice valid on `day` and publish the day folder, all or nothing."""
+    audio = config.audio if fmt is None else replace(config.audio, format=fmt)
+    todays = [n for n in notices if n.valid_on(day)]
+    if not todays:
+        raise NoticeError(
+            f"没有在 {day} 有效的通知（请检查 valid_from / valid_until，或用 --date 换一天）。",
+            f"no notice is valid on {day}; check valid_from / valid_until, or pick another day with --date")
+    library = Library(out)
+    engine_name = engine.name if engine is not None else config.speech.engine
+    keys = [_cache_key(n, config, audio, engine_name) for n in todays]
+    cached = {k: library.cached(k, audio.format) for k in keys}
+    pending = _prepare([n for n, k in zip(todays, keys) if cached[k] is None], config)
+
+    speaker = None
+    try:
+        for notice, key in zip(todays, keys):
+            if cached[key] is None:
+                if speaker is None:
+                    speaker, chime = open_speaker(config, engine), _chime(audio)
+                data, info = _render(speaker, chime, pending[notice.id], notice, audio)
+                cached[key] = library.store(key, audio.format, data, info)
+            if progress:
+                progress(notice, notice.id not in pending)
+    finally:
+        if speaker is not None:
+            speaker.close()
+
+    files, clips = [], []
+    for number, (notice, key) in enumerate(zip(todays, keys), start=1):
+        name = f"{number:02d}-{notice.id}.{audio.format}"
+        files.append((name, cached[key].audio))
+        clips.append(_entry(notice, name, cached[key].info))
+    manifest = {"date": day.isoformat(), "announcer": __version__, "clips": clips}
+    folder = library.publish(day, files, manifest)
+    return DayBuild(day, folder, clips, rendered=len(pending), reused=len(todays) - len(pending))
+
+
+def _prepare(notices: list[Notice], config: Config) -> dict:
+    """Make every notice speakable before anything is synthesized, so bad input writes nothing."""
+    from announcer.speakable import make_speakable
+
+    prepared = {}
+    for notice in notices:
+        speakable = make_speakable(notice.text, notice.language)
+        if not speakable.sentences:
+            raise NoticeError(
+                "没有可以朗读的文字（只有符号、网址或表情）。请写上要播报的内容，或删除这条通知。",
+                "has nothing that can be spoken (only symbols, links or emoji); "
+                "write the message in words or remove the notice", notice.where)
+        seconds = estimate_seconds(speakable, config.speech)
+        if seconds > REFUSE_SECONDS:
+            raise NoticeError(
+                f"太长：约 {seconds / 60:.0f} 分钟，居民听不完。请分成几条不超过 {MAX_SECONDS:.0f} 秒的通知。",
+                f"far too long: about {seconds / 60:.0f} minutes; split it into notices of at most "
+                f"{MAX_SECONDS:.0f} s each", notice.where)
+        prepared[notice.id] = speakable
+    return prepared
+
+
+def open_speaker(config: Config, engine=None):
+    from announcer.engines import get_engine
+    from announcer.speech import Speaker
+
+    fallback = get_engine("espeak-ng") if engine is None and config.speech.engine != "espeak-ng" else None
+    return Speaker(engine or get_engine(config.speech.engine), config.speech, fallback=fallback)
+
+
+def _render(speaker, chime, speakable, notice: Notice, audio: AudioConfig) -> tuple[bytes, dict]:
+    speech = speaker.speak(speakable)
+    repeat = notice.repeat or audio.repeat
+    data, heard, lufs, peak = finish(speech.audio, audio, chime=chime, repeat=repeat, where=notice.where)
+    warnings = list(speech.warnings)
+    if abs(lufs - audio.loudness_lufs) > 0.5:
+        warnings.append(tr(f"响度 {lufs:.1f} LUFS，偏离目标 {audio.loudness_lufs} LUFS。",
+                           f"loudness {lufs:.1f} LUFS is off the {audio.loudness_lufs} LUFS target"))
+    duration = len(heard) / 1000
+    if duration > MAX_SECONDS * repeat + 5:
+        warnings.append(tr(f"音频长 {duration:.0f} 秒，建议缩短到 {MAX_SECONDS:.0f} 秒以内。",
+                           f"the clip is {duration:.0f} s long; try to keep it under {MAX_SECONDS:.0f} s"))
+    info = {
+        "spoken_text": speakable.spoken_text,
+        "language": speakable.language,
+        "engine": speech.engine,
+        "voice": speech.voice,
+        "duration_s": round(duration, 2),
+        "loudness_lufs": round(lufs, 2),
+        "true_peak_dbtp": round(peak, 2),
+        "speech_rate": {"value": round(speech.pace, 2), "unit": speech.pace_unit},
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "warnings": warnings,
+    }
+    return data, info
+
+
+def finish(speech, audio: AudioConfig, *, chime=None, repeat: int = 1, lead_in: bool = True,
+           where: str | None = None):
+    """Master and encode speech; measure the encoded clip as it will be heard.
+
+    Returns (encoded bytes, decoded clip, loudness LUFS, true peak dBTP). Encoding
+    can push the true peak up, so the limiter's ceiling is lowered until it holds.
+    """
+    from announcer import effects
+
+    ceiling = audio.true_peak_dbtp - (0.5 if audio.format == "mp3" else 0.1)
+    for _ in range(4):
+        clip = effects.master(
+            speech, highpass_hz=audio.highpass_hz, compress=audio.compress, chime=chime,
+            repeat=repeat, repeat_gap_s=audio.repeat_gap_s, lead_in_s=audio.lead_in_s if lead_in else 0.0,
+            lead_in_kind=audio.lead_in_sound, target_lufs=audio.loudness_lufs,
+            ceiling_dbtp=ceiling, sample_rate=audio.sample_rate)
+        data = effects.encode(clip, audio.format, audio.bitrate_kbps, audio.sample_rate)
+        heard = effects.decode(data, audio.format)
+        lufs, peak = effects.measure(heard)
+        if peak <= audio.true_peak_dbtp:
+            return data, heard, lufs, peak
+        ceiling -= peak - audio.true_peak_dbtp + 0.2
+    raise AudioError(
+        f"无法把峰值压到 {audio.true_peak_dbtp} dBTP 以下（现为 {peak:.1f}）。请调低 [audio] loudness。",
+        f"cannot keep the true peak under {audio.true_peak_dbtp} dBTP (it is {peak:.1f}); "
+        "lower [audio] loudness", where)
+
+
+def _entry(notice: Notice, file: str, info: dict) -> dict:
+    return {"id": notice.id, "title": notice.title, "file": file, "text": notice.text,
+            "tags": list(notice.tags), **info}
+
+
+def _chime(audio: AudioConfig):
+    from announcer import effects
+
+    if audio.chime == "none":
+        return None
+    if audio.chime == "two-tone":
+        return effects.chime(audio.sample_rate)
+    return effects.load_sound(Path(audio.chime))
+
+
+
+
+def _cache_key(notice: Notice, config: Config, audio: AudioConfig, engine: str) -> str:
+    """Everything that changes the clip: the text, the settings, the chime, this version."""
+    chime = audio.chime
+    if chime not in ("none", "two-tone"):
+        try:
+            chime = hashlib.sha256(Path(chime).read_bytes()).hexdigest()
+        except OSError:
+            pass  # reported by load_sound when the clip is rendered
+    recipe = {
+        "version": __version__,
+        "engine": engine,
+        "text": notice.text,
+        "language": notice.language,
+        "repeat": notice.repeat,
+        "speech": asdict(config.speech),
+        "audio": {**asdict(audio), "chime": chime},
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
