@@ -1,0 +1,174 @@
+"""The `announcer` command. Thin: parse, call one function, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from announcer.errors import AnnouncerError, ConfigError, tr
+
+EXAMPLES = """examples:
+  announcer build examples/notices.txt              today's clips into audio_out/<date>/
+  announcer build notices.toml --date 2026-11-30 --format wav
+  announcer check examples/notices.txt              find notices that are too long or unclear
+  announcer say "明天上午九点停水" -o preview.mp3     preview one sentence
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="announcer", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Turn the day's notices into short, clear spoken clips for the loudspeaker.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="make the day's clips from notice files")
+    b.add_argument("notices", nargs="+", type=Path, metavar="NOTICES", help=".txt or .toml notice files")
+    b.add_argument("--date", type=_date, help="the day to build, YYYY-MM-DD (default: today)")
+    b.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
+    b.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
+    b.add_argument("--format", choices=["mp3", "wav"], help="clip format (default: [audio] format, mp3)")
+
+    c = sub.add_parser("check", help="check notices without making audio; exit 1 on errors")
+    c.add_argument("notices", nargs="+", type=Path, metavar="NOTICES")
+    c.add_argument("--config", type=Path)
+    c.add_argument("--max-seconds", type=float, default=None, help="longest a notice may be (default 40)")
+
+    s = sub.add_parser("say", help="speak one sentence now, or save it with -o")
+    s.add_argument("text", metavar="TEXT")
+    s.add_argument("-o", "--output", type=Path, help="write a .mp3 or .wav file instead of playing")
+    s.add_argument("--config", type=Path)
+    s.add_argument("--player", default="auto", help="paplay, pw-play, aplay, ffplay or auto")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(tr("错误：", "error: ") + str(problem), file=sys.stderr)
+        return 2
+    except AnnouncerError as e:
+        print(tr("错误：", "error: ") + str(e), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(tr("已中止，音频库保持原样。", "stopped; the clip library is unchanged."), file=sys.stderr)
+        return 130
+    except Exception as e:
+        if os.environ.get("ANNOUNCER_DEBUG"):
+            raise
+        print(tr(f"内部错误：{type(e).__name__}: {e}。请把这行发给维护人员（设置 ANNOUNCER_DEBUG=1 可看详情）。",
+                 f"internal error: {type(e).__name__}: {e}; please report this line "
+                 "(set ANNOUNCER_DEBUG=1 for details)"), file=sys.stderr)
+        return 3
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            tr(f"“{text}”不是日期，请写成 2026-11-30 这样", f"\"{text}\" is not a date; write it like 2026-11-30"))
+
+
+def _config(path: Path | None):
+    from announcer.config import find_config, load_config
+
+    return load_config(find_config(path))
+
+
+def _today(config) -> date:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(config.timezone) if config.timezone else None).date()
+
+
+def cmd_build(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from announcer.build import build_day
+    from announcer.notices import read_notices
+    from announcer.report import clarity_table
+
+    config = _config(args.config)
+    notices = read_notices(args.notices)
+    day = args.date or _today(config)
+    err = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task(tr("正在生成", "building"), total=sum(n.valid_on(day) for n in notices))
+        result = build_day(notices, day, args.out, config, fmt=args.format,
+                           progress=lambda notice, cached: bar.advance(task))
+    out = Console()
+    out.print(clarity_table(result.clips, title=str(result.folder)))
+    out.print(tr(f"共 {len(result.clips)} 段：新生成 {result.rendered} 段，沿用缓存 {result.reused} 段。",
+                 f"{len(result.clips)} clips: {result.rendered} rendered, {result.reused} from the cache."))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from rich.console import Console
+
+    from announcer.check import MAX_SECONDS, check_notices
+    from announcer.notices import read_notices
+    from announcer.report import findings_table
+
+    config = _config(args.config)
+    notices = read_notices(args.notices)
+    findings = check_notices(notices, config.speech, args.max_seconds or MAX_SECONDS)
+    errors = sum(f.level == "error" for f in findings)
+    console = Console()
+    if findings:
+        console.print(findings_table(findings))
+    console.print(tr(f"检查了 {len(notices)} 条通知：{errors} 个错误，{len(findings) - errors} 个提醒。",
+                     f"checked {len(notices)} notices: {errors} errors, {len(findings) - errors} warnings."))
+    return 1 if errors else 0
+
+
+def cmd_say(args) -> int:
+    import tempfile
+    from dataclasses import replace
+
+    from announcer.build import finish, open_speaker
+    from announcer.errors import NoticeError
+    from announcer.library import atomic_write
+    from announcer.players import find_player, play
+    from announcer.speakable import make_speakable
+
+    config = _config(args.config)
+    fmt = "wav"
+    if args.output:
+        fmt = args.output.suffix.lower().lstrip(".")
+        if fmt not in ("mp3", "wav"):
+            raise AnnouncerError(f"只能保存为 .mp3 或 .wav（收到 {args.output.name}）。",
+                                 f"can only write .mp3 or .wav (got {args.output.name})", str(args.output))
+    else:
+        find_player(args.player)  # fail before synthesizing when nothing can play
+    speakable = make_speakable(args.text)
+    if not speakable.sentences:
+        raise NoticeError("没有可以朗读的文字。请输入要说的话。", "nothing in it can be spoken; type words to say")
+    speaker = open_speaker(config)
+    try:
+        speech = speaker.speak(speakable)
+    finally:
+        speaker.close()
+    data, heard, _, _ = finish(speech.audio, replace(config.audio, format=fmt), lead_in=bool(args.output))
+    if not args.output:
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "say.wav"
+            wav.write_bytes(data)
+            play(wav, args.player)
+        return 0
+    atomic_write(args.output, data)
+    print(tr(f"已保存 {args.output}（{len(heard) / 1000:.1f} 秒，语速 {speech.pace:.1f} {speech.pace_unit}）",
+             f"saved {args.output} ({len(heard) / 1000:.1f} s, pace {speech.pace:.1f} {speech.pace_unit})"))
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say}

@@ -1,0 +1,43 @@
+"""What the staff member reads after a build or a check: the clarity table and findings."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from announcer.check import Finding
+from announcer.errors import tr
+
+UNITS = {"syllables/s": ("字/秒", "syl/s"), "words/min": ("词/分", "wpm")}
+
+
+def clarity_table(clips: list[dict], title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(tr("片段", "clip"))
+    table.add_column(tr("时长", "duration"), justify="right")
+    table.add_column(tr("语速", "pace"), justify="right")
+    table.add_column(tr("响度", "loudness"), justify="right")
+    table.add_column(tr("峰值", "peak"), justify="right")
+    table.add_column(tr("提醒", "warnings"))
+    for clip in clips:
+        rate = clip["speech_rate"]
+        unit = tr(*UNITS.get(rate["unit"], (rate["unit"], rate["unit"])))
+        table.add_row(
+            clip["file"],
+            f"{clip['duration_s']:.1f} s",
+            f"{rate['value']:.1f} {unit}",
+            f"{clip['loudness_lufs']:.1f} LUFS",
+            f"{clip['true_peak_dbtp']:.1f} dBTP",
+            "\n".join(clip["warnings"]) or "—",
+        )
+    return table
+
+
+def findings_table(findings: list[Finding]) -> Table:
+    table = Table()
+    table.add_column(tr("位置", "where"))
+    table.add_column(tr("级别", "level"))
+    table.add_column(tr("问题", "problem"))
+    for f in findings:
+        level = tr("错误", "error") if f.level == "error" else tr("提醒", "warning")
+        table.add_row(f.notice.where, level, f.message)
+    return table
