@@ -1,0 +1,117 @@
+"""End to end through the real espeak-ng and ffmpeg: notices in, measured clips out."""
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import pytest
+from pydub import AudioSegment
+from pydub.silence import detect_nonsilent
+from scipy.signal import resample_poly
+
+from announcer.build import build_day
+from announcer.config import load_config
+from announcer.notices import read_notices
+
+pytestmark = pytest.mark.real
+DAY = date(2026, 11, 30)
+ZH = "因管道维修，明天上午九点到下午三点，三号楼暂停供水。请居民提前储水，给您带来不便，敬请谅解。"
+EN = ("The water supply to building three will be off tomorrow from nine a m to three p m. "
+      "Please store some water in advance. Thank you for your patience.")
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("real")
+    (tmp / "notices.txt").write_text(f"# 停水通知\n{ZH}\n\n# Water off\n{EN}\n", "utf-8")
+    (tmp / "schedule.toml").write_text('[audio]\nchime = "none"\n', "utf-8")
+    config = load_config(tmp / "schedule.toml")
+    result = build_day(read_notices([tmp / "notices.txt"]), DAY, tmp / "out", config)
+    return tmp, config, result
+
+
+def measured(path: Path):
+    """Loudness, true peak and speaking time of the file as a listener would get it."""
+    clip = AudioSegment.from_file(path)
+    samples = np.array(clip.get_array_of_samples(), dtype=np.float64) / 32768
+    lufs = pyloudnorm.Meter(clip.frame_rate).integrated_loudness(samples)
+    peak = 20 * np.log10(np.max(np.abs(resample_poly(samples, 4, 1))))
+    spans = detect_nonsilent(clip, min_silence_len=250, silence_thresh=-45)
+    speaking = sum(end - start for start, end in spans) / 1000
+    return clip, lufs, peak, speaking
+
+
+def test_manifest_lists_both_clips_with_every_field(day):
+    tmp, _, result = day
+    manifest = json.loads((tmp / "out" / "2026-11-30" / "manifest.json").read_text("utf-8"))
+    assert manifest["date"] == "2026-11-30"
+    assert [c["file"] for c in manifest["clips"]] == ["01-ting-shui-tong-zhi.mp3", "02-water-off.mp3"]
+    for clip in manifest["clips"]:
+        assert set(clip) >= {"id", "title", "file", "text", "spoken_text", "language", "engine", "voice",
+                             "duration_s", "loudness_lufs", "true_peak_dbtp", "speech_rate", "sha256",
+                             "warnings"}
+    zh, en = manifest["clips"]
+    assert zh["language"] == "zh" and en["language"] == "en"
+    assert zh["speech_rate"]["unit"] == "syllables/s" and en["speech_rate"]["unit"] == "words/min"
+    assert "cmn-latn-pinyin" in zh["voice"]
+    assert "三号楼" in zh["spoken_text"] and "building three" in en["spoken_text"]
+
+
+def test_clips_are_mp3_on_loudness_target_under_the_peak_ceiling(day):
+    tmp, config, result = day
+    folder = tmp / "out" / "2026-11-30"
+    for clip in result.clips:
+        audio, lufs, peak, _ = measured(folder / clip["file"])
+        assert audio.frame_rate == 44100 and audio.channels == 1
+        assert abs(lufs - config.audio.loudness_lufs) <= 0.5
+        assert peak <= config.audio.true_peak_dbtp + 0.05   # our meter vs. theirs: interpolation differs a hair
+        assert abs(clip["loudness_lufs"] - lufs) < 0.2
+        assert abs(clip["duration_s"] - len(audio) / 1000) < 0.1
+
+
+def test_pace_measured_on_the_finished_clip_is_within_ten_percent(day):
+    tmp, config, result = day
+    folder = tmp / "out" / "2026-11-30"
+    zh_clip, en_clip = result.clips
+    _, _, _, zh_speaking = measured(folder / zh_clip["file"])
+    syllables = len(re.findall(r"[\u4e00-\u9fff]", zh_clip["spoken_text"]))
+    zh_pace = syllables / zh_speaking
+    assert abs(zh_pace / config.speech.pace["zh"] - 1) <= 0.10, zh_pace
+    _, _, _, en_speaking = measured(folder / en_clip["file"])
+    words = len(en_clip["spoken_text"].split())
+    en_pace = words / en_speaking * 60
+    assert abs(en_pace / config.speech.pace["en"] - 1) <= 0.10, en_pace
+    # the manifest's own figure agrees with the independent measurement
+    assert abs(zh_clip["speech_rate"]["value"] / zh_pace - 1) <= 0.10
+    assert abs(en_clip["speech_rate"]["value"] / en_pace - 1) <= 0.10
+
+
+def test_duration_is_plausible_for_the_text(day):
+    _, config, result = day
+    zh_clip, en_clip = result.clips
+    # 44 syllables at 3.5/s plus pauses and the lead-in: roughly 13 to 22 s
+    assert 11 < zh_clip["duration_s"] < 24
+    assert 8 < en_clip["duration_s"] < 20
+
+
+def test_rebuild_with_unchanged_text_synthesizes_nothing(day):
+    tmp, config, first = day
+
+    class NoEngine:
+        name = "pyttsx3"
+
+        def synthesize(self, *a, **k):
+            raise AssertionError("synthesized on a cached rebuild")
+
+        def voice_for(self, language):
+            return "x"
+
+        def close(self):
+            pass
+
+    again = build_day(read_notices([tmp / "notices.txt"]), DAY, tmp / "out", config, engine=NoEngine())
+    assert again.rendered == 0 and again.reused == 2
+    assert [c["sha256"] for c in again.clips] == [c["sha256"] for c in first.clips]
