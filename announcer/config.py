@@ -204,24 +204,17 @@ def _to_text_list(value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)")
+_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*"
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_FORMS = '"0.6s"、"500ms"、"20m" 或 "1h30m"', '"0.6s", "500ms", "20m" or "1h30m"'
 
 
 def parse_duration(value: Any) -> float:
     """Seconds from a number of seconds or a string like "0.6s", "500ms", "20m", "1h30m"."""
     if isinstance(value, str):
-        text, pos, seconds = value.strip().lower(), 0, 0.0
-        while text and pos < len(text):
-            match = _DURATION.match(text, pos)
-            if not match:
-                break
-            amount, unit = float(match.group(1)), match.group(2)
-            seconds += amount * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-            pos = match.end()
-        else:
-            if text:
-                return seconds
+        text = value.strip().lower()
+        if re.fullmatch(f"(?:{_DURATION_PART})+", text):
+            return sum(float(amount) * _UNIT_SECONDS[unit] for amount, unit in re.findall(_DURATION_PART, text))
         if re.fullmatch(r"\d+(\.\d*)?", text):
             raise Invalid(f"{show(value)} 缺少单位；请写成 \"{text}s\"（秒）或 \"{text}m\"（分钟）",
                           f"{show(value)} has no unit; write \"{text}s\" (seconds) or \"{text}m\" (minutes)")
@@ -353,7 +346,8 @@ def _unknown(key: str, value: Any, spec: Table, where: tuple) -> Problem:
 
     def header(name: str) -> str:
         text = label(where[:-1] + (name,))
-        return f"[[{text}]]" if isinstance(spec.fields.get(name), Tables) else f"[{text}]"
+        array = isinstance(spec.fields.get(name), Tables) or (name not in spec.fields and isinstance(value, list))
+        return f"[[{text}]]" if array else f"[{text}]"
 
     def fields(sub: Field | Table | Tables) -> set[str]:
         sub = sub.table if isinstance(sub, Tables) else sub

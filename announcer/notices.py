@@ -276,8 +276,8 @@ def read_text(path: Path) -> str:
 def _decode(data: bytes, fail) -> str:
     for magic, kind_zh, kind_en in _SIGNATURES:
         if data.startswith(magic):
-            raise fail(f"这是{kind_zh}，不是纯文本；{_PLAIN_TEXT_HELP[0]}",
-                       f"this is {kind_en}, not plain text; {_PLAIN_TEXT_HELP[1]}")
+            raise fail(f"这是{kind_zh}，不是文本文件；{_PLAIN_TEXT_HELP[0]}",
+                       f"this is {kind_en}, not a text file; {_PLAIN_TEXT_HELP[1]}")
     for bom, codec in _BOMS:
         if data.startswith(bom):
             try:

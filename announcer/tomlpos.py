@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 
-Path = tuple[str | int, ...]   # ("speech", "pace"), ("broadcast", 2, "time")
+KeyPath = tuple[str | int, ...]   # ("speech", "pace"), ("broadcast", 2, "time")
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -22,8 +22,8 @@ class TomlLines:
     """Line numbers (1-based) of the tables and keys of one TOML text."""
 
     def __init__(self, text: str):
-        self._lines: dict[Path, int] = {}
-        self._arrays: dict[Path, int] = {}      # array-of-tables path → entries so far
+        self._lines: dict[KeyPath, int] = {}
+        self._arrays: dict[KeyPath, int] = {}      # array-of-tables path → entries so far
         self.duplicates: list[int] = []         # lines that repeat a key or a table
         self._scan(text)
 
@@ -36,7 +36,7 @@ class TomlLines:
             path = path[:-1]
         return 1
 
-    def _record(self, path: Path, lineno: int, *, unique: bool) -> None:
+    def _record(self, path: KeyPath, lineno: int, *, unique: bool) -> None:
         if path in self._lines:
             if unique:
                 self.duplicates.append(lineno)
@@ -45,7 +45,7 @@ class TomlLines:
         for i in range(1, len(path)):            # a.b.c = 1 also defines a and a.b
             self._lines.setdefault(path[:i], lineno)
 
-    def _resolve(self, keys: list[str]) -> Path:
+    def _resolve(self, keys: list[str]) -> KeyPath:
         """Insert the current entry number after each array of tables."""
         out: list[str | int] = []
         for key in keys:
@@ -55,7 +55,7 @@ class TomlLines:
         return tuple(out)
 
     def _scan(self, text: str) -> None:
-        table: Path = ()
+        table: KeyPath = ()
         open_string: str | None = None   # '"""' or "'''" while inside a multi-line string
         depth = 0                        # open [ and { of a value that spans lines
         for lineno, line in enumerate(text.split("\n"), 1):
