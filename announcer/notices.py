@@ -52,7 +52,8 @@ class Notice:
 def _where(source: str, line: int, number: int, title: str | None) -> str:
     name = f"“{title if len(title) <= 20 else title[:19] + '…'}”" if title else ""
     if number:
-        return f"{source}:{line}" + tr(f"（第 {number} 条通知{name}）", f" (notice {number}{' ' + name if name else ''})")
+        en_name = f" {name}" if name else ""
+        return f"{source}:{line}" + tr(f"（第 {number} 条通知{name}）", f" (notice {number}{en_name})")
     return f"{source}:{line}" + (tr(f"（{name}）", f" ({name})") if name else "")
 
 
@@ -283,8 +284,9 @@ def _decode(data: bytes, fail) -> str:
             try:
                 return data.decode(codec).lstrip("\ufeff")
             except UnicodeDecodeError:
-                raise fail(f"文件已损坏（标记为 {codec.upper()} 编码，内容却不是）；{_SAVE_AS_UTF8[0]}",
-                           f"the file is damaged (marked as {codec.upper()} but it isn't); {_SAVE_AS_UTF8[1]}") from None
+                name = codec.upper().removesuffix("-SIG")
+                raise fail(f"文件已损坏（标记为 {name} 编码，内容却不是）；{_SAVE_AS_UTF8[0]}",
+                           f"the file is damaged (marked as {name} but it isn't); {_SAVE_AS_UTF8[1]}") from None
     if b"\x00" in data:
         raise fail(f"这不是文本文件；{_PLAIN_TEXT_HELP[0]}", f"this is not a text file; {_PLAIN_TEXT_HELP[1]}")
     utf8 = _try_decode(data, "utf-8")
