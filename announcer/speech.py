@@ -1,0 +1,543 @@
+"""Spoken text → one checked, paced recording of a notice.
+
+Each run of a Speakable is synthesized as one piece. Every piece is checked
+(there is sound, its length fits its text, it is not a copy of another text's
+audio) and recovered when the check fails: try again with a fresh engine,
+then in two halves, then with the fallback engine. The pieces are trimmed and
+joined with the configured pauses.
+
+Pace is measured in real units (Chinese syllables per second, English words
+per minute) over the speaking time of the pieces, i.e. without the pauses we
+insert. The engine's rate for each language comes from a calibration
+(pace ≈ k · rate) learned per engine and voice; when the result misses the
+target by more than 5 %, that language is spoken again at a corrected rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from announcer.config import SpeechConfig
+from announcer.engines.base import Engine, SynthesisFailed, SynthesisOptions
+from announcer.engines.espeak_cli import espeak_voice_name
+from announcer.errors import SpeechError, tr
+from announcer.speakable import PACE_UNITS, Run, Speakable
+
+if TYPE_CHECKING:
+    from pydub import AudioSegment
+
+LANGUAGE_GAP_S = 0.06          # between a Chinese and an English run of one clause
+PACE_RETRY_OFF = 0.05          # speak a language again when its pace is further off than this
+PACE_WARN_OFF = 0.10           # warn when it still is after the last round
+MAX_PACE_ROUNDS = 3            # extra rounds at a corrected rate
+RATE_RANGE = (80, 450)         # espeak's usable rates (words/min setting)
+# Pace per rate step (units per second) measured on espeak-ng 1.51, rates 80-300.
+KNOWN_PACE_PER_RATE = {"cmn-latn-pinyin": 0.0207, "en-us": 0.0200}
+DEFAULT_PACE_PER_RATE = 0.020
+CALIBRATED_UNITS = 6           # units measured before the tight length check applies
+SPLIT_MIN_TOKENS = 6           # shorter texts are not split when recovering
+BROKEN_AFTER = 3               # pieces in a row the main engine could not make at all
+SILENT_PEAK = 330              # below -40 dBFS: no speech
+MIN_SPEECH_S = 0.04
+LENGTH_BOUNDS = {True: (0.65, 1.7), False: (0.3, 3.0)}   # calibrated?, (low, high) × expected
+LENGTH_SLACK_S = (0.12, 0.4)   # added below / above, for very short pieces
+AGREE = 0.05                   # two suspicious takes this close are taken as genuine
+STALE_MEMORY = 500             # pieces remembered to spot stale audio
+
+_UNIT_NAMES_ZH = {"syllables/s": "音节/秒", "words/min": "词/分钟"}
+_LANGUAGE_NAMES = {"zh": ("中文", "Chinese"), "en": ("英文", "English")}
+
+
+@dataclass(frozen=True)
+class Speech:
+    audio: AudioSegment          # mono speech with the pauses, no chime/lead-in, not loudness-normalised
+    pace: float                  # measured pace in the notice's main language's unit
+    pace_unit: str               # "syllables/s" (zh) or "words/min" (en)
+    engine: str                  # e.g. "pyttsx3", or "pyttsx3+espeak-ng" when the fallback made some pieces
+    voice: str                   # voices used, comma-joined, e.g. "cmn-latn-pinyin,en-us"
+    warnings: tuple[str, ...]    # readable notes: recovery used, pace off target
+    recovered: int               # number of pieces that needed recovery
+
+
+def per_second(language: str, pace: float) -> float:
+    """A pace in the language's unit (PACE_UNITS) → units per second."""
+    return pace / 60.0 if PACE_UNITS.get(language) == "words/min" else pace
+
+
+def in_pace_unit(language: str, units_per_second: float) -> float:
+    """Units per second → the language's pace unit (PACE_UNITS)."""
+    return units_per_second * 60.0 if PACE_UNITS.get(language) == "words/min" else units_per_second
+
+
+def trim_silence(samples, frame_rate: int):
+    """Samples without leading/trailing silence (a 10 ms margin is kept)."""
+    import numpy as np
+
+    if samples.size == 0:
+        return samples
+    level = np.abs(samples.astype(np.int32))
+    threshold = max(33, int(level.max()) // 100)   # 40 dB under the peak, at least -60 dBFS
+    loud = np.flatnonzero(level > threshold)
+    if loud.size == 0:
+        return samples[:0]
+    margin = int(0.01 * frame_rate)
+    return samples[max(0, loud[0] - margin): loud[-1] + 1 + margin]
+
+
+# -- pieces and their checks -------------------------------------------------
+
+@dataclass(frozen=True)
+class _Piece:
+    samples: object          # numpy int16, trimmed
+    seconds: float
+    engine: str
+    voice: str
+    rate: int
+
+
+@dataclass(frozen=True)
+class _Problem:
+    zh: str
+    en: str
+    hard: bool                   # no usable audio at all (as opposed to a doubtful length)
+    piece: _Piece | None = None  # the take of doubtful length
+
+
+@dataclass
+class _Calibration:
+    """Pace per rate step, per (engine, voice); learned from measured audio."""
+
+    k: dict[tuple[str, str], float] = field(default_factory=dict)
+    measured_units: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def pace_per_rate(self, key: tuple[str, str]) -> float:
+        return self.k.get(key) or KNOWN_PACE_PER_RATE.get(key[1], DEFAULT_PACE_PER_RATE)
+
+    def calibrated(self, key: tuple[str, str]) -> bool:
+        return self.measured_units.get(key, 0) >= CALIBRATED_UNITS
+
+    def rate_for(self, key: tuple[str, str], target_per_s: float) -> int:
+        rate = round(target_per_s / self.pace_per_rate(key))
+        return int(min(max(rate, RATE_RANGE[0]), RATE_RANGE[1]))
+
+    def learn(self, key: tuple[str, str], units: int, seconds: float, rate: int) -> None:
+        if units <= 0 or seconds <= 0:
+            return
+        self.k[key] = units / seconds / rate
+        self.measured_units[key] = self.measured_units.get(key, 0) + units
+
+
+@dataclass
+class _Job:
+    """What one speak() call has learned so far."""
+
+    where: str | None
+    notes: dict[int, str] = field(default_factory=dict)   # run index → recovery note
+    fallback_runs: set[int] = field(default_factory=set)  # runs the main engine could not make
+    strikes: int = 0                                       # main engine failures in a row
+    main_broken: bool = False
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.lower()).strip()
+
+
+def _shorten(text: str, limit: int = 24) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Speaker:
+    """Speaks notices for one build: holds the engines and the learned rates.
+
+    The Speaker owns the engines it is given: close() closes them.
+    """
+
+    def __init__(self, engine: Engine, config: SpeechConfig, *, fallback: Engine | None = None):
+        self.engine = engine
+        self.fallback = fallback
+        self.config = config
+        self.calibration = _Calibration()
+        self._frame_rate: int | None = None
+        self._seen: OrderedDict[bytes, tuple[str, str]] = OrderedDict()   # audio digest → (normalized, readable) text
+
+    def close(self) -> None:
+        for engine in (self.engine, self.fallback):
+            if engine is not None:
+                engine.close()
+
+    # -- a whole notice ------------------------------------------------------
+
+    def speak(self, speakable: Speakable, *, where: str | None = None) -> Speech:
+        """The notice as one recording; SpeechError when a piece cannot be made."""
+        runs = speakable.runs()
+        spoken = [i for i, run in enumerate(runs) if run.engine_text.strip()]
+        if not spoken:
+            raise SpeechError(
+                "这条通知没有可以朗读的文字。请检查通知内容是否为空。",
+                "This notice has no text to speak. Check that the notice is not empty.",
+                where,
+            )
+        job = _Job(where)
+        languages = list(dict.fromkeys(runs[i].language for i in spoken))
+        pieces: dict[int, _Piece] = {}
+        measured: dict[str, float] = {}
+        pace_notes: list[str] = []
+        for language in languages:
+            indexes = [i for i in spoken if runs[i].language == language]
+            result, pace, note = self._speak_language(runs, indexes, language, job)
+            pieces.update(result)
+            measured[language] = pace
+            if note:
+                pace_notes.append(note)
+
+        main = max(languages, key=lambda lang: speakable.units(lang) / self._target(lang))
+        engines = [self.engine.name]
+        if any(p.engine != self.engine.name for p in pieces.values()):
+            engines += sorted({p.engine for p in pieces.values()} - {self.engine.name})
+        voices = list(dict.fromkeys(pieces[i].voice for i in spoken))
+        warnings = [job.notes[i] for i in sorted(job.notes)] + pace_notes
+        return Speech(
+            audio=self._assemble(speakable, pieces),
+            pace=in_pace_unit(main, measured[main]),
+            pace_unit=PACE_UNITS[main],
+            engine="+".join(engines),
+            voice=",".join(voices),
+            warnings=tuple(warnings),
+            recovered=len(job.notes),
+        )
+
+    def _target(self, language: str) -> float:
+        return per_second(language, self.config.pace[language])
+
+    def _voice(self, engine: Engine, language: str) -> str:
+        configured = self.config.voices.get(language) or engine.voice_for(language)
+        return espeak_voice_name(configured, language)
+
+    def _speak_language(self, runs, indexes, language, job):
+        """Speak one language's runs, at corrected rates until the pace fits."""
+        target = self._target(language)
+        units = sum(runs[i].units for i in indexes)
+        rates = {
+            engine.name: self.calibration.rate_for((engine.name, self._voice(engine, language)), target)
+            for engine in (self.engine, self.fallback) if engine is not None
+        }
+        best = None
+        for _round in range(1 + MAX_PACE_ROUNDS):
+            pieces = {i: self._piece(runs[i], i, rates, job) for i in indexes}
+            self._recheck(runs, pieces, rates, job)
+            seconds = sum(p.seconds for p in pieces.values())
+            pace = units / seconds if seconds > 0 else 0.0
+            off = abs(pace / target - 1)
+            if best is None or off < best[2]:
+                best = (pieces, pace, off)
+            changed = self._learn(runs, pieces, language, target, rates)
+            if off <= PACE_RETRY_OFF or not changed or units == 0:
+                break
+        pieces, pace, off = best
+        note = None
+        if off > PACE_WARN_OFF and units > 0:
+            unit = PACE_UNITS[language]
+            zh_name, en_name = _LANGUAGE_NAMES.get(language, (language, language))
+            got, want = in_pace_unit(language, pace), self.config.pace[language]
+            note = tr(
+                f"{zh_name}语速实测为 {got:.1f} {_UNIT_NAMES_ZH[unit]}，目标是 {want:.1f}，语音引擎无法调到相差 10% 以内。"
+                "可以在 schedule.toml 里换一个语速。",
+                f"{en_name} pace is {got:.1f} {unit} against a target of {want:.1f}; the engine cannot get within 10%. "
+                "Consider another pace in schedule.toml.",
+            )
+        return pieces, pace, note
+
+    def _learn(self, runs, pieces, language, target, rates) -> bool:
+        """Update the calibration from this round; True when a rate changed."""
+        changed = False
+        for engine in (self.engine, self.fallback):
+            if engine is None:
+                continue
+            made = [i for i, p in pieces.items() if p.engine == engine.name]
+            if not made:
+                continue
+            key = (engine.name, self._voice(engine, language))
+            units = sum(runs[i].units for i in made)
+            seconds = sum(pieces[i].seconds for i in made)
+            self.calibration.learn(key, units, seconds, rates[engine.name])
+            new_rate = self.calibration.rate_for(key, target)
+            changed |= new_rate != rates[engine.name]
+            rates[engine.name] = new_rate
+        return changed
+
+    # -- one piece -------------------------------------------------------------
+
+    def _piece(self, run: Run, index: int, rates, job: _Job, first: _Problem | None = None) -> _Piece:
+        """A checked piece for one run, recovered if need be; SpeechError if it cannot be made.
+
+        `first` is a problem already found with this run's piece (it is then made again).
+        """
+        problems: list[_Problem] = []
+        if index not in job.fallback_runs and not job.main_broken:
+            if first is None:
+                outcome = self._take(self.engine, run, rates)
+                if isinstance(outcome, _Piece):
+                    job.strikes = 0
+                    return outcome
+                first = outcome
+            problems.append(first)
+            made = self._retry_main(run, rates, problems)
+            if made is not None:
+                piece, how = made
+                job.strikes = 0
+                if how is not None:
+                    job.notes.setdefault(index, self._note(run, problems[0], how))
+                return piece
+            job.strikes += 1
+            if job.strikes >= BROKEN_AFTER and self.fallback is not None:
+                job.main_broken = True
+        elif first is not None:
+            problems.append(first)
+        elif index not in job.fallback_runs:
+            problems.append(_Problem(
+                f"主语音引擎 {self.engine.name} 已连续 {BROKEN_AFTER} 句失败",
+                f"the main engine {self.engine.name} failed {BROKEN_AFTER} times in a row",
+                hard=True,
+            ))
+        if self.fallback is not None:
+            outcome = self._take(self.fallback, run, rates)
+            if isinstance(outcome, _Problem):
+                outcome = self._agreeing(problems, outcome) or outcome
+            if isinstance(outcome, _Piece):
+                job.fallback_runs.add(index)
+                if problems:
+                    how = (f"改用备用引擎 {self.fallback.name} 合成", f"made with the backup engine {self.fallback.name}")
+                    job.notes.setdefault(index, self._note(run, problems[0], how))
+                return outcome
+            problems.append(outcome)
+        raise self._failure(run, problems[-1] if problems else None, job.where)
+
+    def _retry_main(self, run: Run, rates, problems: list[_Problem]):
+        """(piece, how) from the main engine after a failed take, or None.
+
+        `how` is None when a second take confirms a doubtful length: no recovery
+        was needed then. Adds what went wrong to `problems`.
+        """
+        self._restart(self.engine)
+        outcome = self._take(self.engine, run, rates)
+        agreed = self._agreeing(problems, outcome)
+        if agreed is not None:
+            return agreed, None
+        if isinstance(outcome, _Piece):
+            return outcome, ("重试后成功", "fixed by trying again")
+        problems.append(outcome)
+        if len(run.engine_text.split()) >= SPLIT_MIN_TOKENS:
+            outcome = self._halves(run, rates)
+            if isinstance(outcome, _Piece):
+                return outcome, ("分成两段合成后成功", "fixed by speaking it in two parts")
+            problems.append(outcome)
+        return None
+
+    def _halves(self, run: Run, rates) -> _Piece | _Problem:
+        """The run spoken in two halves, joined."""
+        import numpy as np
+
+        tokens = run.engine_text.split()
+        middle = len(tokens) // 2
+        first_units = round(run.units * middle / len(tokens))
+        made = []
+        for text, units in ((" ".join(tokens[:middle]), first_units), (" ".join(tokens[middle:]), run.units - first_units)):
+            outcome = self._take(self.engine, replace(run, engine_text=text, units=units), rates)
+            if isinstance(outcome, _Problem):
+                self._restart(self.engine)
+                return outcome
+            made.append(outcome)
+        samples = np.concatenate([p.samples for p in made])
+        return replace(made[0], samples=samples, seconds=samples.size / self._frame_rate)
+
+    def _recheck(self, runs, pieces: dict[int, _Piece], rates, job: _Job) -> None:
+        """Compare each piece's length with the others' pace; remake the odd ones.
+
+        Catches a cut-off piece even before this engine's rate is calibrated.
+        """
+        by_engine: dict[str, list[int]] = {}
+        for i, piece in pieces.items():
+            by_engine.setdefault(piece.engine, []).append(i)
+        for made in by_engine.values():
+            paces = [runs[i].units / pieces[i].seconds for i in made if runs[i].units >= 3]
+            if len(paces) < 3:
+                continue
+            typical = statistics.median(paces)
+            for i in made:
+                problem = self._length_problem(pieces[i], runs[i].units / typical, True)
+                if problem is None:
+                    continue
+                pieces[i] = self._piece(runs[i], i, rates, job, first=problem)
+
+    # -- a single take and its checks -----------------------------------------
+
+    def _take(self, engine: Engine, run: Run, rates) -> _Piece | _Problem:
+        """One synthesis of `run` by `engine`, checked."""
+        import numpy as np
+
+        voice = self._voice(engine, run.language)
+        rate = rates[engine.name]
+        try:
+            audio = engine.synthesize(run.engine_text, run.language, SynthesisOptions(voice=voice, rate=rate))
+        except SynthesisFailed as exc:
+            return _Problem("语音引擎没有输出", f"the speech engine gave no output ({exc})", hard=True)
+        if audio is None or len(audio.raw_data) == 0:
+            return _Problem("语音引擎的输出是空的", "the speech engine's output was empty", hard=True)
+        if audio.channels != 1:
+            audio = audio.set_channels(1)
+        if audio.sample_width != 2:
+            audio = audio.set_sample_width(2)
+        if self._frame_rate is None:
+            self._frame_rate = audio.frame_rate
+        elif audio.frame_rate != self._frame_rate:
+            audio = audio.set_frame_rate(self._frame_rate)
+        raw = np.frombuffer(audio.raw_data, dtype=np.int16)
+        if raw.size == 0 or int(np.abs(raw.astype(np.int32)).max()) < SILENT_PEAK:
+            return _Problem("语音引擎的输出几乎没有声音", "the speech engine's output was almost silent", hard=True)
+        samples = trim_silence(raw, self._frame_rate)
+        seconds = samples.size / self._frame_rate
+        if seconds < MIN_SPEECH_S:
+            return _Problem("语音引擎的输出几乎没有声音", "the speech engine's output was almost silent", hard=True)
+        piece = _Piece(samples, seconds, engine.name, voice, rate)
+
+        digest = hashlib.blake2b(samples.tobytes(), digest_size=16).digest()
+        mine = _normal(run.engine_text)
+        other, other_label = self._seen.get(digest, (mine, ""))
+        if other != mine:
+            return _Problem(
+                f"输出和另一句（{_shorten(other_label)}）的录音一模一样，是引擎串音",
+                f'the output was the very same audio as another text ("{_shorten(other_label)}"): stale audio',
+                hard=True,
+            )
+        self._seen[digest] = (mine, run.text)
+        self._seen.move_to_end(digest)
+        while len(self._seen) > STALE_MEMORY:
+            self._seen.popitem(last=False)
+
+        key = (engine.name, voice)
+        expected = run.units / (self.calibration.pace_per_rate(key) * rate)
+        return self._length_problem(piece, expected, self.calibration.calibrated(key)) or piece
+
+    @staticmethod
+    def _length_problem(piece: _Piece, expected: float, calibrated: bool) -> _Problem | None:
+        if expected <= 0:
+            return None
+        low, high = LENGTH_BOUNDS[calibrated]
+        seconds = piece.seconds
+        if low * expected - LENGTH_SLACK_S[0] <= seconds <= high * expected + LENGTH_SLACK_S[1]:
+            return None
+        if seconds < expected:
+            zh = f"录音只有 {seconds:.1f} 秒，按字数应约 {expected:.1f} 秒，可能被截断了"
+            en = f"the recording lasts {seconds:.1f} s where about {expected:.1f} s was expected: probably cut off"
+        else:
+            zh = f"录音长 {seconds:.1f} 秒，按字数应约 {expected:.1f} 秒，可能混进了别的内容"
+            en = f"the recording lasts {seconds:.1f} s where about {expected:.1f} s was expected: probably wrong audio"
+        return _Problem(zh, en, hard=False, piece=piece)
+
+    @staticmethod
+    def _agreeing(problems: list[_Problem], outcome: _Piece | _Problem) -> _Piece | None:
+        """The new take, if an earlier take of doubtful length had the same length.
+
+        Two takes that agree (after allowing for their rates) are genuine: the
+        check was a false alarm for an unusually fast or slow text.
+        """
+        piece = outcome.piece if isinstance(outcome, _Problem) else outcome
+        if piece is None:
+            return None
+        for earlier in problems:
+            if earlier.hard or earlier.piece is None:
+                continue
+            before = earlier.piece.seconds * earlier.piece.rate
+            if abs(piece.seconds * piece.rate - before) <= AGREE * before:
+                return piece
+        return None
+
+    @staticmethod
+    def _restart(engine: Engine) -> None:
+        restart = getattr(engine, "restart", None)
+        if callable(restart):
+            restart()
+
+    # -- messages and assembly -----------------------------------------------
+
+    @staticmethod
+    def _note(run: Run, problem: _Problem, how: tuple[str, str]) -> str:
+        text = _shorten(run.text)
+        return tr(f"“{text}”：{problem.zh}，{how[0]}。", f'"{text}": {problem.en}; {how[1]}.')
+
+    def _failure(self, run: Run, problem: _Problem | None, where: str | None) -> SpeechError:
+        text = _shorten(run.text)
+        zh_reason = problem.zh if problem else "语音引擎没有输出"
+        en_reason = problem.en if problem else "the speech engine gave no output"
+        return SpeechError(
+            f"无法为“{text}”生成可用的语音（{zh_reason}），重试、分段和备用引擎都失败了。"
+            "请在终端运行 espeak-ng hello 检查语音合成是否正常，或把这句话改写、改短后再试。",
+            f'Could not make usable speech for "{text}" ({en_reason}); trying again, in parts and with the '
+            "backup engine all failed. Run espeak-ng hello in a terminal to check that speech works, "
+            "or reword or shorten this sentence and try again.",
+            where,
+        )
+
+    def _assemble(self, speakable: Speakable, pieces: dict[int, _Piece]) -> AudioSegment:
+        import numpy as np
+        from pydub import AudioSegment
+
+        rate = self._frame_rate or 22050
+
+        def silence(seconds: float):
+            return np.zeros(int(round(seconds * rate)), dtype=np.int16)
+
+        sentences = []
+        index = 0
+        for sentence in speakable.sentences:
+            clauses = []
+            for clause in sentence.clauses:
+                parts, previous = [], None
+                for run in clause.runs:
+                    piece = pieces.get(index)
+                    index += 1
+                    if piece is None:
+                        continue
+                    if previous is not None and previous != run.language:
+                        parts.append(silence(LANGUAGE_GAP_S))
+                    parts.append(piece.samples)
+                    previous = run.language
+                if parts:
+                    clauses.append(np.concatenate(parts))
+            if clauses:
+                joined = [clauses[0]]
+                for clause_samples in clauses[1:]:
+                    joined += [silence(self.config.comma_pause_s), clause_samples]
+                sentences.append(np.concatenate(joined))
+        out = [sentences[0]]
+        for sentence_samples in sentences[1:]:
+            out += [silence(self.config.sentence_pause_s), sentence_samples]
+        samples = np.concatenate(out)
+        return AudioSegment(samples.tobytes(), frame_rate=rate, sample_width=2, channels=1)
+
+
+def speak(
+    speakable: Speakable,
+    engine: Engine,
+    config: SpeechConfig,
+    *,
+    fallback: Engine | None = None,
+    where: str | None = None,
+) -> Speech:
+    """One notice with a one-off Speaker (the engines are not closed)."""
+    return Speaker(engine, config, fallback=fallback).speak(speakable, where=where)
+
+
+def open_speaker(config: SpeechConfig) -> Speaker:
+    """A Speaker with the configured engine, and the espeak-ng program as fallback."""
+    from announcer.engines import get_engine
+
+    engine = get_engine(config.engine)
+    fallback = get_engine("espeak-ng") if engine.name != "espeak-ng" else None
+    return Speaker(engine, config, fallback=fallback)
