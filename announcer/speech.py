@@ -346,8 +346,9 @@ class Speaker:
         tokens = run.engine_text.split()
         middle = len(tokens) // 2
         first_units = round(run.units * middle / len(tokens))
+        halves = ((" ".join(tokens[:middle]), first_units), (" ".join(tokens[middle:]), run.units - first_units))
         made = []
-        for text, units in ((" ".join(tokens[:middle]), first_units), (" ".join(tokens[middle:]), run.units - first_units)):
+        for text, units in halves:
             outcome = self._take(self.engine, replace(run, engine_text=text, units=units), rates)
             if isinstance(outcome, _Problem):
                 self._restart(self.engine)

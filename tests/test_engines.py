@@ -221,7 +221,9 @@ def test_pyttsx3_worker_crash_mid_request_is_a_synthesis_failure():
 
 
 def test_pyttsx3_failed_answer_restarts_the_worker():
-    body = "line = json.loads(sys.stdin.readline()); print(json.dumps({'id': line['id'], 'ok': False, 'error': 'boom'}), flush=True); time.sleep(60)"
+    body = ("line = json.loads(sys.stdin.readline())\n"
+            "print(json.dumps({'id': line['id'], 'ok': False, 'error': 'boom'}), flush=True)\n"
+            "time.sleep(60)")
     engine = Pyttsx3Engine(worker_command=fake_worker(body))
     try:
         with pytest.raises(SynthesisFailed, match="boom"):
@@ -232,7 +234,8 @@ def test_pyttsx3_failed_answer_restarts_the_worker():
 
 
 def test_pyttsx3_without_espeak_library_says_how_to_install():
-    command = [sys.executable, "-c", "import json; print(json.dumps({'hello': False, 'error': 'OSError: libespeak-ng.so.1'}), flush=True)"]
+    answer = json.dumps({"hello": False, "error": "OSError: libespeak-ng.so.1"})
+    command = [sys.executable, "-c", f"print({answer!r}, flush=True)"]
     engine = Pyttsx3Engine(worker_command=command)
     with pytest.raises(SpeechError) as caught:
         engine.synthesize("hello", "en", SynthesisOptions())

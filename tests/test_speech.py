@@ -339,7 +339,8 @@ def test_real_mandarin_comes_from_the_pinyin_voice():
         ours = len(speech.audio) / 1000 - MARGIN_S
         off = {}
         for voice in ("cmn-latn-pinyin", "cmn"):
-            lengths = [_speech_seconds(cli.synthesize(one.runs()[0].engine_text, "en", SynthesisOptions(voice=voice, rate=o.rate)))
+            text = one.runs()[0].engine_text
+            lengths = [_speech_seconds(cli.synthesize(text, "en", SynthesisOptions(voice=voice, rate=o.rate)))
                        for o in engine.options]
             off[voice] = min(abs(ours / length - 1) for length in lengths)
         assert off["cmn-latn-pinyin"] < 0.03          # the same as espeak-ng's pinyin voice

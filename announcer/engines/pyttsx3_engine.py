@@ -38,7 +38,7 @@ class Pyttsx3Engine:
     def __init__(
         self,
         *,
-        timeout_s: float = 10.0,
+        timeout_s: float = 5.0,
         start_timeout_s: float = 20.0,
         worker_command: list[str] | None = None,
     ):

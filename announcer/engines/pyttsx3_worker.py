@@ -5,13 +5,16 @@ JSON lines: first it writes a hello with the installed voices, then for each
 request line {"id", "text", "voice", "rate", "path", "timeout"} it writes
 {"id", "ok"} (or {"id", "ok": false, "error"}) once the file is complete.
 
-Two pyttsx3 2.99 + espeak-ng habits are worked around here:
+Three pyttsx3 2.99 + espeak-ng habits are worked around here:
 - espeak runs asynchronously, so runAndWait can return before the file is
   written (then the audio lands in the next request's file). We wait for the
   'finished-utterance' notice before answering.
-- a rate set with setProperty is queued inside espeak and can be cancelled by
-  pyttsx3's own stop() before it takes effect, so the rate sticks at an old
-  value. We put the rate into the text as an espeak embedded command instead.
+- pyttsx3 calls espeak's Cancel whenever espeak still looks busy as a request
+  starts; that cancels the request itself and leaves an empty file. We wait
+  until espeak is idle first.
+- a rate set with setProperty is queued inside espeak and that same Cancel can
+  drop it, so the rate sticks at an old value. We put the rate into the text
+  as an espeak embedded command instead.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def _wait_until_idle(espeak, deadline: float) -> bool:
 
 def _speak_one(engine, espeak, finished: dict, request: dict) -> dict:
     path = request["path"]
-    text = request["text"]
+    text = request["text"].replace(EMBEDDED_COMMAND, " ")   # only our own commands
     deadline = time.monotonic() + float(request.get("timeout", 10.0))
     if request.get("rate"):
         text = f"{EMBEDDED_COMMAND}{int(request['rate'])}S {text}"
