@@ -48,7 +48,7 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
         for notice, key in zip(todays, keys):
             if cached[key] is None:
                 if speaker is None:
-                    speaker, chime = open_speaker(config, engine), _chime(audio)
+                    speaker, chime = _open_speaker(config, engine), _chime(audio)
                 data, info = _render(speaker, chime, pending[notice.id], notice, audio)
                 cached[key] = library.store(key, audio.format, data, info)
             if progress:
@@ -89,16 +89,14 @@ def _prepare(notices: list[Notice], config: Config) -> dict:
     return prepared
 
 
-def open_speaker(config: Config, engine=None):
-    from announcer.engines import get_engine
-    from announcer.speech import Speaker
+def _open_speaker(config: Config, engine=None):
+    from announcer.speech import Speaker, open_speaker
 
-    fallback = get_engine("espeak-ng") if engine is None and config.speech.engine != "espeak-ng" else None
-    return Speaker(engine or get_engine(config.speech.engine), config.speech, fallback=fallback)
+    return open_speaker(config.speech) if engine is None else Speaker(engine, config.speech)
 
 
 def _render(speaker, chime, speakable, notice: Notice, audio: AudioConfig) -> tuple[bytes, dict]:
-    speech = speaker.speak(speakable)
+    speech = speaker.speak(speakable, where=notice.where)
     repeat = notice.repeat or audio.repeat
     data, heard, lufs, peak = finish(speech.audio, audio, chime=chime, repeat=repeat, where=notice.where)
     warnings = list(speech.warnings)

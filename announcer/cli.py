@@ -135,7 +135,8 @@ def cmd_say(args) -> int:
     import tempfile
     from dataclasses import replace
 
-    from announcer.build import finish, open_speaker
+    from announcer.build import finish
+    from announcer.speech import open_speaker
     from announcer.errors import NoticeError
     from announcer.library import atomic_write
     from announcer.players import find_player, play
@@ -153,7 +154,7 @@ def cmd_say(args) -> int:
     speakable = make_speakable(args.text)
     if not speakable.sentences:
         raise NoticeError("没有可以朗读的文字。请输入要说的话。", "nothing in it can be spoken; type words to say")
-    speaker = open_speaker(config)
+    speaker = open_speaker(config.speech)
     try:
         speech = speaker.speak(speakable)
     finally:

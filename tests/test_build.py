@@ -1,0 +1,159 @@
+"""The morning job with a fake engine: cache, recovery reporting, atomicity, bad input."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from announcer.build import build_day
+from announcer.config import load_config
+from announcer.engines.fake import Fault, FakeEngine
+from announcer.errors import NoticeError
+from announcer.notices import read_notices
+
+DAY = date(2026, 11, 30)
+NOTICES = "# 停水通知\n明天上午九点到十二点停水，请提前储水。\n\n# Keys found\nA set of keys was found near the gate.\n"
+
+
+def notices_file(tmp_path, text=NOTICES, name="n.txt"):
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    return path
+
+
+def day_state(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_build_writes_clips_in_notice_order(tmp_path):
+    result = build_day(read_notices([notices_file(tmp_path)]), DAY, tmp_path / "out", load_config(None),
+                       engine=FakeEngine())
+    assert [c["file"] for c in result.clips] == ["01-ting-shui-tong-zhi.mp3", "02-keys-found.mp3"]
+    assert sorted(os.listdir(result.folder)) == ["01-ting-shui-tong-zhi.mp3", "02-keys-found.mp3", "manifest.json"]
+    for clip in result.clips:
+        data = (result.folder / clip["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == clip["sha256"]
+        assert abs(clip["loudness_lufs"] + 16) <= 0.5 and clip["true_peak_dbtp"] <= -1.0
+
+
+def test_changed_notice_is_the_only_one_rendered_again(tmp_path):
+    config = load_config(None)
+    build_day(read_notices([notices_file(tmp_path)]), DAY, tmp_path / "out", config, engine=FakeEngine())
+    changed = NOTICES.replace("九点", "十点")
+    engine = FakeEngine()
+    result = build_day(read_notices([notices_file(tmp_path, changed)]), DAY, tmp_path / "out", config, engine=engine)
+    assert (result.rendered, result.reused) == (1, 1)
+    assert all(call.language == "zh" for call in engine.calls)
+
+
+def test_settings_change_invalidates_the_cache(tmp_path):
+    notices = read_notices([notices_file(tmp_path)])
+    build_day(notices, DAY, tmp_path / "out", load_config(None), engine=FakeEngine())
+    (tmp_path / "schedule.toml").write_text("[audio]\nloudness = -18\n", "utf-8")
+    result = build_day(notices, DAY, tmp_path / "out", load_config(tmp_path / "schedule.toml"), engine=FakeEngine())
+    assert result.rendered == 2
+    assert all(abs(c["loudness_lufs"] + 18) <= 0.5 for c in result.clips)
+
+
+def test_recovery_is_reported_in_the_manifest(tmp_path):
+    engine = FakeEngine([Fault("fail", calls=frozenset({0}))])
+    result = build_day(read_notices([notices_file(tmp_path)]), DAY, tmp_path / "out", load_config(None),
+                       engine=engine)
+    manifest = json.loads((result.folder / "manifest.json").read_text("utf-8"))
+    assert manifest["clips"][0]["warnings"], "the recovered clip must say so"
+    assert not manifest["clips"][1]["warnings"]
+
+
+def test_notice_outside_its_dates_is_not_built(tmp_path):
+    path = notices_file(tmp_path, textwrap.dedent('''
+        [[notice]]
+        title = "Old"
+        text = "This was last week."
+        valid_until = 2026-11-29
+
+        [[notice]]
+        title = "Today"
+        text = "This is for today."
+        valid_from = 2026-11-30
+    '''), "n.toml")
+    result = build_day(read_notices([path]), DAY, tmp_path / "out", load_config(None), engine=FakeEngine())
+    assert [c["id"] for c in result.clips] == ["today"]
+
+
+def test_nothing_valid_on_the_day_is_a_clear_error(tmp_path):
+    path = notices_file(tmp_path, '[[notice]]\ntext = "Later."\nvalid_from = 2027-01-01\n', "n.toml")
+    with pytest.raises(NoticeError, match="no notice is valid on 2026-11-30"):
+        build_day(read_notices([path]), DAY, tmp_path / "out", load_config(None), engine=FakeEngine())
+    assert not (tmp_path / "out").exists()
+
+
+def test_unspeakable_notice_stops_the_build_before_any_synthesis(tmp_path):
+    engine = FakeEngine()
+    path = notices_file(tmp_path, "明天停水。\n\n🎉🎉 https://example.org\n")
+    with pytest.raises(NoticeError, match="nothing that can be spoken") as error:
+        build_day(read_notices([path]), DAY, tmp_path / "out", load_config(None), engine=engine)
+    assert "n.txt:3" in error.value.where
+    assert engine.calls == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_absurdly_long_notice_is_refused_within_seconds(tmp_path):
+    engine = FakeEngine()
+    path = notices_file(tmp_path, "请注意安全，" * 20000)
+    start = time.perf_counter()
+    with pytest.raises(NoticeError, match="far too long"):
+        build_day(read_notices([path]), DAY, tmp_path / "out", load_config(None), engine=engine)
+    assert time.perf_counter() - start < 10
+    assert engine.calls == []
+
+
+SLOW_BUILD = """
+import sys, time
+from datetime import date
+from pathlib import Path
+from announcer.build import build_day
+from announcer.config import load_config
+from announcer.engines.fake import FakeEngine
+from announcer.notices import read_notices
+
+class Slow(FakeEngine):
+    def synthesize(self, *args, **kwargs):
+        time.sleep(0.4)
+        return super().synthesize(*args, **kwargs)
+
+build_day(read_notices([Path(sys.argv[1])]), date(2026, 11, 30), Path(sys.argv[2]), load_config(None),
+          engine=Slow(name="slow"))
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT])
+def test_a_build_killed_part_way_leaves_the_previous_day_intact(tmp_path, stop):
+    out = tmp_path / "out"
+    first = build_day(read_notices([notices_file(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+    before = day_state(first.folder)
+    many = "\n\n".join(f"# Notice {i}\nThe meeting number {i} is moved to the small hall." for i in range(8))
+    script = tmp_path / "slow_build.py"
+    script.write_text(SLOW_BUILD, "utf-8")
+    process = subprocess.Popen([sys.executable, str(script), str(notices_file(tmp_path, many)), str(out)])
+    deadline = time.monotonic() + 60
+    while len(list((out / ".cache").glob("*.json"))) < 4:   # two from the first build, two new
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(stop)
+    assert process.wait(timeout=30) != 0
+    assert day_state(first.folder) == before
+    assert not list(out.glob(".2026-11-30.*"))
+    assert not [p for p in first.folder.iterdir() if p.name.endswith(".tmp")]
+    # the next build finishes the job and cleans up after the killed one
+    again = build_day(read_notices([notices_file(tmp_path, many)]), DAY, out, load_config(None),
+                      engine=FakeEngine(name="slow"))
+    assert again.reused >= 2
+    assert sorted(p.name for p in out.iterdir()) == [".cache", "2026-11-30"]
