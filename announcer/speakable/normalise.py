@@ -1,0 +1,376 @@
+"""Numbers, dates, times, phone numbers, units and symbols written out as an
+announcer reads them, in the language of the words around them.
+
+This runs before the text is split, so "37.3" and "8:30" are never cut at
+their dots and colons. Afterwards no digit is left, and the only "." left ends
+a sentence. Every pattern is anchored so that it cannot start inside a number
+or word it has already passed: the passes stay linear in the text's length.
+
+English time ranges read "nine to fifteen hundred" (24-hour clock kept, as
+written), never converted to a m / p m.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Callable
+
+from announcer.speakable import en, zh
+from announcer.speakable.script import HAN, language_before, language_near, script_of
+
+Rule = tuple[re.Pattern, Callable[[re.Match, str], str]]
+
+_NUMBER = r"[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?"
+# Where an abbreviation's full stop also ends the sentence.
+_STOP_AFTER = re.compile(rf"[ \t]*(?:$|\n)|[ \t]+[\"'“‘(]*[A-Z{HAN}]|[{HAN}]")
+_PHONE_WORDS = re.compile(r"电话|热线|拨打|致电|手机|号码|报警|急救|火警|求助"
+                          r"|(?<![A-Za-z])(?:tel|telephone|phone|hotline|call|dial|mobile)", re.IGNORECASE)
+_PHONE_WORDS_AFTER = re.compile(r"[ \t]*(?:电话|热线|报警|急救|火警)")
+# What may follow a long number that is an amount, not a phone number.
+_AMOUNT_AFTER = re.compile(
+    "[ \t]*(?:" + "|".join(re.escape(w) for w in sorted(
+        set(zh.MEASURE_WORDS) | set(zh.UNITS) | set("年月日号楼层室栋元%‰°"), key=len, reverse=True))
+    + r"|(?:yuan|RMB|people|persons|residents|households|dollars|euros|times)(?![A-Za-z]))")
+_CURRENCY_BEFORE = re.compile(r"(?:[¥$€£]|RMB|CNY)[ \t]*$")
+
+
+def normalise(text: str, default: str) -> str:
+    """`text` with every number and symbol written out; `default` ("zh"/"en")
+    is the language for numbers with no words around them."""
+    for pattern, write in _rules():
+        text = pattern.sub(lambda m, write=write: _apart(m, write(m, default)), text)
+    return text
+
+
+def _apart(m: re.Match, words: str) -> str:
+    """English words written out next to letters or digits get a space
+    between (abc123 → abc one hundred and twenty-three)."""
+    if not words or words == m.group() or not (words[0].isascii() or words[-1].isascii()):
+        return words
+    text, start, end = m.string, m.start(), m.end()
+    if start and words[0].isalpha() and words[0].isascii() and script_of(text[start - 1]) == "en":
+        words = " " + words
+    if (end < len(text) and words[-1].isalpha() and words[-1].isascii()
+            and (script_of(text[end]) == "en" or text[end].isdigit())):
+        words += " "
+    return words
+
+
+def _language(m: re.Match, default: str) -> str:
+    return language_near(m.string, m.start(), m.end(), default)
+
+
+def _stop(m: re.Match, group: str = "dot") -> str:
+    """"." when the full stop the match swallowed also ended the sentence."""
+    return "." if m.group(group) and _STOP_AFTER.match(m.string, m.end()) else ""
+
+
+# --- dates and times ---------------------------------------------------------
+
+_MONTH_NAMES = [("January", "Jan"), ("February", "Feb"), ("March", "Mar"), ("April", "Apr"),
+                ("May", "May"), ("June", "Jun"), ("July", "Jul"), ("August", "Aug"),
+                ("September", "Sept", "Sep"), ("October", "Oct"), ("November", "Nov"),
+                ("December", "Dec")]
+_MONTH_INDEX = {name.lower(): i + 1 for i, names in enumerate(_MONTH_NAMES) for name in names}
+_MONTH = "(?:" + "|".join(form for names in _MONTH_NAMES for name in names
+                          for form in (name, name.upper())) + ")"
+
+
+def _iso_date(m: re.Match, default: str) -> str:
+    year, month, day = (int(m.group(g)) for g in ("year", "month", "day"))
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return m.group()
+    if _language(m, default) == "zh":
+        return f"{zh.year(m.group('year'))}年{zh.integer(str(month))}月{zh.integer(str(day))}日"
+    return en.date(month, day, year)
+
+
+def _zh_year(m: re.Match, default: str) -> str:
+    return zh.year(m.group())
+
+
+def _en_date(m: re.Match, default: str) -> str:
+    day = int(m.group("day"))
+    if not 1 <= day <= 31:
+        return m.group()
+    year = m.group("year")
+    words = en.date(_MONTH_INDEX[m.group("month").lower()], day, int(year) if year else None)
+    return words + ("" if year else _stop(m))
+
+
+_DAY_PART_BEFORE = re.compile(r"(?:上午|下午|中午|晚上|凌晨|早上|早晨|傍晚|夜里)[ \t]*$")
+_TIME = r"(?P<h{0}>[0-9]{{1,2}})[:：](?P<m{0}>[0-9]{{2}})(?:[:：](?P<s{0}>[0-9]{{2}}))?"
+_AMPM = r"(?:[ \t]*(?P<ap{0}>[AaPp])\.?[ \t]?[Mm](?![A-Za-z])(?P<dot{0}>\.)?)?"
+
+
+def _clock(m: re.Match, n: str, language: str, oclock: bool = True, ampm: str | None = None,
+           day_part: bool = True) -> str | None:
+    """The words for time number `n` of the match, or None if it is no time.
+    `ampm` overrides the match's own a.m./p.m.; `day_part` False leaves out
+    the Chinese 上午/下午 (said once for a range)."""
+    hour, minute = int(m.group("h" + n)), int(m.group("m" + n) or 0)
+    second = int(m.group("s" + n)) if m.groupdict().get("s" + n) else None
+    ampm = ampm or m.group("ap" + n)
+    if hour > 24 or minute > 59 or (second or 0) > 59 or (ampm and not 1 <= hour <= 12):
+        return None
+    pm = ampm.lower() == "p" if ampm else None
+    if language == "zh":
+        said = _DAY_PART_BEFORE.search(m.string, max(0, m.start() - 4), m.start())
+        return (zh.day_part(hour, pm) if ampm and day_part and not said else "") + zh.clock(hour, minute, second)
+    return en.clock(hour, minute, second, pm, oclock)
+
+
+def _time_range(m: re.Match, default: str) -> str:
+    """9:00-15:00, 9:00 am - 5:00 pm, 3-5 pm (a.m./p.m. said once)."""
+    language = _language(m, default)
+    shared = m.group("ap2") if m.group("ap1") == "" else None
+    if language == "zh":
+        first = _clock(m, "1", language, ampm=shared)
+        second = _clock(m, "2", language, day_part=not shared)
+    else:
+        first = _clock(m, "1", language, oclock=False)
+        second = _clock(m, "2", language)
+        if shared and first is not None and not 1 <= int(m.group("h1")) <= 12:
+            first = None
+    if first is None or second is None:
+        return m.group()
+    joint = "到" if language == "zh" else " to "
+    return first + joint + second + _stop(m, "dot2")
+
+
+def _time(m: re.Match, default: str) -> str:
+    words = _clock(m, "1", _language(m, default))
+    return m.group() if words is None else words + _stop(m, "dot1")
+
+
+def _zh_clock(m: re.Match, default: str) -> str:
+    hour, minute = int(m.group("h")), int(m.group("m"))
+    if hour > 24 or minute > 59:
+        return m.group()
+    return zh.clock(hour, minute, half=False)
+
+
+# --- phone numbers, rooms, buildings -----------------------------------------
+
+def _phone(m: re.Match, default: str) -> str:
+    groups = re.findall(r"[0-9]+", m.group("body"))
+    total = sum(len(g) for g in groups)
+    plus = bool(m.group("plus"))
+    if len(groups) == 1 and not plus and not _looks_like_phone(m, groups[0]):
+        return m.group()
+    if len(groups) > 1 and not plus:
+        spaced_only = not re.search(r"[-()]", m.group("body"))
+        if spaced_only and total < 7:
+            return m.group()
+        if not spaced_only and total < 7 and (len(groups) < 3 or total < 4):
+            return m.group()   # a range such as 3-5; read later
+    if _language(m, default) == "zh":
+        return ("加" if plus else "") + "，".join(zh.digits(g) for g in groups)
+    return ("plus " if plus else "") + ", ".join(en.digits(g) for g in groups)
+
+
+def _looks_like_phone(m: re.Match, digits: str) -> bool:
+    """A lone number read digit by digit: a hotline or phone number, not an amount."""
+    text, start, end = m.string, m.start(), m.end()
+    if len(digits) >= 5:
+        if _AMOUNT_AFTER.match(text, end) or _CURRENCY_BEFORE.search(text, max(0, start - 4), start):
+            return False
+        return len(digits) >= 7 or digits[0] == "0" or not digits.endswith("00")
+    if len(digits) >= 3:
+        return bool(_PHONE_WORDS.search(text, max(0, start - 12), start)
+                    or _PHONE_WORDS_AFTER.match(text, end, end + 8))
+    return False
+
+
+def _zh_room(m: re.Match, default: str) -> str:
+    return zh.digits(m.group())
+
+
+def _en_room(m: re.Match, default: str) -> str:
+    n = m.group("n")
+    return "room " + (en.digits(n, oh=True) if len(n) >= 3 else en.integer(n))
+
+
+def _en_building(m: re.Match, default: str) -> str:
+    return "building " + en.integer(m.group("n"))
+
+
+def _en_number_sign(m: re.Match, default: str) -> str:
+    return "number " + en.integer(m.group("n"))
+
+
+def _hash_number(m: re.Match, default: str) -> str:
+    n = m.group("n") or m.group("n2")
+    if _language(m, default) == "zh":
+        return zh.integer(n) + "号"
+    return "number " + en.integer(n)
+
+
+# --- quantities --------------------------------------------------------------
+
+def _range(m: re.Match, default: str) -> str:
+    return "到" if _language(m, default) == "zh" else " to "
+
+
+def _temperature(m: re.Match, default: str) -> str:
+    n, scale, minus = m.group("n"), m.group("scale"), m.group("neg")
+    if _language(m, default) == "zh":
+        unit = {"C": "摄氏度", "F": "华氏度"}.get(scale, "度")
+        return ("零下" if minus else "") + zh.number(n) + unit
+    words = ("minus " if minus else "") + en.number(n) + (" degree" if n == "1" else " degrees")
+    return words + (" Fahrenheit" if scale == "F" else "")
+
+
+def _percent(m: re.Match, default: str) -> str:
+    n, minus, mille = m.group("n"), m.group("neg"), m.group("sign") == "‰"
+    if _language(m, default) == "zh":
+        return ("负" if minus else "") + ("千分之" if mille else "百分之") + zh.number(n)
+    return ("minus " if minus else "") + en.number(n) + (" per mille" if mille else " percent")
+
+
+def _currency(m: re.Match, default: str) -> str:
+    n, sign = m.group("n"), m.group("cur")
+    sign = "¥" if sign in ("RMB", "CNY") else sign
+    if _language(m, default) == "zh":
+        return zh.count(n) + zh.CURRENCIES[sign]
+    return en.amount(n, en.CURRENCIES[sign])
+
+
+def _ordinal(m: re.Match, default: str) -> str:
+    return en.ordinal(int(m.group("n")))
+
+
+def _floor(m: re.Match, default: str) -> str:
+    n = m.group("n")
+    if _language(m, default) == "zh":
+        return zh.integer(n) + "楼"
+    return en.ordinal(int(n)) + " floor"
+
+
+def _two(m: re.Match, default: str) -> str:
+    return "两"
+
+
+def _unit(m: re.Match, default: str) -> str:
+    n, unit = m.group("n"), m.group("u")
+    after = language_near(m.string, m.end(), m.end(), default)
+    if language_before(m.string, m.start(), after) == "zh":
+        return zh.count(n) + zh.UNITS[unit]
+    return en.amount(n, en.UNITS[unit])
+
+
+def _plain(m: re.Match, default: str) -> str:
+    n, minus = m.group("n"), m.group("neg")
+    if _language(m, default) == "zh":
+        return ("负" if minus else "") + zh.number(n)
+    if not minus and len(n) == 4 and n[:2] in ("19", "20"):
+        return en.year(int(n))
+    return ("minus " if minus else "") + en.number(n)
+
+
+def _symbol(m: re.Match, default: str) -> str:
+    zh_word, en_word = {"&": ("和", "and"), "+": ("加", "plus"), "=": ("等于", "equals")}[m.group()]
+    return zh_word if _language(m, default) == "zh" else f" {en_word} "
+
+
+# --- English abbreviations and full stops -------------------------------------
+
+_TITLES = {"Mr": "Mister", "Mrs": "Missus", "Ms": "Miz", "Dr": "Doctor", "Prof": "Professor",
+           "vs": "versus", "approx": "approximately", "Tel": "telephone", "tel": "telephone",
+           "Rm": "room", "Bldg": "building", "Apt": "apartment", "Dept": "department",
+           "Fl": "floor", "Attn": "attention", "Mt": "Mount"}
+_ENDINGS = {"etc": "et cetera", "St": "Street", "Rd": "Road", "Ave": "Avenue", "Blvd": "Boulevard",
+            "Ltd": "Limited", "Co": "Company", "Inc": "Incorporated", "Jr": "Junior", "Sr": "Senior",
+            "Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday",
+            "Thu": "Thursday", "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday",
+            "Sat": "Saturday", "Sun": "Sunday",
+            **{short: names[0] for names in _MONTH_NAMES for short in names[1:] if short != "May"}}
+_UNDOTTED = ("Bldg", "Rm", "Tel", "Dept", "Apt")
+
+
+def _abbreviation(m: re.Match, default: str) -> str:
+    word = m.group("word")
+    if word in _TITLES:
+        return _TITLES[word] + " "
+    return _ENDINGS[word] + _stop(m)
+
+
+def _undotted(m: re.Match, default: str) -> str:
+    return _TITLES[m.group()]
+
+
+def _letters(m: re.Match, default: str) -> str:
+    letters = m.group("letters").replace(".", "")
+    if letters.lower() in ("eg", "ie"):
+        return "for example" if letters.lower() == "eg" else "that is"
+    return " ".join(letters) + _stop(m)
+
+
+def _drop_dot(m: re.Match, default: str) -> str:
+    return " "
+
+
+def _fixed(words: str) -> Callable[[re.Match, str], str]:
+    return lambda m, default: words
+
+
+@lru_cache(maxsize=1)
+def _rules() -> tuple[Rule, ...]:
+    """The passes, in order: the specific before the general."""
+    time1, time2 = _TIME.format("1"), _TIME.format("2")
+    ampm1, ampm2 = _AMPM.format("1"), _AMPM.format("2")
+    joint = r"(?:[ \t]*(?:-|~|〜|—|–|―|至|到)[ \t]*|[ \t]+(?:to|until|till)[ \t]+)"
+    units = "|".join(re.escape(u) for u in sorted(zh.UNITS, key=len, reverse=True))
+    measures = "|".join(zh.MEASURE_WORDS)
+    rules: list[tuple[str, Callable[[re.Match, str], str]]] = [
+        (r"\.{2,}|…+", _fixed("…")),
+        (r"(?<=\s)-+(?=\s)", _fixed("—")),
+        # dates
+        (r"(?<![0-9])(?P<year>(?:19|20)[0-9]{2})(?P<sep>[-/.])(?P<month>[0-9]{1,2})(?P=sep)"
+         r"(?P<day>[0-9]{1,2})(?![0-9])", _iso_date),
+        (r"(?<![0-9])[0-9]{4}(?=[ \t]*年)", _zh_year),
+        (rf"(?<![A-Za-z])(?P<month>{_MONTH})\.?[ \t]+(?P<day>[0-9]{{1,2}})(?:st|nd|rd|th)?(?![0-9A-Za-z])"
+         r"(?:,?[ \t]*(?P<year>[0-9]{4})(?![0-9]))?(?P<dot>)", _en_date),
+        (rf"(?<![0-9])(?P<day>[0-9]{{1,2}})(?:st|nd|rd|th)?[ \t]+(?P<month>{_MONTH})(?P<dot>\.)?"
+         r"(?![A-Za-z])(?:,?[ \t]*(?P<year>[0-9]{4})(?![0-9]))?", _en_date),
+        # times
+        (rf"(?<![0-9]){time1}{ampm1}{joint}{time2}{ampm2}(?![0-9])", _time_range),
+        (rf"(?<![0-9]){time1}{ampm1}(?![0-9])", _time),
+        (rf"(?<![0-9:：.])(?P<h1>[0-9]{{1,2}})(?P<m1>)(?P<ap1>){joint}(?P<h2>[0-9]{{1,2}})(?P<m2>)"
+         r"[ \t]*(?P<ap2>[AaPp])\.?[ \t]?[Mm](?![A-Za-z])(?P<dot2>\.)?", _time_range),
+        (r"(?<![0-9:：.])(?P<h1>[0-9]{1,2})(?P<m1>)[ \t]*(?P<ap1>[AaPp])\.?[ \t]?[Mm](?![A-Za-z])(?P<dot1>\.)?",
+         _time),
+        (r"(?<![0-9])(?P<h>[0-9]{1,2})[ \t]*点[ \t]*(?P<m>[0-9]{1,2})[ \t]*分", _zh_clock),
+        # rooms, buildings, numbers of things
+        (r"(?<![0-9])[0-9]{3,5}(?=[ \t]*(?:室|房间|号房))", _zh_room),
+        (r"(?<![A-Za-z])(?:Room|ROOM|room|Rm|RM|rm)\.?[ \t]*(?P<n>[0-9]+)(?![0-9])", _en_room),
+        (r"(?<![A-Za-z])(?:Building|BUILDING|building|Bldg|BLDG|bldg)\.?[ \t]*(?:No\.?[ \t]*)?"
+         r"(?P<n>[0-9]+)(?![0-9])", _en_building),
+        (r"(?<![A-Za-z])(?:No|NO|no(?=\.))\.?[ \t]*(?P<n>[0-9]+)(?![0-9])", _en_number_sign),
+        (r"#[ \t]*(?P<n>[0-9]+)(?![0-9])|(?<![0-9])(?P<n2>[0-9]+)#", _hash_number),
+        # phone numbers and hotlines
+        (r"(?<![0-9.,])(?<![0-9][.,])(?P<plus>\+[ \t]?)?(?P<body>\(?[0-9]+\)?"
+         r"(?:(?:[ \t]*-[ \t]*|(?<=[0-9]{3})[ \t]+(?=[0-9]{3})|(?<=\))[ \t]*)\(?[0-9]+\)?)*)"
+         r"(?![0-9])(?![.,][0-9])", _phone),
+        # quantities
+        (r"(?<=[0-9%])[ \t]*(?:-|~|〜|—|–|―)[ \t]*(?=-?[0-9])", _range),
+        (rf"(?:(?<![0-9A-Za-z])(?P<neg>-))?(?<![0-9])(?P<n>{_NUMBER})[ \t]*°[ \t]*"
+         r"(?P<scale>[CF](?![A-Za-z]))?", _temperature),
+        (rf"(?:(?<![0-9A-Za-z])(?P<neg>-))?(?<![0-9])(?P<n>{_NUMBER})[ \t]*(?P<sign>[%‰])", _percent),
+        (rf"(?P<cur>[¥$€£]|(?<![A-Za-z])(?:RMB|CNY))[ \t]*(?P<n>{_NUMBER})", _currency),
+        (r"(?<![0-9])(?P<n>[0-9]+)(?:st|nd|rd|th)(?![A-Za-z])", _ordinal),
+        (r"(?<![0-9A-Za-z])(?P<n>[0-9]{1,2})[Ff](?![A-Za-z])", _floor),
+        (rf"(?<![0-9.])(?<!第)2(?=[ \t]*(?:{measures}))(?![ \t]*年级)", _two),
+        (rf"(?<![0-9])(?P<n>{_NUMBER})[ \t]*(?P<u>{units})(?![A-Za-z0-9])", _unit),
+        (rf"(?:(?<![0-9A-Za-z])(?P<neg>-)(?=[0-9]))?(?<![0-9])(?P<n>{_NUMBER})", _plain),
+        (r"[&+=]", _symbol),
+        # English abbreviations, spelled letters, and full stops inside a sentence
+        ("(?<![A-Za-z.])(?P<word>" + "|".join(sorted({**_TITLES, **_ENDINGS}, key=len, reverse=True))
+         + r")(?P<dot>\.)", _abbreviation),
+        ("(?<![A-Za-z])(?:" + "|".join(_UNDOTTED) + ")(?![A-Za-z.])", _undotted),
+        (r"(?<![A-Za-z.])(?P<letters>[A-Za-z](?:\.[A-Za-z])+)(?P<dot>\.)?(?![A-Za-z])", _letters),
+        (rf"\.(?![ \t\n]|$|[\"'”’)\]】》」』]|[{HAN}])", _drop_dot),
+    ]
+    return tuple((re.compile(pattern), write) for pattern, write in rules)
+
