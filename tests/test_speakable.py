@@ -134,6 +134,8 @@ EN_CASES = [
     ("Dr. Smith", "Doctor Smith"),
     ("apples, e.g. red ones", "apples, for example red ones"),
     ("the U.S.A. team", "the U S A team"),
+    ("St. John St. is closed", "Saint John Street is closed"),
+    ("Mon. to Fri.", "Monday to Friday."),
 ]
 
 
@@ -257,10 +259,16 @@ def test_full_stops_inside_numbers_and_abbreviations_do_not_end_sentences():
         "Doctor Smith had thirty-seven point three degrees at eight thirty a m on Monday"
 
 
-def test_an_abbreviation_at_the_end_still_ends_the_sentence():
-    s = make_speakable("Open until 5 p.m. Please come early.")
-    assert [sentence.clauses[0].runs[0].text for sentence in s.sentences] == \
-        ["Open until five p m", "Please come early"]
+@pytest.mark.parametrize("text, first", [
+    ("Open until 5 p.m. Please come early.", "Open until five p m"),
+    ("Closed all of Jan. Please come back.", "Closed all of January"),
+    ("Go to Main St. Please hurry.", "Go to Main Street"),
+    ("Bring pens, paper etc. We start soon.", "et cetera"),
+])
+def test_an_abbreviation_at_the_end_still_ends_the_sentence(text, first):
+    s = make_speakable(text)
+    assert len(s.sentences) == 2
+    assert s.sentences[0].clauses[-1].runs[0].text.endswith(first)
 
 
 def test_clauses_split_at_commas_colons_and_enumeration_commas():
@@ -306,7 +314,8 @@ def test_symbols_links_and_emoji_are_dropped_or_spoken(text, expected):
     assert spoken(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "   \n\t", "😀😀👍", "https://example.com", "！！！。。。，，", "@#$%^*", "\u200b\u200d\x00"])
+@pytest.mark.parametrize("text", ["", "   \n\t", "😀😀👍", "https://example.com", "！！！。。。，，",
+                                  "@#$%^*", "\u200b\u200d\x00"])
 def test_nothing_speakable_gives_no_sentences(text):
     s = make_speakable(text)
     assert s.sentences == ()

@@ -117,7 +117,8 @@ def _clock(m: re.Match, n: str, language: str, oclock: bool = True, ampm: str | 
     pm = ampm.lower() == "p" if ampm else None
     if language == "zh":
         said = _DAY_PART_BEFORE.search(m.string, max(0, m.start() - 4), m.start())
-        return (zh.day_part(hour, pm) if ampm and day_part and not said else "") + zh.clock(hour, minute, second)
+        part = zh.day_part(hour, pm) if ampm and day_part and not said else ""
+        return part + zh.clock(hour, minute, second)
     return en.clock(hour, minute, second, pm, oclock)
 
 
@@ -286,6 +287,8 @@ _ENDINGS = {"etc": "et cetera", "St": "Street", "Rd": "Road", "Ave": "Avenue", "
             "Thu": "Thursday", "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday",
             "Sat": "Saturday", "Sun": "Sunday",
             **{short: names[0] for names in _MONTH_NAMES for short in names[1:] if short != "May"}}
+_SAINT = re.compile(r"[ \t]*[A-Z][a-z]")
+_NAME_BEFORE = re.compile(r"[A-Z][a-z]*[ \t]+$")
 _UNDOTTED = ("Bldg", "Rm", "Tel", "Dept", "Apt")
 
 
@@ -293,6 +296,10 @@ def _abbreviation(m: re.Match, default: str) -> str:
     word = m.group("word")
     if word in _TITLES:
         return _TITLES[word] + " "
+    text, start = m.string, m.start()
+    if (word == "St" and _SAINT.match(text, m.end())
+            and not _NAME_BEFORE.search(text, max(0, start - 24), start)):
+        return "Saint "   # St. John, but Main St. and St. at the end are streets
     return _ENDINGS[word] + _stop(m)
 
 
@@ -339,8 +346,8 @@ def _rules() -> tuple[Rule, ...]:
         (rf"(?<![0-9]){time1}{ampm1}(?![0-9])", _time),
         (rf"(?<![0-9:：.])(?P<h1>[0-9]{{1,2}})(?P<m1>)(?P<ap1>){joint}(?P<h2>[0-9]{{1,2}})(?P<m2>)"
          r"[ \t]*(?P<ap2>[AaPp])\.?[ \t]?[Mm](?![A-Za-z])(?P<dot2>\.)?", _time_range),
-        (r"(?<![0-9:：.])(?P<h1>[0-9]{1,2})(?P<m1>)[ \t]*(?P<ap1>[AaPp])\.?[ \t]?[Mm](?![A-Za-z])(?P<dot1>\.)?",
-         _time),
+        (r"(?<![0-9:：.])(?P<h1>[0-9]{1,2})(?P<m1>)"
+         r"[ \t]*(?P<ap1>[AaPp])\.?[ \t]?[Mm](?![A-Za-z])(?P<dot1>\.)?", _time),
         (r"(?<![0-9])(?P<h>[0-9]{1,2})[ \t]*点[ \t]*(?P<m>[0-9]{1,2})[ \t]*分", _zh_clock),
         # rooms, buildings, numbers of things
         (r"(?<![0-9])[0-9]{3,5}(?=[ \t]*(?:室|房间|号房))", _zh_room),
