@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def announcer(*args, cwd, lang="en"):
-    env = {**os.environ, "ANNOUNCER_LANG": lang}
+    env = {**os.environ, "ANNOUNCER_LANG": lang, "COLUMNS": "250"}
     env.pop("ANNOUNCER_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "announcer", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
