@@ -565,6 +565,24 @@ def test_master_removes_hum_only_when_asked():
     assert kept - removed >= 25
 
 
+@pytest.mark.real
+def test_master_takes_any_rate_and_a_chime_file(speech_zh, tmp_path):
+    path = tmp_path / "bell.mp3"
+    path.write_bytes(fx.encode(fx.join([fx.silence(0.3), seg(tone(880, 0.6, 0.2))]), "mp3"))
+    settings = {**MASTER, "chime": fx.load_sound(path), "lead_in_s": 0.5, "sample_rate": 48000}
+    clip = fx.master(speech_zh, **settings)  # the speech is 22.05 kHz
+    assert (clip.frame_rate, clip.channels) == (48000, 1)
+    loudness, peak = fx.measure(clip)
+    assert loudness == pytest.approx(-16.0, abs=0.2) and peak <= -1.0
+    start = fx.to_array(clip)[round(0.5 * 48000) : round(1.0 * 48000)]  # the chime's silence was trimmed
+    assert dominant_hz(start, 48000) == pytest.approx(880, abs=3)
+
+
+def test_master_ceiling_leaves_room_for_mp3_only():
+    assert fx.master_ceiling(-1.0, "mp3") == -1.0 - fx.MP3_HEADROOM_DB
+    assert fx.master_ceiling(-1.0, "wav") == -1.0
+
+
 def test_master_refuses_silent_speech():
     with pytest.raises(AudioError) as caught:
         fx.master(fx.silence(2.0), **MASTER)
