@@ -43,7 +43,7 @@ _ABSOLUTE_GATE_LUFS = -70.0
 _LOUDNESS_TOLERANCE_LU = 0.05
 _TP_OVERSAMPLE = 4
 _TP_TAPS = 81                    # the filter scipy's resample_poly designs for 4x
-_TP_BLOCK = 64                   # samples a true-peak work block holds
+_TP_BLOCK = 32                   # samples a true-peak work block holds
 _TP_CONTEXT = 12                 # samples each side the interpolation filter reaches (>= 10)
 _TP_SAFETY_DB = 0.05             # the limiter aims this far under the ceiling
 _TP_ACCEPT_DB = 0.02             # a result must be this far under it (room for dither)
@@ -822,6 +822,10 @@ def decode(data: bytes, fmt: str) -> AudioSegment:
             return AudioSegment(data=bytes(data))
         except Exception:
             pass  # not plain PCM; ffmpeg reads the rest
+    if fmt == "mp3" and (library := _mpg123_library()) is not None:
+        decoded = _mpg123_decode(library, bytes(data))
+        if decoded is not None:
+            return decoded  # otherwise ffmpeg tries, and explains what is wrong
     try:
         wav = bytearray(_ffmpeg(["-f", fmt, "-i", "pipe:0", "-c:a", "pcm_s16le", "-f", "wav", "pipe:1"], data))
     except _FfmpegFailed as failure:
@@ -970,3 +974,71 @@ def _lame_encode(lib: ctypes.CDLL, pcm: bytes, sample_rate: int, bitrate_kbps: i
         return bytes(data)
     finally:
         lib.lame_close(flags)
+
+
+# mpg123 called directly: decodes a clip in milliseconds, gapless, without starting a program.
+_MPG123_OK, _MPG123_NEED_MORE, _MPG123_NEW_FORMAT, _MPG123_DONE = 0, -10, -11, -12
+_MPG123_MONO_OR_STEREO = 1 | 2
+_MPG123_SIGNED_16 = 0xD0
+_MPEG_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+@functools.lru_cache(maxsize=1)
+def _mpg123_library() -> ctypes.CDLL | None:
+    for name in ("libmpg123.so.0", "libmpg123.so", "libmpg123.0.dylib", "libmpg123-0.dll"):
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        handle, c_int, c_long, c_size_t = ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_size_t
+        signatures = {
+            "mpg123_init": ([], c_int),
+            "mpg123_new": ([ctypes.c_char_p, ctypes.POINTER(c_int)], handle),
+            "mpg123_delete": ([handle], None),
+            "mpg123_format_none": ([handle], c_int),
+            "mpg123_format": ([handle, c_long, c_int, c_int], c_int),
+            "mpg123_open_feed": ([handle], c_int),
+            "mpg123_feed": ([handle, ctypes.c_char_p, c_size_t], c_int),
+            "mpg123_read": ([handle, ctypes.c_void_p, c_size_t, ctypes.POINTER(c_size_t)], c_int),
+            "mpg123_getformat": (
+                [handle, ctypes.POINTER(c_long), ctypes.POINTER(c_int), ctypes.POINTER(c_int)], c_int
+            ),
+        }
+        for function, (arguments, result) in signatures.items():
+            getattr(lib, function).argtypes = arguments
+            getattr(lib, function).restype = result
+        if lib.mpg123_init() != _MPG123_OK:
+            return None
+        return lib
+    return None
+
+
+def _mpg123_decode(lib: ctypes.CDLL, data: bytes) -> AudioSegment | None:
+    """MP3 bytes → 16-bit audio at the file's rate and channels; None if mpg123 cannot."""
+    handle = lib.mpg123_new(None, None)
+    if not handle:
+        return None
+    try:
+        lib.mpg123_format_none(handle)
+        for rate in _MPEG_RATES:
+            lib.mpg123_format(handle, rate, _MPG123_MONO_OR_STEREO, _MPG123_SIGNED_16)
+        if lib.mpg123_open_feed(handle) != _MPG123_OK or lib.mpg123_feed(handle, data, len(data)) != _MPG123_OK:
+            return None
+        rate, channels, encoding = ctypes.c_long(), ctypes.c_int(), ctypes.c_int()
+        buffer, done = ctypes.create_string_buffer(1 << 18), ctypes.c_size_t()
+        chunks = []
+        while True:
+            status = lib.mpg123_read(handle, buffer, len(buffer), ctypes.byref(done))
+            chunks.append(ctypes.string_at(buffer, done.value))
+            if status == _MPG123_NEW_FORMAT:
+                lib.mpg123_getformat(handle, ctypes.byref(rate), ctypes.byref(channels), ctypes.byref(encoding))
+            elif status in (_MPG123_NEED_MORE, _MPG123_DONE):
+                break  # all of it was fed in: needing more means the end
+            elif status != _MPG123_OK:
+                return None
+        pcm = b"".join(chunks)
+        if not rate.value or not channels.value or not pcm:
+            return None
+        return AudioSegment(data=pcm, sample_width=2, frame_rate=rate.value, channels=channels.value)
+    finally:
+        lib.mpg123_delete(handle)

@@ -437,6 +437,22 @@ def test_mp3_round_trip(encoder, monkeypatch):
 
 
 @pytest.mark.real
+def test_mp3_decoders_agree_and_mpg123_is_gapless(monkeypatch):
+    if fx._mpg123_library() is None:
+        pytest.skip("libmpg123 cannot be loaded")
+    source = seg(speech_like(3.0, level=0.3))
+    data = fx.encode(source, "mp3")
+    direct = fx.decode(data, "mp3")
+    monkeypatch.setattr(fx, "_mpg123_library", lambda: None)
+    through_ffmpeg = fx.decode(data, "mp3")
+    assert (direct.frame_rate, direct.channels) == (through_ffmpeg.frame_rate, through_ffmpeg.channels) == (SR, 1)
+    assert len(direct.raw_data) == len(source.raw_data)  # encoder delay and padding removed exactly
+    a = np.frombuffer(direct.raw_data, "<i2").astype(int)
+    b = np.frombuffer(through_ffmpeg.raw_data, "<i2").astype(int)[: a.size]
+    assert np.max(np.abs(a - b)) <= 2
+
+
+@pytest.mark.real
 def test_mastered_speech_survives_mp3(speech_en, speech_zh):
     for speech in (speech_en, speech_zh):
         clip = fx.master(speech, **{**MASTER, "ceiling_dbtp": fx.master_ceiling(-1.0, "mp3")})
