@@ -827,7 +827,8 @@ def decode(data: bytes, fmt: str) -> AudioSegment:
         if decoded is not None:
             return decoded  # otherwise ffmpeg tries, and explains what is wrong
     try:
-        wav = bytearray(_ffmpeg(["-f", fmt, "-i", "pipe:0", "-c:a", "pcm_s16le", "-f", "wav", "pipe:1"], data))
+        arguments = ["-f", fmt, "-i", "pipe:0", "-c:a", "pcm_s16le", "-f", "wav", "pipe:1"]
+        wav = bytearray(_ffmpeg(arguments, data))
     except _FfmpegFailed as failure:
         raise AudioError(
             f"无法解码 {fmt.upper()} 声音数据（ffmpeg：{failure}）。文件可能已损坏，请重新生成。",
@@ -965,12 +966,12 @@ def _lame_encode(lib: ctypes.CDLL, pcm: bytes, sample_rate: int, bitrate_kbps: i
             raise AudioError(f"MP3 编码失败（LAME 错误 {written}）。请重试。",
                              f"MP3 encoding failed (LAME error {written}). Try again.")
         flushed = lib.lame_encode_flush(flags, ctypes.byref(output, written), len(output) - written)
-        data = bytearray(output.raw[: written + max(flushed, 0)])
+        data = bytearray(ctypes.string_at(output, written + max(flushed, 0)))
         # The first frame holds the place of the tag that makes playback gapless.
         tag = ctypes.create_string_buffer(2880)
         size = lib.lame_get_lametag_frame(flags, tag, len(tag))
         if 0 < size <= len(data):
-            data[:size] = tag.raw[:size]
+            data[:size] = ctypes.string_at(tag, size)
         return bytes(data)
     finally:
         lib.lame_close(flags)
@@ -1022,16 +1023,19 @@ def _mpg123_decode(lib: ctypes.CDLL, data: bytes) -> AudioSegment | None:
         lib.mpg123_format_none(handle)
         for rate in _MPEG_RATES:
             lib.mpg123_format(handle, rate, _MPG123_MONO_OR_STEREO, _MPG123_SIGNED_16)
-        if lib.mpg123_open_feed(handle) != _MPG123_OK or lib.mpg123_feed(handle, data, len(data)) != _MPG123_OK:
+        if lib.mpg123_open_feed(handle) != _MPG123_OK:
+            return None
+        if lib.mpg123_feed(handle, data, len(data)) != _MPG123_OK:
             return None
         rate, channels, encoding = ctypes.c_long(), ctypes.c_int(), ctypes.c_int()
+        format_out = (ctypes.byref(rate), ctypes.byref(channels), ctypes.byref(encoding))
         buffer, done = ctypes.create_string_buffer(1 << 18), ctypes.c_size_t()
         chunks = []
         while True:
             status = lib.mpg123_read(handle, buffer, len(buffer), ctypes.byref(done))
             chunks.append(ctypes.string_at(buffer, done.value))
             if status == _MPG123_NEW_FORMAT:
-                lib.mpg123_getformat(handle, ctypes.byref(rate), ctypes.byref(channels), ctypes.byref(encoding))
+                lib.mpg123_getformat(handle, *format_out)
             elif status in (_MPG123_NEED_MORE, _MPG123_DONE):
                 break  # all of it was fed in: needing more means the end
             elif status != _MPG123_OK:
