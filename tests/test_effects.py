@@ -246,18 +246,19 @@ def test_compress_is_fast_on_a_minute():
 
 
 @pytest.mark.parametrize(
-    "signal",
+    "make",
     [
-        speech_like(6.0),
-        np.random.default_rng(3).standard_normal(3 * SR) * 0.05,
-        tone(100, 2.5, 0.2),
-        np.concatenate([tone(1000, 1.0, 0.5), np.zeros(SR), tone(3000, 1.0, 0.01)]),  # gating matters
+        lambda: speech_like(6.0),
+        lambda: np.random.default_rng(3).standard_normal(3 * SR) * 0.05,
+        lambda: tone(100, 2.5, 0.2),
+        lambda: np.concatenate([tone(1000, 1.0, 0.5), np.zeros(SR), tone(3000, 1.0, 0.01)]),  # gating matters
     ],
     ids=["speech-like", "noise", "100 Hz", "gated"],
 )
-def test_loudness_is_the_pyloudnorm_meter(signal):
+def test_loudness_is_the_pyloudnorm_meter(make):
     import pyloudnorm
 
+    signal = make()
     assert fx._loudness(signal, SR) == pytest.approx(pyloudnorm.Meter(SR).integrated_loudness(signal), abs=1e-6)
 
 
@@ -301,20 +302,21 @@ def _clicks(seconds: float) -> np.ndarray:
     return x
 
 
-NORMALIZE_CASES = {
-    "quiet speech": (speech_like(8.0, level=0.003), -16.0, -1.0),
-    "loud speech, clipping": (np.clip(speech_like(8.0, level=0.8), -1, 1), -16.0, -1.0),
-    "peaky clicks": (_clicks(6.0), -16.0, -1.0),
-    "quarter-rate sine": (tone(SR / 4, 3.0, 0.5, phase=np.pi / 4), -16.0, -1.0),
-    "short": (speech_like(0.3, level=0.1), -16.0, -1.0),
-    "long": (speech_like(60.0, level=0.1), -16.0, -1.0),
-    "broadcast": (speech_like(8.0, level=0.1), -23.0, -2.0),
+NORMALIZE_CASES = {  # signal, target LUFS, ceiling dBTP
+    "quiet speech": (lambda: speech_like(8.0, level=0.003), -16.0, -1.0),
+    "loud speech, clipping": (lambda: np.clip(speech_like(8.0, level=0.8), -1, 1), -16.0, -1.0),
+    "peaky clicks": (lambda: _clicks(6.0), -16.0, -1.0),
+    "quarter-rate sine": (lambda: tone(SR / 4, 3.0, 0.5, phase=np.pi / 4), -16.0, -1.0),
+    "short": (lambda: speech_like(0.3, level=0.1), -16.0, -1.0),
+    "long": (lambda: speech_like(60.0, level=0.1), -16.0, -1.0),
+    "broadcast": (lambda: speech_like(8.0, level=0.1), -23.0, -2.0),
 }
 
 
 @pytest.mark.parametrize("name", list(NORMALIZE_CASES))
 def test_normalize_hits_loudness_and_ceiling(name):
-    x, target, ceiling = NORMALIZE_CASES[name]
+    make, target, ceiling = NORMALIZE_CASES[name]
+    x = make()
     loudness, peak = fx.measure(fx.normalize(seg(x), target, ceiling))
     assert loudness == pytest.approx(target, abs=0.2)
     assert peak <= ceiling
