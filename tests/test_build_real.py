@@ -115,3 +115,46 @@ def test_rebuild_with_unchanged_text_synthesizes_nothing(day):
     again = build_day(read_notices([tmp / "notices.txt"]), DAY, tmp / "out", config, engine=NoEngine())
     assert again.rendered == 0 and again.reused == 2
     assert [c["sha256"] for c in again.clips] == [c["sha256"] for c in first.clips]
+
+
+def test_say_writes_a_preview_file(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "announcer", "say", "明天上午9:00停水，请提前储水。",
+                             "-o", str(tmp_path / "preview.mp3")], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    _, lufs, peak, speaking = measured(tmp_path / "preview.mp3")
+    assert abs(lufs + 16) <= 0.5 and peak <= -0.95
+    assert 2.5 < speaking < 6        # 14 syllables at about 3.5 per second
+    assert [p.name for p in tmp_path.iterdir()] == ["preview.mp3"]
+
+
+def test_say_plays_through_the_system_player(tmp_path):
+    """A stand-in `aplay` on PATH records what it was asked to play."""
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aplay").write_text(f'#!/bin/sh\nfor last; do :; done\ncp "$last" {tmp_path}/played.wav\n')
+    (bin_dir / "aplay").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "announcer", "say", "Hello, the office is open.",
+                             "--player", "aplay"], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    played, lufs, _, speaking = measured(tmp_path / "played.wav")
+    assert played.frame_rate == 44100 and abs(lufs + 16) <= 0.5
+    assert 1.0 < speaking < 4
+
+
+def test_wav_format_on_request(tmp_path):
+    (tmp_path / "n.txt").write_text("# Hello\nThe office is open today.\n", "utf-8")
+    result = build_day(read_notices([tmp_path / "n.txt"]), DAY, tmp_path / "out", load_config(None), fmt="wav")
+    clip = result.clips[0]
+    assert clip["file"] == "01-hello.wav"
+    assert (result.folder / clip["file"]).read_bytes()[:4] == b"RIFF"
+    audio, lufs, peak, _ = measured(result.folder / clip["file"])
+    assert audio.frame_rate == 44100 and abs(lufs + 16) <= 0.5 and peak <= -0.95
