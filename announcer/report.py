@@ -12,21 +12,21 @@ UNITS = {"syllables/s": ("字/秒", "syl/s"), "words/min": ("词/分", "wpm")}
 
 def clarity_table(clips: list[dict], title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left")
-    table.add_column(tr("片段", "clip"))
-    table.add_column(tr("时长", "duration"), justify="right")
+    table.add_column(tr("片段", "clip"), no_wrap=True, min_width=max((len(c["file"]) for c in clips), default=4))
+    table.add_column(tr("时长(秒)", "secs"), justify="right")
     table.add_column(tr("语速", "pace"), justify="right")
-    table.add_column(tr("响度", "loudness"), justify="right")
-    table.add_column(tr("峰值", "peak"), justify="right")
-    table.add_column(tr("提醒", "warnings"))
+    table.add_column("LUFS", justify="right")
+    table.add_column("dBTP", justify="right")
+    table.add_column(tr("提醒", "notes"))
     for clip in clips:
         rate = clip["speech_rate"]
         unit = tr(*UNITS.get(rate["unit"], (rate["unit"], rate["unit"])))
         table.add_row(
             clip["file"],
-            f"{clip['duration_s']:.1f} s",
+            f"{clip['duration_s']:.1f}",
             f"{rate['value']:.1f} {unit}",
-            f"{clip['loudness_lufs']:.1f} LUFS",
-            f"{clip['true_peak_dbtp']:.1f} dBTP",
+            f"{clip['loudness_lufs']:.1f}",
+            f"{clip['true_peak_dbtp']:.1f}",
             "\n".join(clip["warnings"]) or "—",
         )
     return table
