@@ -17,7 +17,7 @@ def clarity_table(clips: list[dict], title: str | None = None) -> Table:
     table.add_column(tr("语速", "pace"), justify="right")
     table.add_column("LUFS", justify="right")
     table.add_column("dBTP", justify="right")
-    table.add_column(tr("提醒", "notes"))
+    table.add_column(tr("提醒", "notes"), overflow="fold")
     for clip in clips:
         rate = clip["speech_rate"]
         unit = tr(*UNITS.get(rate["unit"], (rate["unit"], rate["unit"])))
@@ -36,7 +36,7 @@ def findings_table(findings: list[Finding]) -> Table:
     table = Table()
     table.add_column(tr("位置", "where"))
     table.add_column(tr("级别", "level"))
-    table.add_column(tr("问题", "problem"))
+    table.add_column(tr("问题", "problem"), overflow="fold")
     for f in findings:
         level = tr("错误", "error") if f.level == "error" else tr("提醒", "warning")
         table.add_row(f.notice.where, level, f.message)
