@@ -48,13 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except ConfigError as e:
+    except AnnouncerError as e:
         for problem in e.problems:
             print(tr("错误：", "error: ") + str(problem), file=sys.stderr)
-        return 2
-    except AnnouncerError as e:
-        print(tr("错误：", "error: ") + str(e), file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, ConfigError) else 1
     except KeyboardInterrupt:
         print(tr("已中止，音频库保持原样。", "stopped; the clip library is unchanged."), file=sys.stderr)
         return 130

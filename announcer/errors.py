@@ -32,7 +32,17 @@ class AnnouncerError(Exception):
         self.zh = zh
         self.en = en
         self.where = where
+        self.problems: list[AnnouncerError] = [self]
         super().__init__(self.message())
+
+    @classmethod
+    def several(cls, problems: list["AnnouncerError"]) -> "AnnouncerError":
+        """One error carrying every problem found; each is shown on its own line."""
+        if len(problems) == 1:
+            return problems[0]
+        error = cls("\n".join(p.message("zh") for p in problems), "\n".join(p.message("en") for p in problems))
+        error.problems = list(problems)
+        return error
 
     def message(self, language: str | None = None) -> str:
         language = language or ui_language()
@@ -50,11 +60,11 @@ class NoticeError(AnnouncerError):
 class ConfigError(AnnouncerError):
     """schedule.toml is invalid. `problems` holds every error found."""
 
-    def __init__(self, problems: list["AnnouncerError"]):
-        self.problems = problems
+    def __init__(self, problems: list[AnnouncerError]):
         zh = "\n".join(p.message("zh") for p in problems)
         en = "\n".join(p.message("en") for p in problems)
         super().__init__(zh, en)
+        self.problems = list(problems)
 
 
 class SpeechError(AnnouncerError):

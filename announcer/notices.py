@@ -70,11 +70,8 @@ def read_notices(paths: Sequence[Path]) -> list[Notice]:
         parse = _from_toml if path.suffix.lower() == ".toml" else _from_plain
         drafts += parse(text, str(path), problems)
     notices = _with_ids(drafts, problems)
-    if len(problems) == 1:
-        raise problems[0]
     if problems:
-        raise NoticeError("\n".join(p.message("zh") for p in problems),
-                          "\n".join(p.message("en") for p in problems))
+        raise NoticeError.several(problems)
     return notices
 
 
