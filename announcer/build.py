@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
 from announcer import __version__
-from announcer.check import MAX_SECONDS, REFUSE_SECONDS, estimate_seconds
+from announcer.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, estimate_seconds
 from announcer.config import AudioConfig, Config
 from announcer.errors import AudioError, NoticeError, tr
 from announcer.library import Library
@@ -41,21 +43,14 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
     engine_name = engine.name if engine is not None else config.speech.engine
     keys = [_cache_key(n, config, audio, engine_name) for n in todays]
     cached = {k: library.cached(k, audio.format) for k in keys}
-    pending = _prepare([n for n, k in zip(todays, keys) if cached[k] is None], config)
-
-    speaker = None
-    try:
-        for notice, key in zip(todays, keys):
-            if cached[key] is None:
-                if speaker is None:
-                    speaker, chime = _open_speaker(config, engine), _chime(audio)
-                data, info = _render(speaker, chime, pending[notice.id], notice, audio)
-                cached[key] = library.store(key, audio.format, data, info)
-            if progress:
-                progress(notice, notice.id not in pending)
-    finally:
-        if speaker is not None:
-            speaker.close()
+    pending = _prepare({k: n for n, k in zip(todays, keys) if cached[k] is None}, config)
+    library.prepare()
+    for notice, key in zip(todays, keys):
+        if progress and (key not in pending or pending[key][0] is not notice):
+            progress(notice, True)   # from the cache, or the same text as another notice
+    if pending:
+        chime = _chime(audio)
+        _render_all(pending, _open_speaker(config, engine), chime, audio, library, cached, progress)
 
     files, clips = [], []
     for number, (notice, key) in enumerate(zip(todays, keys), start=1):
@@ -67,25 +62,48 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
     return DayBuild(day, folder, clips, rendered=len(pending), reused=len(todays) - len(pending))
 
 
-def _prepare(notices: list[Notice], config: Config) -> dict:
+def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Library, cached: dict,
+                progress: Progress | None) -> None:
+    """Speak one notice after another; master and encode them meanwhile on the other core."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def finish_clip(key, notice, speakable, speech):
+        data, info = _finish_clip(speech, speakable, notice, audio, chime)
+        cached[key] = library.store(key, audio.format, data, info)
+        if progress:
+            progress(notice, False)
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
+        jobs = []
+        for key, (notice, speakable) in pending.items():
+            speech = speaker.speak(speakable, where=notice.where)
+            jobs.append(pool.submit(finish_clip, key, notice, speakable, speech))
+        for job in jobs:
+            job.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+        speaker.close()
+
+
+def _prepare(notices: dict[str, Notice], config: Config) -> dict[str, tuple[Notice, object]]:
     """Make every notice speakable before anything is synthesized, so bad input writes nothing."""
     from announcer.speakable import make_speakable
 
-    prepared = {}
-    for notice in notices:
+    prepared, problems = {}, []
+    for key, notice in notices.items():
         speakable = make_speakable(notice.text, notice.language)
-        if not speakable.sentences:
-            raise NoticeError(
-                "没有可以朗读的文字（只有符号、网址或表情）。请写上要播报的内容，或删除这条通知。",
-                "has nothing that can be spoken (only symbols, links or emoji); "
-                "write the message in words or remove the notice", notice.where)
         seconds = estimate_seconds(speakable, config.speech)
-        if seconds > REFUSE_SECONDS:
-            raise NoticeError(
+        if not speakable.sentences:
+            problems.append(NoticeError(*NOTHING_TO_SAY, notice.where))
+        elif seconds > REFUSE_SECONDS:
+            problems.append(NoticeError(
                 f"太长：约 {seconds / 60:.0f} 分钟，居民听不完。请分成几条不超过 {MAX_SECONDS:.0f} 秒的通知。",
                 f"far too long: about {seconds / 60:.0f} minutes; split it into notices of at most "
-                f"{MAX_SECONDS:.0f} s each", notice.where)
-        prepared[notice.id] = speakable
+                f"{MAX_SECONDS:.0f} s each", notice.where))
+        prepared[key] = (notice, speakable)
+    if problems:
+        raise NoticeError.several(problems)
     return prepared
 
 
@@ -95,8 +113,7 @@ def _open_speaker(config: Config, engine=None):
     return open_speaker(config.speech) if engine is None else Speaker(engine, config.speech)
 
 
-def _render(speaker, chime, speakable, notice: Notice, audio: AudioConfig) -> tuple[bytes, dict]:
-    speech = speaker.speak(speakable, where=notice.where)
+def _finish_clip(speech, speakable, notice: Notice, audio: AudioConfig, chime) -> tuple[bytes, dict]:
     repeat = notice.repeat or audio.repeat
     data, heard, lufs, peak = finish(speech.audio, audio, chime=chime, repeat=repeat, where=notice.where)
     warnings = list(speech.warnings)
@@ -167,6 +184,22 @@ def _chime(audio: AudioConfig):
 
 
 
+@functools.cache
+def _renderer_version() -> str:
+    """Changes whenever the code or the espeak-ng that make a clip change, so old clips are not reused."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256(__version__.encode())
+    for source in sorted([*package.glob("speakable/*.py"), *package.glob("engines/*.py"),
+                          package / "speech.py", package / "effects.py", package / "build.py"]):
+        digest.update(source.read_bytes())
+    try:
+        espeak = subprocess.run(["espeak-ng", "--version"], capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        espeak = b""   # the engine reports a missing espeak-ng when it is needed
+    digest.update(espeak)
+    return digest.hexdigest()
+
+
 def _cache_key(notice: Notice, config: Config, audio: AudioConfig, engine: str) -> str:
     """Everything that changes the clip: the text, the settings, the chime, this version."""
     chime = audio.chime
@@ -176,7 +209,7 @@ def _cache_key(notice: Notice, config: Config, audio: AudioConfig, engine: str) 
         except OSError:
             pass  # reported by load_sound when the clip is rendered
     recipe = {
-        "version": __version__,
+        "renderer": _renderer_version(),
         "engine": engine,
         "text": notice.text,
         "language": notice.language,

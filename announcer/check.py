@@ -13,6 +13,10 @@ MAX_SECONDS = 40.0        # a notice longer than this loses the listener
 MAX_ZH_SYLLABLES = 30     # between two pauses
 MAX_EN_WORDS = 25
 REFUSE_SECONDS = 300.0    # the build refuses anything this long outright
+NOTHING_TO_SAY = (
+    "没有可以朗读的文字（只有符号、网址或表情）。请写上要播报的内容，或删除这条通知。",
+    "has nothing that can be spoken (only symbols, links or emoji); write the message in words or remove the notice",
+)
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,7 @@ def estimate_seconds(speakable: Speakable, speech: SpeechConfig) -> float:
 def check_notice(notice: Notice, speakable: Speakable, speech: SpeechConfig,
                  max_seconds: float = MAX_SECONDS) -> list[Finding]:
     if not speakable.sentences:
-        return [Finding(notice, "error", tr(
-            "没有可以朗读的文字（只有符号、网址或表情）。请写上要播报的内容，或删除这条通知。",
-            "has nothing that can be spoken (only symbols, links or emoji); write the message in words or remove the notice"))]
+        return [Finding(notice, "error", tr(*NOTHING_TO_SAY))]
     findings = []
     seconds = estimate_seconds(speakable, speech)
     if seconds > max_seconds:

@@ -18,8 +18,15 @@ EXAMPLES = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """One line, like every other error, and the usual exit code 2 for a wrong command line."""
+        self.exit(2, tr(f"错误：{message}（用法见 announcer --help）\n",
+                        f"error: {message} (see announcer --help)\n"))
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="announcer", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Turn the day's notices into short, clear spoken clips for the loudspeaker.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -34,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="check notices without making audio; exit 1 on errors")
     c.add_argument("notices", nargs="+", type=Path, metavar="NOTICES")
     c.add_argument("--config", type=Path)
-    c.add_argument("--max-seconds", type=float, default=None, help="longest a notice may be (default 40)")
+    c.add_argument("--max-seconds", type=_seconds, default=None, help="longest a notice may be (default 40)")
 
     s = sub.add_parser("say", help="speak one sentence now, or save it with -o")
     s.add_argument("text", metavar="TEXT")
@@ -70,6 +77,16 @@ def _date(text: str) -> date:
     except ValueError:
         raise argparse.ArgumentTypeError(
             tr(f"“{text}”不是日期，请写成 2026-11-30 这样", f"\"{text}\" is not a date; write it like 2026-11-30"))
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(tr(f"“{text}”不是正数秒数，例如 40", f"\"{text}\" is not a positive number of seconds, e.g. 40"))
+    return value
 
 
 def _config(path: Path | None):
@@ -118,7 +135,7 @@ def cmd_check(args) -> int:
 
     config = _config(args.config)
     notices = read_notices(args.notices)
-    findings = check_notices(notices, config.speech, args.max_seconds or MAX_SECONDS)
+    findings = check_notices(notices, config.speech, args.max_seconds if args.max_seconds is not None else MAX_SECONDS)
     errors = sum(f.level == "error" for f in findings)
     console = Console()
     if findings:
@@ -133,6 +150,7 @@ def cmd_say(args) -> int:
     from dataclasses import replace
 
     from announcer.build import finish
+    from announcer.check import NOTHING_TO_SAY
     from announcer.speech import open_speaker
     from announcer.errors import NoticeError
     from announcer.library import atomic_write
@@ -150,7 +168,7 @@ def cmd_say(args) -> int:
         find_player(args.player)  # fail before synthesizing when nothing can play
     speakable = make_speakable(args.text)
     if not speakable.sentences:
-        raise NoticeError("没有可以朗读的文字。请输入要说的话。", "nothing in it can be spoken; type words to say")
+        raise NoticeError(*NOTHING_TO_SAY)
     speaker = open_speaker(config.speech)
     try:
         speech = speaker.speak(speakable)

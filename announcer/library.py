@@ -2,20 +2,27 @@
 
 Layout under the output folder (`audio_out/` by default):
 
-    2026-11-30/manifest.json      the day's clips, written last
-    2026-11-30/01-ting-shui.mp3
-    .cache/<key>.mp3 + <key>.json  rendered clips, keyed by text and settings
+    2026-11-30 -> .days/2026-11-30.<n>   the day: a link to its latest version
+    .days/2026-11-30.<n>/manifest.json    the day's clips; written last
+    .days/2026-11-30.<n>/01-ting-shui.mp3
+    .cache/<key>.mp3 + <key>.json         rendered clips, keyed by text and settings
 
-A day is published whole: it is staged in a hidden folder and swapped in by
-rename, so a crash or Ctrl-C mid-build leaves the previous day as it was.
+A day is published whole: its version folder is filled, then the day link is
+replaced in one rename. A crash or Ctrl-C mid-build leaves the previous day as
+it was, and a reader never sees half a day. The previous version is kept, so a
+player that resolved the link just before a swap can still finish.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,30 +31,29 @@ from announcer.errors import LibraryError
 
 MANIFEST = "manifest.json"
 CACHE = ".cache"
+DAYS = ".days"
+KEEP_VERSIONS = 2   # the current one and the one before it
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _unwritable(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())   # mkstemp makes files only we can read
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+        _fsync_dir(path.parent)
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _unwritable(path, e) from None
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def to_json(data: object) -> bytes:
@@ -65,21 +71,38 @@ class Library:
         self.out = Path(out)
 
     def day_dir(self, day: date) -> Path:
+        """The day's path as users see it (a link to the current version)."""
         return self.out / day.isoformat()
+
+    def day_version(self, day: date) -> Path | None:
+        """The folder the day currently points to; read a manifest and its clips from here."""
+        link = self.day_dir(day)
+        return link.resolve() if link.exists() else None
 
     def manifest(self, day: date) -> dict | None:
         """The day's manifest, or None when the day has not been built."""
-        path = self.day_dir(day) / MANIFEST
+        folder = self.day_version(day)
+        if folder is None:
+            return None
+        path = folder / MANIFEST
         try:
             return json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
         except (OSError, ValueError) as e:
             raise LibraryError(
                 f"无法读取清单（{e}）。请重新运行 announcer build 生成这一天的音频。",
                 f"cannot read the manifest ({e}); run announcer build again for this day",
-                str(path),
+                str(self.day_dir(day) / MANIFEST),
             ) from None
+
+    def prepare(self) -> None:
+        """Make sure the library can be written, before any slow work starts."""
+        try:
+            (self.out / CACHE).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _unwritable(self.out, e) from None
+        probe = self.out / CACHE / ".write-test"
+        atomic_write(probe, b"")
+        probe.unlink()
 
     # The cache ---------------------------------------------------------------
 
@@ -102,59 +125,71 @@ class Library:
     # Publishing a day --------------------------------------------------------
 
     def publish(self, day: date, files: list[tuple[str, Path]], manifest: dict) -> Path:
-        """Replace the day folder with `files` (name, source) and `manifest`, all or nothing."""
-        self.recover()
-        self.out.mkdir(parents=True, exist_ok=True)
-        final = self.day_dir(day)
-        staging = Path(tempfile.mkdtemp(dir=self.out, prefix=f".{day.isoformat()}.staging-{os.getpid()}-"))
-        try:
-            for name, source in files:
-                _place(source, staging / name)
-            atomic_write(staging / MANIFEST, to_json(manifest))
-            _fsync_dir(staging)
-            old = None
-            if final.exists():
-                old = self.out / f".{day.isoformat()}.old-{os.getpid()}"
-                os.rename(final, old)
-            os.rename(staging, final)
-            _fsync_dir(self.out)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            self.recover()
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return final
+        """Make `files` (name, source) and `manifest` the day, all or nothing."""
+        with self._locked():
+            self._tidy()
+            versions = self.out / DAYS
+            name = f"{day.isoformat()}.{time.time_ns()}"
+            partial = versions / f"{name}.partial"
+            try:
+                partial.mkdir(parents=True)
+                for file_name, source in files:
+                    _place(source, partial / file_name)
+                atomic_write(partial / MANIFEST, to_json(manifest))
+                os.rename(partial, versions / name)
+                self._point(day, Path(DAYS) / name)
+            except OSError as e:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise _unwritable(self.day_dir(day), e) from None
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+            self._tidy()
+        return self.day_dir(day)
 
-    def recover(self) -> None:
-        """Undo what an interrupted publish left: put a day back, drop stale staging."""
-        if not self.out.is_dir():
+    def _point(self, day: date, target: Path) -> None:
+        """Swap the day link to `target` in one rename."""
+        link = self.day_dir(day)
+        if link.is_dir() and not link.is_symlink():        # a plain folder someone made by hand
+            os.rename(link, self.out / DAYS / f"{day.isoformat()}.0")
+        temporary = self.out / f".{day.isoformat()}.link-{os.getpid()}"
+        temporary.unlink(missing_ok=True)
+        os.symlink(target, temporary)
+        os.replace(temporary, link)
+        _fsync_dir(self.out)
+
+    def _tidy(self) -> None:
+        """Drop what interrupted builds left, and versions older than the previous one."""
+        versions = self.out / DAYS
+        if not versions.is_dir():
             return
-        for entry in self.out.iterdir():
-            name = entry.name
-            if not name.startswith(".") or not entry.is_dir():
+        for leftover in self.out.glob(".*.link-*"):
+            leftover.unlink(missing_ok=True)
+        by_day: dict[str, list[Path]] = {}
+        for folder in versions.iterdir():
+            if folder.name.endswith(".partial"):
+                shutil.rmtree(folder, ignore_errors=True)
                 continue
-            day, _, rest = name[1:].partition(".")
-            if rest.startswith("old-"):
-                final = self.out / day
-                if final.exists():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    os.rename(entry, final)
-            elif rest.startswith("staging-") and not _build_running(rest):
-                shutil.rmtree(entry, ignore_errors=True)
+            day, _, stamp = folder.name.partition(".")
+            by_day.setdefault(day, []).append(folder)
+        for day, folders in by_day.items():
+            link = self.out / day
+            current = Path(os.readlink(link)).name if link.is_symlink() else None
+            older = sorted((f for f in folders if f.name != current), key=lambda f: int(f.name.partition(".")[2]))
+            for folder in older[: max(0, len(older) - (KEEP_VERSIONS - 1))]:
+                shutil.rmtree(folder, ignore_errors=True)
 
-
-def _build_running(staging_name: str) -> bool:
-    """Whether the build that made `staging-<pid>-...` is still alive."""
-    try:
-        pid = int(staging_name.split("-")[1])
-        os.kill(pid, 0)
-    except (ValueError, IndexError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return pid != os.getpid()
+    @contextmanager
+    def _locked(self):
+        """One publish at a time in this library, across processes."""
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            handle = open(self.out / ".lock", "a")
+        except OSError as e:
+            raise _unwritable(self.out, e) from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
 
 def _place(source: Path, target: Path) -> None:
@@ -163,3 +198,29 @@ def _place(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
+        os.chmod(target, 0o666 & ~_umask())
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _unwritable(path: Path, error: OSError) -> LibraryError:
+    reason = error.strerror or str(error)
+    if error.errno == errno.ENOSPC:
+        zh, en = "磁盘已满，请删除不需要的文件后再试", "the disk is full; free some space and try again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        zh, en = "没有写入权限，请换一个文件夹（--out）或检查权限", "no permission to write there; pick another folder (--out) or fix the permissions"
+    else:
+        zh, en = "请确认这个文件夹存在并且可以写入", "check that this folder exists and can be written"
+    return LibraryError(f"无法写入（{reason}）。{zh}。", f"cannot write here ({reason}); {en}", str(path))

@@ -151,9 +151,31 @@ def test_a_build_killed_part_way_leaves_the_previous_day_intact(tmp_path, stop):
     assert process.wait(timeout=30) != 0
     assert day_state(first.folder) == before
     assert not list(out.glob(".2026-11-30.*"))
+    assert not (out / ".days").exists() or len(list((out / ".days").iterdir())) == 1
     assert not [p for p in first.folder.iterdir() if p.name.endswith(".tmp")]
     # the next build finishes the job and cleans up after the killed one
     again = build_day(read_notices([notices_file(tmp_path, many)]), DAY, out, load_config(None),
                       engine=FakeEngine(name="slow"))
     assert again.reused >= 2
-    assert sorted(p.name for p in out.iterdir()) == [".cache", "2026-11-30"]
+    assert sorted(p.name for p in out.iterdir()) == [".cache", ".days", ".lock", "2026-11-30"]
+    assert not [p for p in (out / ".days").iterdir() if p.name.endswith(".partial")]
+
+
+def test_an_unwritable_library_fails_before_any_synthesis(tmp_path):
+    from announcer.errors import LibraryError
+
+    (tmp_path / "out").write_text("a file, not a folder")
+    engine = FakeEngine()
+    with pytest.raises(LibraryError, match="cannot write here"):
+        build_day(read_notices([notices_file(tmp_path)]), DAY, tmp_path / "out", load_config(None), engine=engine)
+    assert engine.calls == []
+
+
+def test_two_notices_with_the_same_text_are_rendered_once(tmp_path):
+    engine = FakeEngine()
+    text = "# One\nThe gate is closed today.\n\n# Two\nThe gate is closed today.\n"
+    result = build_day(read_notices([notices_file(tmp_path, text)]), DAY, tmp_path / "out", load_config(None),
+                       engine=engine)
+    assert [c["file"] for c in result.clips] == ["01-one.mp3", "02-two.mp3"]
+    assert (result.rendered, result.reused) == (1, 1)
+    assert result.clips[0]["sha256"] == result.clips[1]["sha256"]

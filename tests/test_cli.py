@@ -108,3 +108,25 @@ def test_cli_import_stays_light():
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_command_line_mistakes_are_one_line(tmp_path):
+    for args in (["check", "n.txt", "--max-seconds", "0"], ["build"], ["frobnicate"]):
+        assert_one_line_error(announcer(*args, cwd=tmp_path), "announcer --help", code=2)
+
+
+def test_every_bad_notice_is_reported_at_once(tmp_path):
+    (tmp_path / "n.txt").write_text("🎉\n\n明天停水。\n\nhttps://example.org\n", "utf-8")
+    result = announcer("build", "n.txt", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(" ")[1].split("(")[0] for line in lines] == ["n.txt:1", "n.txt:5"]
+    assert all(line.startswith("error: ") and "nothing that can be spoken" in line for line in lines)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_that_cannot_be_written_fails_before_speaking(tmp_path):
+    (tmp_path / "n.txt").write_text("明天停水。", "utf-8")
+    (tmp_path / "out").write_text("a file, not a folder")
+    result = announcer("build", "n.txt", "--out", "out", cwd=tmp_path)
+    assert_one_line_error(result, "cannot write here", "out")

@@ -1,7 +1,11 @@
 import os
+import stat
 from datetime import date
 
-from announcer.library import MANIFEST, Library, atomic_write
+import pytest
+
+from announcer.errors import LibraryError
+from announcer.library import DAYS, MANIFEST, Library, atomic_write
 
 DAY = date(2026, 11, 30)
 
@@ -13,11 +17,24 @@ def publish(library, tmp_path, content: bytes, name="01-a.mp3"):
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
-    target = tmp_path / "x" / "a.bin"
+    target = tmp_path / "a.bin"
     atomic_write(target, b"one")
     atomic_write(target, b"two")
     assert target.read_bytes() == b"two"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["a.bin"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_written_files_are_readable_by_other_users(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.bin", b"x")
+        folder = publish(Library(tmp_path / "out"), tmp_path, b"clip")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644
+    assert stat.S_IMODE(folder.resolve().stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "01-a.mp3").stat().st_mode) == 0o644
+    assert stat.S_IMODE((folder / MANIFEST).stat().st_mode) == 0o644
 
 
 def test_publish_swaps_the_whole_day(tmp_path):
@@ -27,31 +44,44 @@ def test_publish_swaps_the_whole_day(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["01-b.mp3", MANIFEST]
     assert (folder / "01-b.mp3").read_bytes() == b"second"
     assert library.manifest(DAY)["clips"] == [{"file": "01-b.mp3"}]
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["2026-11-30"]
+    assert folder.is_symlink()
 
 
-def test_recover_puts_back_a_day_left_mid_swap(tmp_path):
+def test_the_previous_version_is_kept_for_a_reader_and_older_ones_go(tmp_path):
     library = Library(tmp_path / "out")
-    folder = publish(library, tmp_path, b"first")
-    os.rename(folder, tmp_path / "out" / ".2026-11-30.old-999999")   # crashed between the renames
-    library.recover()
-    assert (folder / "01-a.mp3").read_bytes() == b"first"
+    publish(library, tmp_path, b"first")
+    reader = library.day_version(DAY)          # a player resolved the day just before a swap
+    publish(library, tmp_path, b"second")
+    assert (reader / "01-a.mp3").read_bytes() == b"first"
+    publish(library, tmp_path, b"third")
+    assert not reader.exists()
+    assert len(list((tmp_path / "out" / DAYS).iterdir())) == 2
 
 
-def test_recover_drops_staging_of_a_dead_build_but_not_a_live_one(tmp_path):
+def test_leftovers_of_an_interrupted_publish_are_cleared(tmp_path):
     out = tmp_path / "out"
-    dead = out / ".2026-11-30.staging-999999-abc"
-    live = out / f".2026-11-30.staging-{os.getppid()}-abc"
-    for d in (dead, live):
-        d.mkdir(parents=True)
-        (d / "01-a.mp3").write_bytes(b"half")
-    Library(out).recover()
-    assert not dead.exists()
-    assert live.exists()
+    library = Library(out)
+    publish(library, tmp_path, b"first")
+    (out / DAYS / "2026-11-30.99.partial").mkdir()            # killed while filling a version
+    (out / DAYS / "2026-11-30.98").mkdir()                    # killed before the link swap
+    os.symlink("nowhere", out / ".2026-11-30.link-12345")     # killed while making the link
+    publish(library, tmp_path, b"second")
+    names = sorted(p.name for p in (out / DAYS).iterdir())
+    assert len(names) == 2 and not any(n.endswith((".partial", ".98")) for n in names)
+    assert not list(out.glob(".*.link-*"))
+
+
+def test_a_hand_made_day_folder_is_replaced_cleanly(tmp_path):
+    out = tmp_path / "out"
+    (out / "2026-11-30").mkdir(parents=True)
+    (out / "2026-11-30" / "old.mp3").write_bytes(b"x")
+    folder = publish(Library(out), tmp_path, b"new")
+    assert sorted(p.name for p in folder.iterdir()) == ["01-a.mp3", MANIFEST]
 
 
 def test_cache_entry_needs_both_files(tmp_path):
     library = Library(tmp_path)
+    library.prepare()
     assert library.cached("k", "mp3") is None
     entry = library.store("k", "mp3", b"audio", {"duration_s": 1.0})
     assert library.cached("k", "mp3").info == {"duration_s": 1.0}
@@ -59,14 +89,16 @@ def test_cache_entry_needs_both_files(tmp_path):
     assert library.cached("k", "mp3") is None
 
 
-def test_unreadable_manifest_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("ANNOUNCER_LANG", "en")
-    (tmp_path / "2026-11-30").mkdir()
+def test_an_unwritable_library_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(LibraryError, match="cannot write here") as error:
+        Library(tmp_path / "file").prepare()
+    assert error.value.where.startswith(str(tmp_path / "file"))
+
+
+def test_unreadable_manifest_is_a_clear_error(tmp_path):
+    publish(Library(tmp_path), tmp_path, b"x")
     (tmp_path / "2026-11-30" / MANIFEST).write_text("{not json")
-    try:
+    with pytest.raises(LibraryError, match="run announcer build again") as error:
         Library(tmp_path).manifest(DAY)
-    except Exception as e:
-        assert "run announcer build again" in str(e)
-        assert str(e).startswith(str(tmp_path / "2026-11-30" / MANIFEST))
-    else:
-        raise AssertionError("no error")
+    assert error.value.where == str(tmp_path / "2026-11-30" / MANIFEST)
