@@ -1,6 +1,8 @@
 """schedule.toml → typed, validated settings.
 
-(Interface fixed here; loading and validation are implemented below it.)
+The field-spec mechanism below (`Field`, `Table`, `check`) is also how
+notices.py reads TOML notices; `show`, `shorten` and `closest` are the one
+place values are shortened and misspellings matched for messages.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from announcer.errors import AnnouncerError, ConfigError, tr
+from announcer.textfile import SETTINGS_ROLE, ZhEn, read_text
 from announcer.tomlpos import TomlLines, explain_syntax_error
 
 PACE_PRESETS = {"slow": 0.85, "normal": 1.0, "fast": 1.15}
@@ -54,15 +57,13 @@ class Config:
     timezone: str | None             # [station] timezone, IANA name; None: the system's
     speech: SpeechConfig
     audio: AudioConfig
+    language: str = "zh"             # [station] language: "zh" or "en"
 
 
 # ---------------------------------------------------------------------------
 # Field specs: what each setting may be. A section is a `Table` of `Field`s
 # (nested `Table`s, or `Tables` for [[arrays]]); `check` reads a parsed TOML
 # table against it and collects every problem instead of stopping at the first.
-
-ZhEn = tuple[str, str]   # (Chinese, English)
-
 
 class Invalid(ValueError):
     """A value is wrong: what is wrong and what to do, in Chinese and English."""
@@ -124,13 +125,23 @@ class Problem:
     en: str
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in … when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def closest(word: str, options: list[str], cutoff: float = 0.6) -> str | None:
+    """The option `word` was probably meant to be ("did you mean"): same letters in other case, else similar."""
+    same = next((o for o in options if o.lower() == word.lower()), None)
+    return same or next(iter(difflib.get_close_matches(word, options, n=1, cutoff=cutoff)), None)
+
+
 def show(value: Any) -> str:
-    """A value the way it looks in a TOML file."""
+    """A value the way it looks in a TOML file (long text shortened)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        short = value if len(value) <= 30 else value[:29] + "…"
-        return '"' + short.replace("\n", " ") + '"'
+        return '"' + shorten(value, 30).replace("\n", " ") + '"'
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (date, datetime)):
@@ -236,7 +247,7 @@ DURATION = Kind("时长", "a duration", parse_duration)
 SECONDS: ZhEn = ("秒", "seconds")
 
 
-def _expected(field: Field) -> Text:
+def _expected(field: Field) -> ZhEn:
     """What to write instead: "use a number from -30 to -9 LUFS"."""
     if field.expect:
         return field.expect
@@ -358,9 +369,9 @@ def _unknown(key: str, value: Any, spec: Table, where: tuple) -> Problem:
         place = header(home)
         return Problem(where, f"这个设置属于 {place}；请把它移到 {place} 那一行的下面",
                        f"this setting belongs in {place}; move it below the {place} line")
-    close = difflib.get_close_matches(key, list(spec.fields) + sorted(spec.ignore), n=1, cutoff=0.6)
+    close = closest(key, list(spec.fields) + sorted(spec.ignore))
     if close:
-        hint = header(close[0]) if section and len(where) == 1 else f'"{close[0]}"'
+        hint = header(close) if section and len(where) == 1 else f'"{close}"'
         return Problem(where, f"{what_zh}；您是不是想写 {hint}？", f"{what_en}; did you mean {hint}?")
     listed = ", ".join(spec.fields)
     return Problem(where, f"{what_zh}；请检查拼写或删除它（这里可以写：{listed}）",
@@ -376,9 +387,7 @@ def _timezone(name: str) -> str:
         return name
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         pass
-    zones = {z.lower(): z for z in zoneinfo.available_timezones()}
-    close = zones.get(name.lower()) or next(iter(
-        difflib.get_close_matches(name, sorted(zones.values()), n=1, cutoff=0.7)), None)
+    close = closest(name, sorted(zoneinfo.available_timezones()), cutoff=0.7)
     if close:
         raise Invalid(f"{show(name)} 不是时区名称；您是不是想写 \"{close}\"？",
                       f"{show(name)} is not a time zone; did you mean \"{close}\"?")
@@ -472,7 +481,10 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config(path=None, timezone=None, speech=SpeechConfig(), audio=AudioConfig())
     name = str(path)
-    text = _read_text(path, name)
+    try:
+        text = read_text(path, AnnouncerError, SETTINGS_ROLE)
+    except AnnouncerError as error:
+        raise ConfigError([error]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -488,35 +500,10 @@ def load_config(path: Path | None) -> Config:
     return _build(path, values)
 
 
-def _read_text(path: Path, name: str) -> str:
-    def fail(zh: str, en: str) -> ConfigError:
-        return ConfigError([AnnouncerError(zh, en, where=name)])
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise fail("找不到设置文件；请检查名称和所在的文件夹", "settings file not found; check the name and folder") from None
-    except IsADirectoryError:
-        raise fail("这是一个文件夹，不是设置文件；请指定 schedule.toml 文件",
-                   "this is a folder, not a settings file; give the schedule.toml file") from None
-    except OSError as error:
-        raise fail(f"无法打开设置文件（{error.strerror}）；请检查文件权限",
-                   f"the settings file can't be opened ({error.strerror}); check its permissions") from None
-    try:
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return data.decode("utf-16")
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise ConfigError([AnnouncerError(
-            "设置文件不是 UTF-8 编码；请用记事本打开，选“另存为”，编码选 UTF-8 后保存",
-            "the settings file is not saved as UTF-8; open it in Notepad, choose Save As, "
-            "set Encoding to UTF-8 and save", where=f"{name}:{line}")]) from None
-
-
 def _build(path: Path, values: dict[str, Any]) -> Config:
     station, speech, audio = (dict(values.get(key, {})) for key in ("station", "speech", "audio"))
     factor = speech.pop("pace")
     speech["pace"] = {"zh": speech.pop("zh_pace") * factor, "en": speech.pop("en_pace") * factor}
     speech["voices"] = {**SpeechConfig().voices, **speech.get("voices", {})}
-    return Config(path=path, timezone=station.get("timezone"),
+    return Config(path=path, timezone=station.get("timezone"), language=station.get("language", "zh"),
                   speech=SpeechConfig(**speech), audio=AudioConfig(**audio))

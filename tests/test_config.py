@@ -1,10 +1,12 @@
+import typing
 from pathlib import Path
 
 import pytest
 
+from announcer import config as config_module
 from announcer.config import (DEFAULT_PACE, DURATION, TEXT, WHOLE, AudioConfig, Config, Field, Problem,
-                              SpeechConfig, Table, Tables, check, find_config, label, load_config,
-                              parse_duration)
+                              SpeechConfig, Table, Tables, check, closest, find_config, label, load_config,
+                              parse_duration, shorten, show)
 from announcer.errors import AnnouncerError, ConfigError
 
 
@@ -23,7 +25,20 @@ def problems(path: Path) -> list[str]:
 # --- defaults and valid files ------------------------------------------------
 
 def test_no_file_gives_defaults():
-    assert load_config(None) == Config(path=None, timezone=None, speech=SpeechConfig(), audio=AudioConfig())
+    config = load_config(None)
+    assert config == Config(path=None, timezone=None, speech=SpeechConfig(), audio=AudioConfig())
+    assert config.language == "zh"
+
+
+@pytest.mark.parametrize("text, language", [
+    ("", "zh"),
+    ('[station]\nname = "x"\n', "zh"),
+    ('[station]\nlanguage = "en"\n', "en"),
+    ('[station]\nlanguage = "EN"\n', "en"),
+    ('[station]\nlanguage = " zh "\n', "zh"),
+])
+def test_station_language(tmp_path, text, language):
+    assert load_config(write(tmp_path, text)).language == language
 
 
 def test_empty_file_gives_defaults(tmp_path):
@@ -79,6 +94,7 @@ time = "18:00"
 ''')
     config = load_config(path)
     assert config.timezone == "Asia/Shanghai"
+    assert config.language == "zh"
     assert config.speech == SpeechConfig(engine="espeak-ng", voices={"zh": "cmn", "en": "en-gb"},
                                          pace={"zh": 4 * 0.85, "en": 150 * 0.85},
                                          sentence_pause_s=0.5, comma_pause_s=0.2)
@@ -256,16 +272,51 @@ def test_syntax_error_names_the_line(tmp_path):
         'quotes ("like this"); numbers and true/false go without quotes']
 
 
-def test_gbk_file_says_save_as_utf8(tmp_path):
+@pytest.mark.parametrize("codec", ["gbk", "gb18030", "utf-16", "utf-8-sig"])
+def test_notepad_encodings_are_read(tmp_path, codec):
+    """A Chinese Notepad saves GBK ("ANSI") or UTF-16 ("Unicode"): detected as for notices files."""
     path = tmp_path / "schedule.toml"
-    path.write_bytes('# 设置\n[station]\nname = "幸福社区"\n'.encode("gbk"))
-    assert problems(path) == [f"{path}:1: the settings file is not saved as UTF-8; open it in Notepad, "
+    path.write_bytes('# 设置\n[station]\nname = "幸福社区"\nlanguage = "en"\n'.encode(codec))
+    assert load_config(path).language == "en"
+
+
+def test_gbk_file_still_names_lines(tmp_path):
+    path = tmp_path / "schedule.toml"
+    path.write_bytes('# 设置：幸福社区\n[speech]\npace = "快"\n'.encode("gbk"))
+    assert problems(path) == [f'{path}:3: speech.pace: "快" is not a pace; use "slow", "normal", "fast" or a number']
+
+
+def test_unknown_encoding(tmp_path):
+    path = tmp_path / "schedule.toml"
+    path.write_bytes('[station]\nname = "Caf\u00e9 – Côte"\n'.encode("cp1252"))
+    assert problems(path) == [f"{path}: can't tell which text encoding this file uses; open it in Notepad, "
                               "choose Save As, set Encoding to UTF-8 and save"]
+
+
+@pytest.mark.parametrize("data", [b"", b"\r\n\n", "\ufeff".encode("utf-8")])
+def test_empty_file_is_the_defaults(tmp_path, data):
+    path = tmp_path / "schedule.toml"
+    path.write_bytes(data)
+    assert load_config(path) == Config(path=path, timezone=None, speech=SpeechConfig(), audio=AudioConfig())
 
 
 def test_missing_file(tmp_path):
     assert problems(tmp_path / "nope.toml") == [
-        f"{tmp_path / 'nope.toml'}: settings file not found; check the name and folder"]
+        f"{tmp_path / 'nope.toml'}: settings file not found; check the file name and folder"]
+
+
+def test_folder_and_binary_file(tmp_path):
+    assert problems(tmp_path) == [f"{tmp_path}: this is a folder, not a settings file; give the settings file "
+                                  "inside it"]
+    path = tmp_path / "schedule.toml"
+    path.write_bytes(b"PK\x03\x04\x14\x00")
+    assert problems(path) == [f"{path}: this is a Word/Excel document or a zip archive, not a text file; "
+                              "edit schedule.toml in Notepad and save it as a text file"]
+
+
+def test_file_problems_in_chinese(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")
+    assert problems(tmp_path / "nope.toml") == [f"{tmp_path / 'nope.toml'}: 找不到这个设置文件；请检查文件名和所在的文件夹"]
 
 
 # --- durations ---------------------------------------------------------------
@@ -331,3 +382,40 @@ def test_arrays_of_tables_collect_problems_with_paths():
     found.clear()
     check({"broadcast": {"time": "08:00"}}, spec, (), found)
     assert [p.en for p in found] == ["write it as [[broadcast]] (double brackets), one for each entry"]
+
+
+# --- helpers shared with notices.py ---------------------------------------------
+
+@pytest.mark.parametrize("text, limit, short", [
+    ("停水通知", 20, "停水通知"), ("a" * 20, 20, "a" * 20), ("a" * 21, 20, "a" * 19 + "…"), ("", 5, ""),
+])
+def test_shorten(text, limit, short):
+    assert shorten(text, limit) == short
+    assert len(shorten(text, limit)) <= limit
+
+
+def test_show_shortens_long_text():
+    assert show("x" * 40) == '"' + "x" * 29 + '…"'
+    assert show("a\nb") == '"a b"'
+
+
+@pytest.mark.parametrize("word, options, cutoff, found", [
+    ("engin", ["engine", "voices"], 0.6, "engine"),
+    ("VOICES", ["engine", "voices"], 0.6, "voices"),             # other case first, whatever the cutoff
+    ("asia/shanghai", ["Asia/Shanghai", "Asia/Seoul"], 0.99, "Asia/Shanghai"),
+    ("xyz", ["engine", "voices"], 0.6, None),
+])
+def test_closest(word, options, cutoff, found):
+    assert closest(word, options, cutoff) == found
+
+
+def test_did_you_mean_ignores_case(tmp_path):
+    assert problems(write(tmp_path, '[station]\nTimezone = "Asia/Shanghai"\n')) == [
+        f'{tmp_path / "schedule.toml"}:2: station.Timezone: unknown setting; did you mean "timezone"?']
+
+
+def test_annotations_name_real_types():
+    """`-> Text` named nothing; every annotation in the module must resolve."""
+    for name in ("_expected", "check_field", "check", "closest", "shorten", "load_config"):
+        typing.get_type_hints(getattr(config_module, name))
+    assert "language" in typing.get_type_hints(Config)
