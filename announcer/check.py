@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from announcer.config import SpeechConfig
-from announcer.errors import tr
+from announcer.errors import shorten, tr
 from announcer.notices import Notice
 from announcer.speakable import Speakable, make_speakable
 
@@ -55,7 +55,7 @@ def check_notice(notice: Notice, speakable: Speakable, speech: SpeechConfig,
                 count_zh, count_en = f"{en} 个英文词", f"{en} words"
             else:
                 continue
-            text = _short(" ".join(r.text for r in clause.runs))
+            text = shorten(" ".join(r.text for r in clause.runs))
             findings.append(Finding(notice, "warning", tr(
                 f"有一段话太长，中间没有停顿（{count_zh}）：“{text}”。请用逗号或句号断开。",
                 f"a stretch without a pause is too long to follow ({count_en}): \"{text}\"; "
@@ -69,7 +69,3 @@ def check_notices(notices: list[Notice], speech: SpeechConfig,
     for notice in notices:
         findings += check_notice(notice, make_speakable(notice.text, notice.language), speech, max_seconds)
     return findings
-
-
-def _short(text: str, limit: int = 24) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"

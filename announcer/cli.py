@@ -90,9 +90,13 @@ def _seconds(text: str) -> float:
 
 
 def _config(path: Path | None):
+    """The station config; its language becomes the messages' language unless ANNOUNCER_LANG says otherwise."""
     from announcer.config import find_config, load_config
 
-    return load_config(find_config(path))
+    config = load_config(find_config(path))
+    if not os.environ.get("ANNOUNCER_LANG"):
+        os.environ["ANNOUNCER_LANG"] = config.language
+    return config
 
 
 def _today(config) -> date:

@@ -1,8 +1,8 @@
 """schedule.toml → typed, validated settings.
 
 The field-spec mechanism below (`Field`, `Table`, `check`) is also how
-notices.py reads TOML notices; `show`, `shorten` and `closest` are the one
-place values are shortened and misspellings matched for messages.
+notices.py reads TOML notices; `show` and `closest` are the one place values
+are quoted and misspellings matched for messages.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from announcer.errors import AnnouncerError, ConfigError, tr
+from announcer.errors import AnnouncerError, ConfigError, shorten, tr
 from announcer.textfile import SETTINGS_ROLE, ZhEn, read_text
 from announcer.tomlpos import TomlLines, explain_syntax_error
 
@@ -123,11 +123,6 @@ class Problem:
     path: tuple[str | int, ...]
     zh: str
     en: str
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, ending in … when cut."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def closest(word: str, options: list[str], cutoff: float = 0.6) -> str | None:

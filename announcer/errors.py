@@ -25,6 +25,11 @@ def tr(zh: str, en: str) -> str:
     return en if ui_language() == "en" else zh
 
 
+def shorten(text: str, limit: int = 24) -> str:
+    """`text` cut to at most `limit` characters, ending in … when cut (for quoting in messages)."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 class AnnouncerError(Exception):
     """A problem the user can fix. `where` is a file, file:line, or notice."""
 

@@ -21,8 +21,8 @@ from datetime import date
 from pathlib import Path
 
 from announcer.config import (DATE, TEXT, TEXT_LIST, WHOLE, Field, Invalid, Problem, Table, Tables,
-                              check, shorten, show)
-from announcer.errors import NoticeError, tr
+                              check, show)
+from announcer.errors import NoticeError, shorten, tr
 from announcer.textfile import NOTICES_ROLE, read_text
 from announcer.tomlpos import TomlLines, explain_syntax_error
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def announcer(*args, cwd, lang="en"):
-    env = {**os.environ, "ANNOUNCER_LANG": lang, "COLUMNS": "250"}
+    env = {**os.environ, "ANNOUNCER_LANG": lang, "COLUMNS": "250", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
     env.pop("ANNOUNCER_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "announcer", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -49,6 +49,14 @@ def test_notice_with_nothing_speakable_names_the_notice(tmp_path):
     result = announcer("build", "n.txt", "--out", "out", cwd=tmp_path)
     assert_one_line_error(result, "n.txt:4", "链接", "nothing that can be spoken")
     assert not (tmp_path / "out").exists()
+
+
+def test_station_language_decides_when_nothing_else_does(tmp_path):
+    (tmp_path / "schedule.toml").write_text('[station]\nlanguage = "en"\n', "utf-8")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    result = announcer("build", "empty.txt", cwd=tmp_path, lang="")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
 
 
 def test_errors_are_in_chinese_by_default(tmp_path):
