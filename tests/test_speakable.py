@@ -139,6 +139,72 @@ EN_CASES = [
 ]
 
 
+# Ranges, minus signs and temperatures below zero: a dash after a number with a
+# unit joins a range (到 / to); a minus sign is read only where a number may
+# start (start of text, after a space, an opening bracket, ：= 为 到 至 …), so a
+# dash between a Chinese word and a number is never 负; a temperature below
+# zero is 零下 in Chinese.
+RANGE_CASES = [
+    ("11月30日-12月2日", "zh", "十一月三十日到十二月二日"),
+    ("12月1日-3日", "zh", "十二月一日到三日"),
+    ("5月1日~5月5日", "zh", "五月一日到五月五日"),
+    ("2025年-2026年", "zh", "二零二五年到二零二六年"),
+    ("3号楼-5号楼停水", "zh", "三号楼到五号楼停水"),
+    ("1号-3号", "zh", "一号到三号"),
+    ("1楼-3楼", "zh", "一楼到三楼"),
+    ("9点-11点", "zh", "九点到十一点"),
+    ("9点半-11点", "zh", "九点半到十一点"),
+    ("9点30分-11点30分", "zh", "九点三十分到十一点三十分"),
+    ("上午9点-下午3点", "zh", "上午九点到下午三点"),
+    ("10元-20元", "zh", "十元到二十元"),
+    ("3号楼-502室", "zh", "三号楼五零二室"),          # an address, not a range
+    ("3栋-2单元", "zh", "三栋二单元"),
+    ("A-3栋", "zh", "A 三栋"),
+    ("周一至周五", "zh", "周一至周五"),
+    ("周一-周五", "zh", "周一到周五"),
+    ("星期一~星期五", "zh", "星期一到星期五"),
+    ("8:00—17:00", "zh", "八点到十七点"),               # em dash
+    ("8:00——17:00", "zh", "八点到十七点"),              # Chinese double dash
+    ("8:00～17:00", "zh", "八点到十七点"),              # full-width tilde
+    ("3-5岁", "zh", "三到五岁"),
+    ("1-2人", "zh", "一到两人"),
+    ("2-3个", "zh", "两到三个"),
+    ("2-3年级", "zh", "二到三年级"),
+    ("第1-3期", "zh", "第一到三期"),
+    ("3-5%", "zh", "百分之三到百分之五"),
+    ("气温-3℃", "zh", "气温零下三摄氏度"),
+    ("最低气温-3℃", "zh", "最低气温零下三摄氏度"),
+    ("-3~5℃", "zh", "零下三到五摄氏度"),
+    ("-3到5℃", "zh", "零下三到五摄氏度"),
+    ("气温-3~5℃", "zh", "气温零下三到五摄氏度"),
+    ("-5~-1℃", "zh", "零下五到零下一摄氏度"),
+    ("3℃-5℃", "zh", "三摄氏度到五摄氏度"),
+    ("零下-5℃", "zh", "零下五摄氏度"),
+    ("气温-5度", "zh", "气温零下五度"),
+    ("-3", "zh", "负三"),
+    ("结果：-3", "zh", "结果：负三"),
+    ("差值为-3", "zh", "差值为负三"),
+    ("相差 -3", "zh", "相差负三"),
+    ("同比-3%", "zh", "同比负百分之三"),
+    ("-5°C", "en", "minus five degrees"),
+    ("at -5°C", "en", "at minus five degrees"),
+    ("-3~5°C", "en", "minus three to five degrees"),
+    ("-3 to 5°C", "en", "minus three to five degrees"),
+    ("3-5%", "en", "three to five percent"),
+    ("8:00—17:00", "en", "eight to seventeen hundred"),
+    ("open Mon-Fri", "en", "open Monday to Friday"),
+    ("open Monday - Friday", "en", "open Monday to Friday"),
+    ("Jan 5-7", "en", "January fifth to seventh"),
+    ("Nov 30-Dec 2", "en", "November thirtieth to December second"),
+    ("x = -3", "en", "x equals minus three"),
+]
+
+
+@pytest.mark.parametrize("text, language, expected", RANGE_CASES)
+def test_ranges_minus_signs_and_frost_are_read_as_an_announcer_would(text, language, expected):
+    assert spoken(text, language) == expected
+
+
 @pytest.mark.parametrize("text, expected", ZH_CASES)
 def test_chinese_is_read_as_an_announcer_would(text, expected):
     assert spoken(text, "zh") == expected
@@ -376,7 +442,8 @@ def test_two_hundred_kilobytes_of_mixed_notices_take_a_couple_of_seconds():
 @pytest.mark.parametrize("text", [
     "1" * 100_000, "1-" * 50_000, "1." * 50_000, "1:" * 50_000, "a." * 50_000, "a-" * 50_000,
     "123 " * 25_000, "http://" + "a" * 100_000, "a." * 50_000 + "com", "x@" * 50_000,
-    "1,000" * 20_000, "Nov " * 25_000, "8:30-" * 20_000,
+    "1,000" * 20_000, "Nov " * 25_000, "8:30-" * 20_000, "1号-" * 30_000, "1日-1" * 25_000,
+    "-1~" * 30_000, "1℃-" * 30_000, "Jan 1-" * 20_000, "Mon-" * 30_000, "周一-" * 30_000,
 ], ids=lambda t: repr(t[:8]))
 def test_pathological_text_never_hangs(text):
     start = time.perf_counter()

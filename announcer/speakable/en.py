@@ -8,8 +8,14 @@ from functools import lru_cache
 import unicodedata
 
 _ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+# Each month's and weekday's name, then the short forms a notice may write for it.
+MONTH_NAMES = (("January", "Jan"), ("February", "Feb"), ("March", "Mar"), ("April", "Apr"),
+               ("May",), ("June", "Jun"), ("July", "Jul"), ("August", "Aug"),
+               ("September", "Sept", "Sep"), ("October", "Oct"), ("November", "Nov"),
+               ("December", "Dec"))
+WEEKDAY_NAMES = (("Monday", "Mon"), ("Tuesday", "Tues", "Tue"), ("Wednesday", "Wed"),
+                 ("Thursday", "Thurs", "Thur", "Thu"), ("Friday", "Fri"), ("Saturday", "Sat"),
+                 ("Sunday", "Sun"))
 
 # Latin unit abbreviations after a number: (one, many).
 UNITS = {
@@ -92,7 +98,7 @@ def clock(hour: int, minute: int, second: int | None = None, pm: bool | None = N
 
 def date(month: int, day: int, year_number: int | None = None) -> str:
     """November thirtieth, twenty twenty-six."""
-    words = f"{MONTHS[month - 1]} {ordinal(day)}"
+    words = f"{MONTH_NAMES[month - 1][0]} {ordinal(day)}"
     return f"{words}, {year(year_number)}" if year_number else words
 
 

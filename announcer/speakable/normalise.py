@@ -8,6 +8,11 @@ or word it has already passed: the passes stay linear in the text's length.
 
 English time ranges read "nine to fifteen hundred" (24-hour clock kept, as
 written), never converted to a m / p m.
+
+A dash between numbers, or between numbers with Chinese units of one kind
+(11月30日-12月2日, 3号楼-5号楼), is a range: 到 / to. A "-" is a minus sign
+only where a number may start (see _MINUS_AFTER), and a temperature below
+zero is 零下 in Chinese, also right after a word (气温-3℃, -3~5℃).
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ _AMOUNT_AFTER = re.compile(
         set(zh.MEASURE_WORDS) | set(zh.UNITS) | set("年月日号楼层室栋元%‰°"), key=len, reverse=True))
     + r"|(?:yuan|RMB|people|persons|residents|households|dollars|euros|times)(?![A-Za-z]))")
 _CURRENCY_BEFORE = re.compile(r"(?:[¥$€£]|RMB|CNY)[ \t]*$")
+# A dash or tilde that joins the two ends of a range (—— is the Chinese dash).
+_DASH = r"(?:—{1,2}|[-~〜～–―])"
+# What may come right before a minus sign: a number starts there (start of
+# text, a space, an opening bracket, a separator, 为/到/至 …). After any other
+# character, above all a Chinese word, a dash only joins or separates.
+_MINUS_AFTER = re.compile(r"[\s(（\[【「『“‘\"'《<>:：=≈,，、;；~〜～为到至是约达和及或比]")
+_DAY_PARTS = "上午|下午|中午|晚上|凌晨|早上|早晨|傍晚|夜里"
 
 
 def normalise(text: str, default: str) -> str:
@@ -61,6 +73,19 @@ def _language(m: re.Match, default: str) -> str:
     return language_near(m.string, m.start(), m.end(), default)
 
 
+def _minus(m: re.Match, group: str = "neg", frost: bool = False) -> bool:
+    """Whether the "-" of `group` is a minus sign (see _MINUS_AFTER). With
+    `frost` (a temperature) it is also one right after a Chinese word:
+    气温-3℃, but not 零下-3℃."""
+    index = m.start(group)
+    if index < 0:
+        return False
+    if index == 0 or _MINUS_AFTER.match(m.string, index - 1):
+        return True
+    text = m.string
+    return frost and script_of(text[index - 1]) == "zh" and not text.endswith("零下", 0, index)
+
+
 def _stop(m: re.Match, group: str = "dot") -> str:
     """"." when the full stop the match swallowed also ended the sentence."""
     return "." if m.group(group) and _STOP_AFTER.match(m.string, m.end()) else ""
@@ -68,13 +93,18 @@ def _stop(m: re.Match, group: str = "dot") -> str:
 
 # --- dates and times ---------------------------------------------------------
 
-_MONTH_NAMES = [("January", "Jan"), ("February", "Feb"), ("March", "Mar"), ("April", "Apr"),
-                ("May", "May"), ("June", "Jun"), ("July", "Jul"), ("August", "Aug"),
-                ("September", "Sept", "Sep"), ("October", "Oct"), ("November", "Nov"),
-                ("December", "Dec")]
-_MONTH_INDEX = {name.lower(): i + 1 for i, names in enumerate(_MONTH_NAMES) for name in names}
-_MONTH = "(?:" + "|".join(form for names in _MONTH_NAMES for name in names
-                          for form in (name, name.upper())) + ")"
+def _names(table: tuple[tuple[str, ...], ...]) -> tuple[dict[str, int], str]:
+    """Month or weekday names: lower-cased name → number from 1, and a regex
+    for any of them as written or in capitals."""
+    index = {name.lower(): i + 1 for i, names in enumerate(table) for name in names}
+    forms = sorted({form for names in table for name in names for form in (name, name.upper())},
+                   key=len, reverse=True)
+    return index, "(?:" + "|".join(forms) + ")"
+
+
+_MONTH_INDEX, _MONTH = _names(en.MONTH_NAMES)
+_WEEKDAY_INDEX, _WEEKDAY = _names(en.WEEKDAY_NAMES)
+_ORDINAL_SUFFIX = "(?:st|nd|rd|th)?"
 
 
 def _iso_date(m: re.Match, default: str) -> str:
@@ -90,6 +120,42 @@ def _zh_year(m: re.Match, default: str) -> str:
     return zh.year(m.group())
 
 
+def _en_date_range(m: re.Match, default: str) -> str:
+    """Jan 5-7 → January fifth to seventh; Nov 30-Dec 2 → … to December second."""
+    day, day2 = int(m.group("day")), int(m.group("day2"))
+    if not (1 <= day <= 31 and 1 <= day2 <= 31):
+        return m.group()
+    month = _MONTH_INDEX[m.group("month").lower()]
+    second = (en.date(_MONTH_INDEX[m.group("month2").lower()], day2) if m.group("month2")
+              else en.ordinal(day2))
+    year = m.group("year")
+    return en.date(month, day) + " to " + second + (f", {en.year(int(year))}" if year else "")
+
+
+def _en_weekdays(m: re.Match, default: str) -> str:
+    """Mon-Fri → Monday to Friday."""
+    first, last = (en.WEEKDAY_NAMES[_WEEKDAY_INDEX[m.group(g).lower()] - 1][0] for g in ("a", "b"))
+    return f"{first} to {last}" + _stop(m)
+
+
+def _unit_kind(unit: str) -> str:
+    """What a Chinese unit after a number measures, by its first character:
+    点/时/分/秒 are times, 年/月/日/号 dates, anything else is its own kind."""
+    first = unit[0]
+    return "time" if first in "点时分秒" else "date" if first in "年月日号" else first
+
+
+def _unit_range(m: re.Match, default: str) -> str:
+    """A dash between two numbers with units of one kind joins a range
+    (11月30日-12月2日, 3号楼-5号楼, 9点半-11点); between kinds it only
+    separates (3号楼-502室) and is left alone."""
+    kind = _unit_kind(m.group("unit"))
+    right = re.findall(rf"[0-9]([{HAN}]+)", m.group("right"))
+    if any(_unit_kind(unit) == kind for unit in right):
+        return m.group("unit") + "到"
+    return m.group()
+
+
 def _en_date(m: re.Match, default: str) -> str:
     day = int(m.group("day"))
     if not 1 <= day <= 31:
@@ -99,7 +165,7 @@ def _en_date(m: re.Match, default: str) -> str:
     return words + ("" if year else _stop(m))
 
 
-_DAY_PART_BEFORE = re.compile(r"(?:上午|下午|中午|晚上|凌晨|早上|早晨|傍晚|夜里)[ \t]*$")
+_DAY_PART_BEFORE = re.compile(rf"(?:{_DAY_PARTS})[ \t]*$")
 _TIME = r"(?P<h{0}>[0-9]{{1,2}})[:：](?P<m{0}>[0-9]{{2}})(?:[:：](?P<s{0}>[0-9]{{2}}))?"
 _AMPM = r"(?:[ \t]*(?P<ap{0}>[AaPp])\.?[ \t]?[Mm](?![A-Za-z])(?P<dot{0}>\.)?)?"
 
@@ -214,20 +280,56 @@ def _range(m: re.Match, default: str) -> str:
     return "到" if _language(m, default) == "zh" else " to "
 
 
+def _zh_weekdays(m: re.Match, default: str) -> str:
+    return "到"
+
+
+_ZH_DEGREES = {"℃": "摄氏度", "℉": "华氏度", "°": "度", "度": "度"}
+
+
+def _signed(language: str, minus: bool, n: str, sign: str, unit: bool = True) -> str:
+    """A number with its sign (℃ ℉ ° 度 % ‰): 零下三摄氏度, 负百分之三,
+    minus three degrees. Without `unit`, a temperature's unit is left to the
+    other end of its range (零下三到五摄氏度)."""
+    percent = sign in "%‰"
+    if language == "zh":
+        if percent:
+            return ("负" if minus else "") + ("千分之" if sign == "‰" else "百分之") + zh.number(n)
+        return ("零下" if minus else "") + zh.number(n) + (_ZH_DEGREES[sign] if unit else "")
+    words = ("minus " if minus else "") + en.number(n)
+    if not unit:
+        return words
+    if percent:
+        return words + (" per mille" if sign == "‰" else " percent")
+    return words + (" degree" if n == "1" else " degrees") + (" Fahrenheit" if sign == "℉" else "")
+
+
+def _dash(m: re.Match, group: str, minus: bool) -> str:
+    """The dash of `group` when it is not read as a minus sign (it separates)."""
+    return "" if minus else m.group(group) or ""
+
+
+def _signed_range(m: re.Match, default: str) -> str:
+    """-3~5℃ → 零下三到五摄氏度, 3-5% → 百分之三到百分之五, three to five percent."""
+    language, sign = _language(m, default), m.group("sign")
+    minus = _minus(m, "neg1", frost=sign not in "%‰")
+    both = language == "zh" and sign in "%‰"
+    first = _signed(language, minus, m.group("n1"), sign, unit=both)
+    second = _signed(language, bool(m.group("neg2")), m.group("n2"), sign)
+    return _dash(m, "neg1", minus) + first + ("到" if language == "zh" else " to ") + second
+
+
 def _temperature(m: re.Match, default: str) -> str:
-    n, scale, minus = m.group("n"), m.group("scale"), m.group("neg")
-    if _language(m, default) == "zh":
-        unit = {"C": "摄氏度", "F": "华氏度"}.get(scale, "度")
-        return ("零下" if minus else "") + zh.number(n) + unit
-    words = ("minus " if minus else "") + en.number(n) + (" degree" if n == "1" else " degrees")
-    return words + (" Fahrenheit" if scale == "F" else "")
+    sign = m.group("sign")
+    minus = _minus(m, frost=True)
+    if sign == "度" and not minus:
+        return m.group()     # 5度: a plain count, read later
+    return _dash(m, "neg", minus) + _signed(_language(m, default), minus, m.group("n"), sign)
 
 
 def _percent(m: re.Match, default: str) -> str:
-    n, minus, mille = m.group("n"), m.group("neg"), m.group("sign") == "‰"
-    if _language(m, default) == "zh":
-        return ("负" if minus else "") + ("千分之" if mille else "百分之") + zh.number(n)
-    return ("minus " if minus else "") + en.number(n) + (" per mille" if mille else " percent")
+    minus = _minus(m)
+    return _dash(m, "neg", minus) + _signed(_language(m, default), minus, m.group("n"), m.group("sign"))
 
 
 def _currency(m: re.Match, default: str) -> str:
@@ -262,12 +364,14 @@ def _unit(m: re.Match, default: str) -> str:
 
 
 def _plain(m: re.Match, default: str) -> str:
-    n, minus = m.group("n"), m.group("neg")
+    n, minus = m.group("n"), _minus(m)
     if _language(m, default) == "zh":
-        return ("负" if minus else "") + zh.number(n)
-    if not minus and len(n) == 4 and n[:2] in ("19", "20"):
-        return en.year(int(n))
-    return ("minus " if minus else "") + en.number(n)
+        words = ("负" if minus else "") + zh.number(n)
+    elif not minus and len(n) == 4 and n[:2] in ("19", "20"):
+        words = en.year(int(n))
+    else:
+        words = ("minus " if minus else "") + en.number(n)
+    return _dash(m, "neg", minus) + words
 
 
 def _symbol(m: re.Match, default: str) -> str:
@@ -283,10 +387,8 @@ _TITLES = {"Mr": "Mister", "Mrs": "Missus", "Ms": "Miz", "Dr": "Doctor", "Prof":
            "Fl": "floor", "Attn": "attention", "Mt": "Mount"}
 _ENDINGS = {"etc": "et cetera", "St": "Street", "Rd": "Road", "Ave": "Avenue", "Blvd": "Boulevard",
             "Ltd": "Limited", "Co": "Company", "Inc": "Incorporated", "Jr": "Junior", "Sr": "Senior",
-            "Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday",
-            "Thu": "Thursday", "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday",
-            "Sat": "Saturday", "Sun": "Sunday",
-            **{short: names[0] for names in _MONTH_NAMES for short in names[1:] if short != "May"}}
+            **{short: names[0] for table in (en.MONTH_NAMES, en.WEEKDAY_NAMES)
+               for names in table for short in names[1:]}}
 _SAINT = re.compile(r"[ \t]*[A-Z][a-z]")
 _NAME_BEFORE = re.compile(r"[A-Z][a-z]*[ \t]+$")
 _UNDOTTED = ("Bldg", "Rm", "Tel", "Dept", "Apt")
@@ -327,13 +429,27 @@ def _rules() -> tuple[Rule, ...]:
     """The passes, in order: the specific before the general."""
     time1, time2 = _TIME.format("1"), _TIME.format("2")
     ampm1, ampm2 = _AMPM.format("1"), _AMPM.format("2")
-    joint = r"(?:[ \t]*(?:-|~|〜|—|–|―|至|到)[ \t]*|[ \t]+(?:to|until|till)[ \t]+)"
+    joint = rf"(?:[ \t]*(?:{_DASH}|至|到)[ \t]*|[ \t]+(?:to|until|till)[ \t]+)"
     units = "|".join(re.escape(u) for u in sorted(zh.UNITS, key=len, reverse=True))
     measures = "|".join(zh.MEASURE_WORDS)
     rules: list[tuple[str, Callable[[re.Match, str], str]]] = [
         (r"\.{2,}|…+", _fixed("…")),
         (r"(?<=\s)-+(?=\s)", _fixed("—")),
+        (r"(?<=[0-9])[ \t]*°[ \t]*C(?![A-Za-z])", _fixed("℃")),
+        (r"(?<=[0-9])[ \t]*°[ \t]*F(?![A-Za-z])", _fixed("℉")),
+        # ranges between numbers with Chinese units, and of weekdays
+        (rf"(?<=[0-9])(?P<unit>[{HAN}]{{1,3}})[ \t]*{_DASH}[ \t]*"
+         rf"(?=(?:{_DAY_PARTS})?(?P<right>(?:[0-9]+(?:\.[0-9]+)?[{HAN}]{{1,3}}){{1,3}}))", _unit_range),
+        (rf"(?<=[周期拜][一二三四五六日天])[ \t]*{_DASH}[ \t]*(?=(?:周|星期|礼拜)?[一二三四五六日天])",
+         _zh_weekdays),
+        (rf"(?<![A-Za-z])(?P<a>{_WEEKDAY})\.?(?:[ \t]*{_DASH}[ \t]*|[ \t]+(?:to|through|thru)[ \t]+)"
+         rf"(?P<b>{_WEEKDAY})(?P<dot>\.)?(?![A-Za-z])", _en_weekdays),
         # dates
+        (rf"(?<![A-Za-z])(?P<month>{_MONTH})\.?[ \t]+(?P<day>[0-9]{{1,2}}){_ORDINAL_SUFFIX}"
+         rf"(?:[ \t]*{_DASH}[ \t]*|[ \t]+(?:to|through|until|till)[ \t]+)"
+         rf"(?:(?P<month2>{_MONTH})\.?[ \t]+)?(?P<day2>[0-9]{{1,2}}){_ORDINAL_SUFFIX}(?![0-9A-Za-z])"
+         r"(?![ \t]*(?:[:：.][0-9]|[AaPp]\.?[ \t]?[Mm](?![A-Za-z])))"
+         r"(?:,?[ \t]*(?P<year>[0-9]{4})(?![0-9]))?", _en_date_range),
         (r"(?<![0-9])(?P<year>(?:19|20)[0-9]{2})(?P<sep>[-/.])(?P<month>[0-9]{1,2})(?P=sep)"
          r"(?P<day>[0-9]{1,2})(?![0-9])", _iso_date),
         (r"(?<![0-9])[0-9]{4}(?=[ \t]*年)", _zh_year),
@@ -361,14 +477,18 @@ def _rules() -> tuple[Rule, ...]:
          r"(?:(?:[ \t]*-[ \t]*|(?<=[0-9]{3})[ \t]+(?=[0-9]{3})|(?<=\))[ \t]*)\(?[0-9]+\)?)*)"
          r"(?![0-9])(?![.,][0-9])", _phone),
         # quantities
-        (r"(?<=[0-9%])[ \t]*(?:-|~|〜|—|–|―)[ \t]*(?=-?[0-9])", _range),
-        (rf"(?:(?<![0-9A-Za-z])(?P<neg>-))?(?<![0-9])(?P<n>{_NUMBER})[ \t]*°[ \t]*"
-         r"(?P<scale>[CF](?![A-Za-z]))?", _temperature),
+        (rf"(?:(?<![0-9A-Za-z])(?P<neg1>-))?(?<![0-9.])(?P<n1>{_NUMBER})"
+         rf"(?:[ \t]*(?:{_DASH}|到|至)[ \t]*|[ \t]+(?:to|until|till)[ \t]+)"
+         rf"(?P<neg2>-)?(?P<n2>{_NUMBER})[ \t]*(?P<sign>[℃℉°%‰])", _signed_range),
+        (rf"(?<=[0-9%‰℃℉°])[ \t]*{_DASH}[ \t]*(?=-?[0-9])", _range),
+        (rf"(?:(?<![0-9A-Za-z])(?P<neg>-))?(?<![0-9])(?P<n>{_NUMBER})[ \t]*(?P<sign>[℃℉°]|度(?!电))",
+         _temperature),
         (rf"(?:(?<![0-9A-Za-z])(?P<neg>-))?(?<![0-9])(?P<n>{_NUMBER})[ \t]*(?P<sign>[%‰])", _percent),
         (rf"(?P<cur>[¥$€£]|(?<![A-Za-z])(?:RMB|CNY))[ \t]*(?P<n>{_NUMBER})", _currency),
         (r"(?<![0-9])(?P<n>[0-9]+)(?:st|nd|rd|th)(?![A-Za-z])", _ordinal),
         (r"(?<![0-9A-Za-z])(?P<n>[0-9]{1,2})[Ff](?![A-Za-z])", _floor),
-        (rf"(?<![0-9.])(?<!第)2(?=[ \t]*(?:{measures}))(?![ \t]*年级)", _two),
+        (rf"(?<![0-9.])(?<!第)2(?=[ \t]*(?:(?:到|至)[ \t]*[0-9]+[ \t]*)?(?:{measures}))"
+         r"(?![ \t]*(?:(?:到|至)[ \t]*[0-9]+[ \t]*)?年级)", _two),
         (rf"(?<![0-9])(?P<n>{_NUMBER})[ \t]*(?P<u>{units})(?![A-Za-z0-9])", _unit),
         (rf"(?:(?<![0-9A-Za-z])(?P<neg>-)(?=[0-9]))?(?<![0-9])(?P<n>{_NUMBER})", _plain),
         (r"[&+=]", _symbol),
