@@ -267,10 +267,14 @@ def _en_number_sign(m: re.Match, default: str) -> str:
     return "number " + en.integer(m.group("n"))
 
 
+_OWN_UNIT = ("号", "单元", "栋", "幢", "座", "层", "室", "期", "排", "组")
+
+
 def _hash_number(m: re.Match, default: str) -> str:
     n = m.group("n") or m.group("n2")
     if _language(m, default) == "zh":
-        return zh.integer(n) + "号"
+        # "#3楼" is 三号楼, but "#3号楼" and "#2单元" already say what the number is
+        return zh.integer(n) + ("" if m.string.startswith(_OWN_UNIT, m.end()) else "号")
     return "number " + en.integer(n)
 
 
