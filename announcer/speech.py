@@ -74,21 +74,6 @@ def in_pace_unit(language: str, units_per_second: float) -> float:
     return units_per_second * 60.0 if PACE_UNITS.get(language) == "words/min" else units_per_second
 
 
-def trim_silence(samples, frame_rate: int):
-    """Samples without leading/trailing silence (a 10 ms margin is kept)."""
-    import numpy as np
-
-    if samples.size == 0:
-        return samples
-    level = np.abs(samples.astype(np.int32))
-    threshold = max(33, int(level.max()) // 100)   # 40 dB under the peak, at least -60 dBFS
-    loud = np.flatnonzero(level > threshold)
-    if loud.size == 0:
-        return samples[:0]
-    margin = int(0.01 * frame_rate)
-    return samples[max(0, loud[0] - margin): loud[-1] + 1 + margin]
-
-
 # -- pieces and their checks -------------------------------------------------
 
 @dataclass(frozen=True)
@@ -382,6 +367,8 @@ class Speaker:
         """One synthesis of `run` by `engine`, checked."""
         import numpy as np
 
+        from announcer.effects import trim_silence
+
         voice = self._voice(engine, run.language)
         rate = rates[engine.name]
         try:
@@ -401,7 +388,8 @@ class Speaker:
         raw = np.frombuffer(audio.raw_data, dtype=np.int16)
         if raw.size == 0 or int(np.abs(raw.astype(np.int32)).max()) < SILENT_PEAK:
             return _Problem("语音引擎的输出几乎没有声音", "the speech engine's output was almost silent", hard=True)
-        samples = trim_silence(raw, self._frame_rate)
+        trimmed = trim_silence(audio, keep_s=0.01)          # a 10 ms margin each side
+        samples = np.frombuffer(trimmed.raw_data, dtype=np.int16)
         seconds = samples.size / self._frame_rate
         if seconds < MIN_SPEECH_S:
             return _Problem("语音引擎的输出几乎没有声音", "the speech engine's output was almost silent", hard=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import time
 import wave
 from pathlib import Path
 
@@ -149,6 +148,12 @@ def test_trim_silence_keeps_the_sample_format():
     assert out.frame_count() == pytest.approx(0.2 * 22050, abs=3)
 
 
+def test_trim_silence_keeps_a_recording_that_is_quiet_all_through():
+    x = np.concatenate([np.zeros(SR // 2), tone(440, 0.5, 10 ** (-55 / 20)), np.zeros(SR // 2)])  # peak -55 dBFS
+    out = fx.trim_silence(seg(x), keep_s=0.0)
+    assert len(out.raw_data) // 2 == pytest.approx(0.5 * SR, abs=0.002 * SR)
+
+
 def test_trim_silence_of_silence_is_empty():
     assert len(fx.trim_silence(fx.silence(1.0)).raw_data) == 0
 
@@ -228,18 +233,11 @@ def test_compress_reduces_crest_factor_and_evens_out_levels():
 
 @pytest.mark.real
 def test_compress_lowers_the_crest_of_real_speech(speech_en):
-    x = fx.to_array(fx.mono(speech_en))
-    x *= 10 ** ((fx.COMPRESS_REFERENCE_LUFS - fx._loudness(x, SR)) / 20)
-    out = fx._compress(x, SR)
+    speech = fx.mono(speech_en)
+    x = fx.to_array(speech)
+    out = fx.to_array(fx.compress(speech, threshold_db=fx.loudness_lufs(speech) + fx.COMPRESS_THRESHOLD_LU))
     crest = lambda v: 20 * np.log10(np.max(np.abs(v))) - rms_db(v)  # noqa: E731
     assert crest(out) < crest(x) - 1.0
-
-
-def test_compress_is_fast_on_a_minute():
-    x = speech_like(60.0, level=0.3)
-    start = time.perf_counter()
-    fx._compress(x, SR)
-    assert time.perf_counter() - start < 0.5
 
 
 # --- loudness and true peak ----------------------------------------------------
@@ -342,14 +340,7 @@ def test_normalize_refuses_silence_in_both_languages():
     assert "没有声音" in caught.value.zh and "silent" in caught.value.en
 
 
-def test_normalize_is_fast_on_a_minute():
-    x = speech_like(60.0, level=0.1)
-    start = time.perf_counter()
-    fx._normalize(x, SR, -16.0, -1.0)
-    assert time.perf_counter() - start < 1.0
-
-
-# --- chime, lead-in, repeat, join ----------------------------------------------
+# --- chime, lead-in, join ----------------------------------------------
 
 
 def test_chime_is_a_soft_two_tone_ding_dong():
@@ -374,14 +365,14 @@ def test_wake_lead_in_is_quiet_and_silence_is_silent():
         fx.lead_in(0.5, "music")
 
 
-def test_repeat_puts_gaps_between_copies():
+def test_join_repeats_with_gaps_between_copies():
     one = seg(tone(440, 1.0))
-    out = fx.repeat(one, 3, 0.5)
+    out = fx.join([one] * 3, 0.5)
     assert len(out.raw_data) // 2 == 4 * SR
     data = np.frombuffer(out.raw_data, "<i2")
     assert data[round(1.5 * SR) : round(2.5 * SR)].tobytes() == one.raw_data
     assert not data[SR : round(1.5 * SR)].any()
-    assert fx.repeat(one, 1, 2.0).raw_data == one.raw_data
+    assert fx.join([one], 2.0).raw_data == one.raw_data
 
 
 def test_join_converts_to_one_format():
@@ -395,7 +386,7 @@ def test_functions_never_change_their_input():
     before = source.raw_data
     for run in (
         lambda s: fx.trim_silence(s), lambda s: fx.high_pass(s), lambda s: fx.compress(s),
-        lambda s: fx.normalize(s), lambda s: fx.repeat(s, 2, 0.5), lambda s: fx.mono(s, 22050),
+        lambda s: fx.normalize(s), lambda s: fx.mono(s, 22050),
         lambda s: fx.join([s, s]), lambda s: fx.encode(s, "wav"),
         lambda s: fx.master(s, **MASTER),
     ):
@@ -421,37 +412,25 @@ def test_wav_round_trip_is_exact():
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("encoder", ["lame", "ffmpeg"])
-def test_mp3_round_trip(encoder, monkeypatch):
-    if encoder == "ffmpeg":
-        monkeypatch.setattr(fx, "_lame_library", lambda: None)
-    elif fx._lame_library() is None:
-        pytest.skip("libmp3lame cannot be loaded")
+@pytest.mark.parametrize("kbps", [128, 160])
+def test_mp3_round_trip_keeps_the_level(kbps):
     x = tone(1000, 10.0, 0.3)
-    data = fx.encode(seg(x[::2], 22050), "mp3", 128, SR)  # resampled on the way
+    data = fx.encode(seg(x[::2], 22050), "mp3", kbps, SR)  # resampled on the way
     out = fx.decode(data, "mp3")
     assert (out.frame_rate, out.channels) == (SR, 1)
     assert len(out) / 1000 == pytest.approx(10.0, abs=0.03)
-    assert _mp3_header_kbps(data) == 128
-    assert len(data) * 8 / 10.0 / 1000 == pytest.approx(128, abs=3)
+    assert _mp3_header_kbps(data) == kbps
+    assert len(data) * 8 / 10.0 / 1000 == pytest.approx(kbps, abs=3)
     y = fx.to_array(out)
     assert rms_db(y[SR:-SR]) == pytest.approx(rms_db(x), abs=0.1)  # LAME's preset scaling undone
 
 
 @pytest.mark.real
-def test_mp3_decoders_agree_and_mpg123_is_gapless(monkeypatch):
-    if fx._mpg123_library() is None:
-        pytest.skip("libmpg123 cannot be loaded")
+def test_mp3_decode_is_gapless():
     source = seg(speech_like(3.0, level=0.3))
-    data = fx.encode(source, "mp3")
-    direct = fx.decode(data, "mp3")
-    monkeypatch.setattr(fx, "_mpg123_library", lambda: None)
-    through_ffmpeg = fx.decode(data, "mp3")
-    assert (direct.frame_rate, direct.channels) == (through_ffmpeg.frame_rate, through_ffmpeg.channels) == (SR, 1)
-    assert len(direct.raw_data) == len(source.raw_data)  # encoder delay and padding removed exactly
-    a = np.frombuffer(direct.raw_data, "<i2").astype(int)
-    b = np.frombuffer(through_ffmpeg.raw_data, "<i2").astype(int)[: a.size]
-    assert np.max(np.abs(a - b)) <= 2
+    out = fx.decode(fx.encode(source, "mp3"), "mp3")
+    assert (out.frame_rate, out.channels) == (SR, 1)
+    assert len(out.raw_data) == len(source.raw_data)  # encoder delay and padding removed exactly
 
 
 @pytest.mark.real
@@ -515,7 +494,6 @@ def test_load_sound_explains_a_file_that_is_not_audio(tmp_path):
 
 def test_missing_ffmpeg_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr(fx.shutil, "which", lambda name: None)
-    monkeypatch.setattr(fx, "_lame_library", lambda: None)
     path = tmp_path / "a.wav"
     path.write_bytes(fx.encode(fx.silence(0.1), "wav"))
     for call in (lambda: fx.load_sound(path), lambda: fx.decode(b"x", "mp3"), lambda: fx.encode(fx.silence(0.1))):
@@ -606,12 +584,3 @@ def test_master_refuses_silent_speech():
         fx.master(fx.silence(2.0), **MASTER)
     assert caught.value.zh and "silent" in caught.value.en
 
-
-@pytest.mark.real
-def test_master_and_encode_are_quick(speech_en, speech_zh):
-    twenty_seconds = speech_en + speech_zh + speech_en
-    settings = {**MASTER, "chime": fx.chime(), "lead_in_s": 0.5, "ceiling_dbtp": fx.master_ceiling(-1.0, "mp3")}
-    fx.encode(fx.master(twenty_seconds, **settings))  # warm up imports
-    start = time.perf_counter()
-    fx.encode(fx.master(twenty_seconds, **settings))
-    assert time.perf_counter() - start < 1.0

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from announcer.effects import trim_silence
 from announcer.engines import get_engine
 from announcer.engines.base import SynthesisFailed, SynthesisOptions
 from announcer.engines.espeak_cli import EspeakCliEngine, espeak_voice_name
@@ -24,10 +24,8 @@ EN_TEXT = "The water supply will be cut off tomorrow morning"
 
 
 def speech_seconds(audio) -> float:
-    """Length of the audio between its first and last clearly audible sample."""
-    samples = np.abs(np.frombuffer(audio.raw_data, dtype=np.int16).astype(np.int32))
-    loud = np.flatnonzero(samples > max(33, samples.max() // 100))
-    return (loud[-1] - loud[0]) / audio.frame_rate
+    """Length of the audio between its first and last audible sample, as the speech stage trims."""
+    return trim_silence(audio, keep_s=0.0).frame_count() / audio.frame_rate
 
 
 # -- factory ------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from announcer.config import SpeechConfig
+from announcer.effects import trim_silence
 from announcer.engines.base import SynthesisOptions
 from announcer.engines.fake import FakeEngine, Fault
 from announcer.errors import SpeechError
@@ -363,6 +364,5 @@ def test_real_worker_killed_between_notices_is_restarted(real_speaker_factory):
 
 
 def _speech_seconds(audio) -> float:
-    samples = np.abs(np.frombuffer(audio.raw_data, dtype=np.int16).astype(np.int32))
-    loud = np.flatnonzero(samples > max(33, samples.max() // 100))
-    return (loud[-1] - loud[0]) / audio.frame_rate
+    """Length between the first and last audible sample, as the speech stage trims."""
+    return trim_silence(audio, keep_s=0.0).frame_count() / audio.frame_rate
