@@ -148,7 +148,7 @@ def finish(speech, audio: AudioConfig, *, chime=None, repeat: int = 1, lead_in: 
     """
     from announcer import effects
 
-    ceiling = audio.true_peak_dbtp - (0.5 if audio.format == "mp3" else 0.1)
+    ceiling = effects.master_ceiling(audio.true_peak_dbtp, audio.format)
     for _ in range(4):
         clip = effects.master(
             speech, highpass_hz=audio.highpass_hz, compress=audio.compress, chime=chime,

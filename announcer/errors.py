@@ -26,7 +26,8 @@ def tr(zh: str, en: str) -> str:
 
 
 def shorten(text: str, limit: int = 24) -> str:
-    """`text` cut to at most `limit` characters, ending in … when cut (for quoting in messages)."""
+    """`text` on one line, cut to at most `limit` characters, ending in … when cut (for quoting in messages)."""
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from announcer.config import SpeechConfig
 from announcer.engines.base import Engine, SynthesisFailed, SynthesisOptions
 from announcer.engines.espeak_cli import espeak_voice_name
-from announcer.errors import SpeechError, tr
+from announcer.errors import SpeechError, shorten, tr
 from announcer.speakable import PACE_UNITS, Run, Speakable
 
 if TYPE_CHECKING:
@@ -131,10 +131,6 @@ class _Job:
 def _normal(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text.lower()).strip()
 
-
-def _shorten(text: str, limit: int = 24) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Speaker:
@@ -400,8 +396,8 @@ class Speaker:
         other, other_label = self._seen.get(digest, (mine, ""))
         if other != mine:
             return _Problem(
-                f"输出和另一句（{_shorten(other_label)}）的录音一模一样，是引擎串音",
-                f'the output was the very same audio as another text ("{_shorten(other_label)}"): stale audio',
+                f"输出和另一句（{shorten(other_label)}）的录音一模一样，是引擎串音",
+                f'the output was the very same audio as another text ("{shorten(other_label)}"): stale audio',
                 hard=True,
             )
         self._seen[digest] = (mine, run.text)
@@ -457,11 +453,11 @@ class Speaker:
 
     @staticmethod
     def _note(run: Run, problem: _Problem, how: tuple[str, str]) -> str:
-        text = _shorten(run.text)
+        text = shorten(run.text)
         return tr(f"“{text}”：{problem.zh}，{how[0]}。", f'"{text}": {problem.en}; {how[1]}.')
 
     def _failure(self, run: Run, problem: _Problem | None, where: str | None) -> SpeechError:
-        text = _shorten(run.text)
+        text = shorten(run.text)
         zh_reason = problem.zh if problem else "语音引擎没有输出"
         en_reason = problem.en if problem else "the speech engine gave no output"
         return SpeechError(
