@@ -14,7 +14,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +52,57 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
+class QuietHours:
+    start: time                      # `from`: nothing plays from here...
+    end: time                        # `to`: ...until here (may wrap past midnight)
+
+
+@dataclass(frozen=True)
+class Station:
+    name: str = "announcer"
+    timezone: str | None = None      # IANA name; None: the system's
+    language: str = "zh"             # "zh" or "en": messages, reports, the web page
+    quiet_hours: QuietHours | None = None
+    holidays: tuple[date, ...] = ()  # extra days off, on top of the country calendar
+    country: str | None = None       # a `holidays` calendar, e.g. "CN" (knows make-up workdays)
+    player: str = "auto"             # "auto", "paplay", "pw-play", "aplay", "ffplay" or "null"
+    device: str | None = None        # the player's output device (sink / ALSA device); None: default
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """One [[broadcast]] entry. Exactly one kind of timing is set."""
+    name: str
+    line: int = 0                    # where it starts in schedule.toml, for messages
+    at: tuple[time, ...] = ()        # times of day
+    start: time | None = None        # `from` ... `until` (exclusive) every `every_s` seconds
+    until: time | None = None
+    every_s: float | None = None
+    cron: str | None = None          # crontab(5) expression, five fields
+    once: datetime | None = None     # `date`: one time only (local wall time, naive)
+    days: str | tuple[str, ...] = "daily"   # "daily", "workdays", "weekends" or weekday names ("mon", ...)
+    clips: tuple[str, ...] = ("all",)       # "all", or clip ids / tags
+    repeat: int = 1
+    gap_s: float = 3.0
+    volume_db: float = 0.0
+    priority: str = "normal"         # "normal" or "urgent"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
-    timezone: str | None             # [station] timezone, IANA name; None: the system's
     speech: SpeechConfig
     audio: AudioConfig
-    language: str = "zh"             # [station] language: "zh" or "en"
+    station: Station = field(default_factory=Station)
+    broadcasts: tuple[Broadcast, ...] = ()
+
+    @property
+    def timezone(self) -> str | None:
+        return self.station.timezone
+
+    @property
+    def language(self) -> str:
+        return self.station.language
 
 
 # ---------------------------------------------------------------------------
@@ -474,7 +519,7 @@ def find_config(explicit: Path | None) -> Path | None:
 def load_config(path: Path | None) -> Config:
     """Read and check schedule.toml; None gives the defaults. Raises ConfigError listing every problem."""
     if path is None:
-        return Config(path=None, timezone=None, speech=SpeechConfig(), audio=AudioConfig())
+        return Config(path=None, speech=SpeechConfig(), audio=AudioConfig())
     name = str(path)
     try:
         text = read_text(path, AnnouncerError, SETTINGS_ROLE)
@@ -500,5 +545,5 @@ def _build(path: Path, values: dict[str, Any]) -> Config:
     factor = speech.pop("pace")
     speech["pace"] = {"zh": speech.pop("zh_pace") * factor, "en": speech.pop("en_pace") * factor}
     speech["voices"] = {**SpeechConfig().voices, **speech.get("voices", {})}
-    return Config(path=path, timezone=station.get("timezone"), language=station.get("language", "zh"),
-                  speech=SpeechConfig(**speech), audio=AudioConfig(**audio))
+    return Config(path=path, speech=SpeechConfig(**speech), audio=AudioConfig(**audio),
+                  station=Station(**{k: v for k, v in station.items() if k in ("name", "timezone", "language")}))

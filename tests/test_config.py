@@ -26,7 +26,8 @@ def problems(path: Path) -> list[str]:
 
 def test_no_file_gives_defaults():
     config = load_config(None)
-    assert config == Config(path=None, timezone=None, speech=SpeechConfig(), audio=AudioConfig())
+    assert config == Config(path=None, speech=SpeechConfig(), audio=AudioConfig())
+    assert config.timezone is None and config.language == "zh"
     assert config.language == "zh"
 
 
@@ -44,7 +45,7 @@ def test_station_language(tmp_path, text, language):
 def test_empty_file_gives_defaults(tmp_path):
     path = write(tmp_path, "# nothing yet\n")
     config = load_config(path)
-    assert config == Config(path=path, timezone=None, speech=SpeechConfig(), audio=AudioConfig())
+    assert config == Config(path=path, speech=SpeechConfig(), audio=AudioConfig())
     assert config.speech.pace == {"zh": 3.5, "en": 145.0}
 
 
@@ -297,7 +298,7 @@ def test_unknown_encoding(tmp_path):
 def test_empty_file_is_the_defaults(tmp_path, data):
     path = tmp_path / "schedule.toml"
     path.write_bytes(data)
-    assert load_config(path) == Config(path=path, timezone=None, speech=SpeechConfig(), audio=AudioConfig())
+    assert load_config(path) == Config(path=path, speech=SpeechConfig(), audio=AudioConfig())
 
 
 def test_missing_file(tmp_path):
@@ -418,4 +419,4 @@ def test_annotations_name_real_types():
     """`-> Text` named nothing; every annotation in the module must resolve."""
     for name in ("_expected", "check_field", "check", "closest", "shorten", "load_config"):
         typing.get_type_hints(getattr(config_module, name))
-    assert "language" in typing.get_type_hints(Config)
+    assert "station" in typing.get_type_hints(Config)
