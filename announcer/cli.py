@@ -48,6 +48,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", type=Path, help="write a .mp3 or .wav file instead of playing")
     s.add_argument("--config", type=Path)
     s.add_argument("--player", default="auto", help="paplay, pw-play, aplay, ffplay or auto")
+
+    pl = sub.add_parser("plan", help="show what plays when, without playing anything")
+    pl.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
+    pl.add_argument("--from", dest="start", type=_moment, help="start, ISO 8601 such as 2026-11-30T08:00 (default: now)")
+    pl.add_argument("--hours", type=_hours, default=24.0, help="how many hours to show (default: 24)")
+    pl.add_argument("--json", action="store_true", help="print a JSON array of what will play")
+    pl.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
+
+    r = sub.add_parser("run", help="the station: play the clips at the times in schedule.toml, until stopped")
+    r.add_argument("--config", type=Path, help="station config (default: ./schedule.toml)")
+    r.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
+    r.add_argument("--player", help="paplay, pw-play, aplay, ffplay, null or auto (default: [station] player)")
     return p
 
 
@@ -191,4 +203,80 @@ def cmd_say(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say}
+MAX_PLAN_HOURS = 366 * 24
+
+
+def _moment(text: str):
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(tr(f"“{text}”不是日期时间，请写成 2026-11-30T08:00 这样",
+                                            f"\"{text}\" is not a date and time; write it like 2026-11-30T08:00"))
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value <= MAX_PLAN_HOURS:
+        raise argparse.ArgumentTypeError(tr(f"“{text}”不是大于 0、不超过 {MAX_PLAN_HOURS} 的小时数，例如 24",
+                                            f"\"{text}\" is not a number of hours above 0 and up to {MAX_PLAN_HOURS}, e.g. 24"))
+    return value
+
+
+def cmd_plan(args) -> int:
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from announcer.library import Library
+    from announcer.plan import plan, planned_clips, station_zone
+
+    config = _config(args.config)
+    zone = station_zone(config.station)
+    start = args.start or datetime.now(zone)
+    start = (start if start.tzinfo else start.replace(tzinfo=zone)).astimezone(zone)
+    occurrences = plan(config, start, start.astimezone(timezone.utc) + timedelta(hours=args.hours))
+    library, manifests = Library(args.out), {}
+
+    def manifest(occurrence) -> dict | None:
+        day = occurrence.time.date()
+        if day not in manifests:
+            manifests[day] = library.manifest(day)
+        return manifests[day]
+
+    if args.json:
+        playing = [o for o in occurrences if o.skipped is None]
+        print(json.dumps([{"time": o.time.isoformat(), "broadcast": o.broadcast.name,
+                           "clips": planned_clips(o.broadcast, manifest(o)), "repeat": o.broadcast.repeat}
+                          for o in playing], ensure_ascii=False, indent=2))
+        return 0
+
+    from rich.console import Console
+
+    from announcer.report import plan_table
+
+    console = Console()
+    if not config.broadcasts:
+        console.print(tr("设置文件里还没有 [[broadcast]]，没有要播放的。",
+                         "the settings have no [[broadcast]] entries; nothing will play."), markup=False)
+        return 0
+    title = tr(f"播放计划：{start:%Y-%m-%d %H:%M} 起 {args.hours:g} 小时（{zone.key}）",
+               f"plan: {args.hours:g} hours from {start:%Y-%m-%d %H:%M} ({zone.key})")
+    rows = [(o, None if (m := manifest(o)) is None else planned_clips(o.broadcast, m)) for o in occurrences]
+    console.print(plan_table(rows, title=title))
+    skipped = sum(o.skipped is not None for o in occurrences)
+    console.print(tr(f"共 {len(occurrences) - skipped} 次播放，{skipped} 次跳过。",
+                     f"{len(occurrences) - skipped} to play, {skipped} skipped."))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from announcer.station import run
+
+    return run(_config(args.config), args.out, player=args.player)
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say, "plan": cmd_plan, "run": cmd_run}
