@@ -1,0 +1,334 @@
+"""Players: what each one is asked to do, how failures come back, and (on a private PulseAudio
+server) what actually comes out of the speaker and when."""
+
+import shutil
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from announcer import players
+from announcer.players import PlayerError, get_player
+from pulse import pulse  # noqa: F401  (fixture)
+
+RATE = 44100
+
+
+def tone(path: Path, hz: float, seconds: float, level_db: float = -12.0) -> Path:
+    """A sine at `level_db` dBFS peak, faded in and out over 5 ms; .mp3 through ffmpeg."""
+    t = np.arange(int(RATE * seconds)) / RATE
+    x = 10 ** (level_db / 20) * np.sin(2 * np.pi * hz * t)
+    fade = np.minimum(1, np.minimum(t, t[-1] - t) / 0.005)
+    wav = path.with_suffix(".wav")
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE)
+        w.writeframes((x * fade * 32767).astype("<i2").tobytes())
+    if path.suffix == ".mp3":
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-b:a", "128k", str(path)], check=True)
+        wav.unlink()
+    return path
+
+
+def stand_in(bin_dir: Path, name: str, body: str) -> None:
+    """A fake program on PATH: writes its arguments to <name>.args, then runs `body` (sh)."""
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / name
+    script.write_text(f'#!/bin/sh\necho "$@" > "{bin_dir}/{name}.args"\n{body}\n')
+    script.chmod(0o755)
+
+
+@pytest.fixture
+def fake_bin(tmp_path, monkeypatch):
+    """An empty PATH of our own (plus ffmpeg); stand-ins go into it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ffmpeg", "sh", "sleep", "echo", "cat"):
+        if shutil.which(tool):
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    return bin_dir
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return tone(tmp_path / "01-hello.wav", 440, 0.3)
+
+
+# --- choosing a player ----------------------------------------------------------
+
+def test_unknown_player_names_the_choices():
+    with pytest.raises(PlayerError) as error:
+        get_player("winamp")
+    assert str(error.value) == ('unknown player "winamp"; use one of paplay, pw-play, aplay, ffplay, null, auto')
+
+
+def test_auto_finds_nothing_on_a_bare_machine(fake_bin):
+    with pytest.raises(PlayerError, match="no audio player found; install one"):
+        get_player("auto")
+
+
+def test_auto_never_picks_null_and_takes_the_first_installed(fake_bin):
+    stand_in(fake_bin, "ffplay", "exit 0")
+    assert get_player("auto").name == "ffplay"
+    stand_in(fake_bin, "aplay", "exit 0")
+    assert get_player("auto").name == "aplay"
+
+
+def test_auto_passes_over_paplay_when_no_sound_server_answers(fake_bin):
+    """A Raspberry Pi with pulseaudio-utils but no server running (e.g. a root service) must use ALSA."""
+    stand_in(fake_bin, "paplay", "exit 0")
+    stand_in(fake_bin, "aplay", "exit 0")
+    stand_in(fake_bin, "pactl", "exit 1")
+    assert get_player("auto").name == "aplay"
+    stand_in(fake_bin, "pactl", "exit 0")
+    assert get_player("auto").name == "paplay"
+
+
+# --- what the player program is asked ---------------------------------------------
+
+@pytest.mark.parametrize("name,device,expected", [
+    ("paplay", None, "--client-name=announcer {wav}"),
+    ("paplay", "speaker", "--client-name=announcer --device=speaker {wav}"),
+    ("pw-play", "speaker", "--target=speaker {wav}"),
+    ("aplay", "plughw:1,0", "-q -D plughw:1,0 {wav}"),
+    ("ffplay", None, "-nodisp -autoexit -loglevel error {wav}"),
+])
+def test_player_command_lines(fake_bin, clip, name, device, expected):
+    stand_in(fake_bin, name, "exit 0")
+    playback = get_player(name, device).play(clip)
+    assert playback.wait(5) and playback.ok and playback.error is None
+    assert (fake_bin / f"{name}.args").read_text().strip() == expected.format(wav=clip)
+
+
+def test_ffplay_gets_the_device_from_the_environment(fake_bin, clip):
+    stand_in(fake_bin, "ffplay", 'echo "$AUDIODEV" > "$0.dev"')
+    assert get_player("ffplay", "hw:2").play(clip).wait(5)
+    assert (fake_bin / "ffplay.dev").read_text().strip() == "hw:2"
+
+
+def test_missing_player_fails_the_playback_and_says_what_to_install(fake_bin, clip):
+    playback = get_player("paplay").play(clip)
+    assert playback.wait(1) is True
+    assert not playback.ok
+    assert playback.error == ("the player paplay is not installed; install it (sudo apt-get install "
+                              "pulseaudio-utils) or choose another one ([station] player)")
+
+
+def test_failing_player_gives_its_last_line_and_the_device(fake_bin, clip):
+    stand_in(fake_bin, "aplay", 'echo "ALSA lib pcm.c: warning" >&2\necho "aplay: main:831: audio open error: '
+                                'No such file or directory" >&2\nexit 1')
+    playback = get_player("aplay", "hw:9").play(clip)
+    assert playback.wait(5) and not playback.ok
+    assert playback.error == ('playback failed (aplay: aplay: main:831: audio open error: No such file or directory); '
+                              'check that the speaker is connected and on and that the output device "hw:9" exists')
+
+
+def test_failure_reads_in_chinese(fake_bin, clip, monkeypatch):
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")
+    stand_in(fake_bin, "aplay", "echo busy >&2; exit 1")
+    playback = get_player("aplay").play(clip)
+    playback.wait(5)
+    assert playback.error == "播放失败（aplay：busy）。请检查喇叭是否连接、音量是否打开。"
+    assert playback.problem.message("en").startswith("playback failed (aplay: busy)")
+
+
+def test_player_killed_by_a_signal_is_a_failure(fake_bin, clip):
+    stand_in(fake_bin, "aplay", "kill -9 $$")
+    playback = get_player("aplay").play(clip)
+    assert playback.wait(5) and not playback.ok
+    assert "ended by signal 9" in playback.error
+
+
+def test_wait_with_timeout_then_stop_cuts_it_off(fake_bin, clip):
+    stand_in(fake_bin, "aplay", "exec sleep 30")
+    playback = get_player("aplay").play(clip)
+    assert playback.wait(0.2) is False
+    began = time.monotonic()
+    playback.stop()
+    assert time.monotonic() - began < 1.5
+    assert playback.wait(0) and not playback.ok and playback.error == "stopped before the end"
+    playback.stop()                       # twice is harmless
+
+
+def test_stop_from_another_thread_wakes_a_waiter(fake_bin, clip):
+    import threading
+
+    stand_in(fake_bin, "aplay", "exec sleep 30")
+    playback = get_player("aplay").play(clip)
+    threading.Timer(0.3, playback.stop).start()
+    began = time.monotonic()
+    assert playback.wait() is True
+    assert 0.2 < time.monotonic() - began < 2 and not playback.ok
+
+
+def test_stop_after_it_ended_by_itself_keeps_it_played(fake_bin, clip):
+    stand_in(fake_bin, "aplay", "exit 0")
+    playback = get_player("aplay").play(clip)
+    time.sleep(0.3)
+    playback.stop()
+    assert playback.wait(1) and playback.ok
+
+
+def test_missing_clip_file_fails_the_playback(fake_bin, tmp_path):
+    stand_in(fake_bin, "aplay", "exit 0")
+    playback = get_player("aplay").play(tmp_path / "02-gone.mp3")
+    assert playback.wait(0) and not playback.ok
+    assert playback.error.startswith(f"{tmp_path / '02-gone.mp3'}: the clip file 02-gone.mp3 is missing")
+    assert not (fake_bin / "aplay.args").exists()
+
+
+def test_say_still_finds_and_plays(fake_bin, clip):
+    with pytest.raises(PlayerError, match="aplay is not installed"):
+        players.find_player("aplay")
+    stand_in(fake_bin, "aplay", "exit 0")
+    assert players.find_player("auto") == ["aplay", "-q"]
+    players.play(clip, "aplay")
+    stand_in(fake_bin, "aplay", "echo broken >&2; exit 2")
+    with pytest.raises(PlayerError, match=r"playback failed \(aplay: broken\)"):
+        players.play(clip, "aplay")
+
+
+# --- decoding: MP3 and volume, off the hot path ---------------------------------------
+
+@pytest.mark.real
+def test_mp3_is_decoded_once_into_the_cache(fake_bin, tmp_path):
+    stand_in(fake_bin, "aplay", "exit 0")
+    mp3 = tone(tmp_path / "01-bell.mp3", 660, 0.5)
+    player = get_player("aplay", cache=tmp_path / "cache")
+    assert player.play(mp3).wait(5)
+    played = Path((fake_bin / "aplay.args").read_text().split()[-1])
+    assert played.parent == tmp_path / "cache" and played.suffix == ".wav"
+    with wave.open(str(played)) as w:
+        assert w.getframerate() == RATE and abs(w.getnframes() / RATE - 0.5) < 0.06
+    (fake_bin / "ffmpeg").unlink()        # the second time needs no ffmpeg
+    assert player.play(mp3).wait(5)
+    assert (fake_bin / "aplay.args").read_text().split()[-1] == str(played)
+
+
+@pytest.mark.real
+def test_volume_offset_is_applied_and_cached_per_volume(fake_bin, tmp_path, clip):
+    player = get_player("aplay", cache=tmp_path / "cache")
+    assert player.prepare(clip) == clip                         # a WAV at 0 dB plays as it is
+    quieter, louder = player.prepare(clip, -6), player.prepare(clip, 3)
+    assert quieter != louder and player.prepare(clip, -6.0) == quieter
+
+    def rms(path):
+        with wave.open(str(path)) as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(float)
+        return 20 * np.log10(np.sqrt(np.mean(x ** 2)))
+
+    assert rms(quieter) - rms(clip) == pytest.approx(-6, abs=0.05)
+    assert rms(louder) - rms(clip) == pytest.approx(3, abs=0.05)
+
+
+@pytest.mark.real
+def test_a_rebuilt_clip_is_decoded_afresh(fake_bin, tmp_path):
+    mp3 = tone(tmp_path / "01-bell.mp3", 660, 0.3)
+    player = get_player("aplay", cache=tmp_path / "cache")
+    first = player.prepare(mp3)
+    tone(tmp_path / "01-bell.mp3", 660, 0.6)
+    second = player.prepare(mp3)
+    assert first != second
+    with wave.open(str(second)) as w:
+        assert w.getnframes() / RATE > 0.55
+
+
+@pytest.mark.real
+def test_damaged_mp3_fails_with_the_reason(fake_bin, tmp_path):
+    stand_in(fake_bin, "aplay", "exit 0")
+    bad = tmp_path / "03-bad.mp3"
+    bad.write_bytes(b"this is not audio" * 10)
+    playback = get_player("aplay", cache=tmp_path / "cache").play(bad)
+    assert playback.wait(0) and not playback.ok
+    assert "cannot read this clip (ffmpeg:" in playback.error and "run announcer build again" in playback.error
+    assert not list((tmp_path / "cache").glob("*")), "no half-written WAV is left in the cache"
+
+
+def test_old_cache_entries_are_removed(fake_bin, tmp_path, clip):
+    import os
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale, fresh = cache / "00-old.abc.wav", cache / "00-new.def.wav"
+    stale.write_bytes(b""), fresh.write_bytes(b"")
+    os.utime(stale, (time.time() - 8 * 86400,) * 2)
+    get_player("aplay", cache=cache).prepare(clip, -3)
+    assert not stale.exists() and fresh.exists()
+
+
+# --- null: a dry run that takes as long as the clip -----------------------------------
+
+def test_null_takes_the_clips_duration_and_plays_nothing(fake_bin, clip):
+    stand_in(fake_bin, "aplay", "exit 0")
+    began = time.monotonic()
+    playback = get_player("null").play(clip, volume_db=-6)
+    assert playback.wait(0.1) is False
+    assert playback.wait(2) and playback.ok
+    assert 0.28 < time.monotonic() - began < 0.5
+    assert not (fake_bin / "aplay.args").exists()
+
+
+def test_null_stop_and_missing_file(tmp_path, clip):
+    playback = get_player("null").play(tone(tmp_path / "long.wav", 440, 5))
+    playback.stop()
+    assert playback.wait(0) and not playback.ok and playback.error == "stopped before the end"
+    missing = get_player("null").play(tmp_path / "nope.wav")
+    assert missing.wait(0) and not missing.ok and "missing" in missing.error
+
+
+@pytest.mark.real
+def test_null_knows_an_mp3s_duration(tmp_path):
+    mp3 = tone(tmp_path / "01-bell.mp3", 660, 0.4)
+    began = time.monotonic()
+    assert get_player("null", cache=tmp_path / "cache").play(mp3).wait(3)
+    assert 0.38 < time.monotonic() - began < 0.8
+
+
+# --- the real thing: a private PulseAudio server ---------------------------------------
+
+@pytest.mark.real
+def test_paplay_plays_clips_in_order_at_their_volume_and_stop_cuts(pulse, tmp_path):
+    low = tone(tmp_path / "01-low.wav", 440, 0.6)
+    high = tone(tmp_path / "02-high.mp3", 1320, 0.6)
+    long = tone(tmp_path / "03-long.wav", 880, 3.0)
+    player = get_player("paplay", device="speaker", cache=tmp_path / "cache")
+    player.prepare(high, -6)                                      # warm, like the station does
+    with pulse.record() as take:
+        called = time.time()
+        first = player.play(low)
+        assert first.wait(5) and first.ok, first.error
+        time.sleep(0.3)
+        second = player.play(high, volume_db=-6)
+        assert second.wait(5) and second.ok, second.error
+        time.sleep(0.3)
+        third = player.play(long)
+        time.sleep(0.5)
+        third.stop()
+        assert third.wait(0) and not third.ok
+        time.sleep(0.3)
+    sounds = take.sounds()
+    assert len(sounds) == 3, sounds
+    assert [round(take.pitch(s.start + 0.05, s.end - 0.05), -1) for s in sounds] == [440, 1320, 880]
+    assert [s.duration for s in sounds[:2]] == pytest.approx([0.6, 0.6], abs=0.05)
+    assert 0.35 < sounds[2].duration < 0.75, "stop() cut the long clip off"
+    assert sounds[0].end <= sounds[1].start                     # one after the other, never together
+    level = [take.level_db(s.start + 0.05, s.end - 0.05) for s in sounds[:2]]
+    assert level[1] - level[0] == pytest.approx(-6, abs=0.5)
+    assert take.wall(sounds[0].start) - called < 0.1, "first sample at the sink within 100 ms of play()"
+
+
+@pytest.mark.real
+def test_paplay_to_a_missing_sink_fails_and_names_it(pulse, clip):
+    playback = get_player("paplay", device="no-such-sink").play(clip)
+    assert playback.wait(10) and not playback.ok
+    assert 'output device "no-such-sink" exists' in playback.error and "paplay:" in playback.error
+
+
+@pytest.mark.real
+def test_auto_picks_paplay_when_the_server_answers(pulse):
+    if not shutil.which("paplay"):
+        pytest.skip("paplay is not installed")
+    assert get_player("auto").name == "paplay"
