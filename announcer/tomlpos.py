@@ -2,8 +2,9 @@
 
 tomllib gives values but no line numbers, and syntax errors only in English
 and in parser terms. `TomlLines` finds the line of a table, an entry of an
-array of tables, or a key (dotted keys too); a key inside an inline table, or
-anything it cannot find, falls back to the line of the nearest enclosing part.
+array of tables, a key (dotted keys too), or an item of an array (the path
+ends in its index); a key inside an inline table, or anything it cannot find,
+falls back to the line of the nearest enclosing part.
 `explain_syntax_error` turns a tomllib error into plain words and a line.
 """
 
@@ -12,10 +13,19 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 KeyPath = tuple[str | int, ...]   # ("speech", "pace"), ("broadcast", 2, "time")
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass
+class _Array:
+    """An open [ ... ] while scanning: whose items they are, and which item comes next."""
+    path: KeyPath | None                 # None: inside an inline table, not recorded
+    index: int = 0
+    started: bool = False                # the current item has begun
 
 
 class TomlLines:
@@ -57,15 +67,15 @@ class TomlLines:
     def _scan(self, text: str) -> None:
         table: KeyPath = ()
         open_string: str | None = None   # '"""' or "'''" while inside a multi-line string
-        depth = 0                        # open [ and { of a value that spans lines
+        brackets: list[_Array | None] = []   # open [ (an _Array) and { (None) of a value that spans lines
         for lineno, line in enumerate(text.split("\n"), 1):
-            pos = 0
+            pos, key = 0, None
             if open_string:
                 end = _string_end(line, 0, open_string)
                 if end is None:
                     continue
                 open_string, pos = None, end
-            elif depth == 0:
+            elif not brackets:
                 pos = _skip_space(line, 0)
                 if line.startswith("[[", pos):
                     found = _read_key(line, pos + 2)
@@ -86,9 +96,54 @@ class TomlLines:
                 found = _read_key(line, pos)
                 if not found or not line.startswith("=", found[1]):
                     continue
-                self._record(table + tuple(found[0]), lineno, unique=True)
+                key = table + tuple(found[0])
+                self._record(key, lineno, unique=True)
                 pos = found[1] + 1
-            open_string, depth = _scan_value(line, pos, depth)
+            open_string = self._scan_value(line, pos, lineno, brackets, key)
+
+    def _scan_value(self, line: str, pos: int, lineno: int, brackets: list[_Array | None],
+                    key: KeyPath | None) -> str | None:
+        """Follow strings and brackets to the end of the line, recording where array items start.
+
+        `key`: the key whose value starts at `pos`. Returns the delimiter of a
+        multi-line string left open, else None.
+        """
+        while pos < len(line):
+            char = line[pos]
+            if char == "#":
+                break
+            if char in " \t\r":
+                pos += 1
+                continue
+            array, here, key = (brackets[-1] if brackets else None), key, None
+            if array and not array.started and char not in ",]":
+                array.started = True
+                here = None if array.path is None else array.path + (array.index,)
+                if here is not None:
+                    self._record(here, lineno, unique=False)
+            if line.startswith(('"""', "'''"), pos):
+                delimiter = line[pos:pos + 3]
+                end = _string_end(line, pos + 3, delimiter)
+                if end is None:
+                    return delimiter
+                pos = end
+                continue
+            if char in "\"'":
+                end = _quote_end(line, pos + 1, char)
+                if end is None:
+                    break
+                pos = end
+                continue
+            if char == "[":
+                brackets.append(_Array(here))
+            elif char == "{":
+                brackets.append(None)
+            elif char in "]}" and brackets:
+                brackets.pop()
+            elif char == "," and array:
+                array.index, array.started = array.index + 1, False
+            pos += 1
+        return None
 
 
 def _skip_space(line: str, pos: int) -> int:
@@ -159,33 +214,6 @@ def _string_end(line: str, pos: int, delimiter: str) -> int | None:
             return pos
         pos += 1
     return None
-
-
-def _scan_value(line: str, pos: int, depth: int) -> tuple[str | None, int]:
-    """Follow strings and brackets to the end of the line: (open multi-line string, depth)."""
-    while pos < len(line):
-        char = line[pos]
-        if char == "#":
-            break
-        if line.startswith('"""', pos) or line.startswith("'''", pos):
-            delimiter = line[pos:pos + 3]
-            end = _string_end(line, pos + 3, delimiter)
-            if end is None:
-                return delimiter, depth
-            pos = end
-            continue
-        if char in "\"'":
-            end = _quote_end(line, pos + 1, char)
-            if end is None:
-                break
-            pos = end
-            continue
-        if char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth = max(0, depth - 1)
-        pos += 1
-    return None, depth
 
 
 # tomllib's message → (what is wrong, what to do), each in Chinese and English.

@@ -109,3 +109,46 @@ def test_unquoted_text():
 def test_syntax_errors_in_plain_words(text, line, start):
     got_line, _, en = _explain(text)
     assert (got_line, en[:len(start)]) == (line, start)
+
+
+ARRAYS = '''\
+holidays = [
+  2026-10-01,   # first
+  "2026-10-02", "2026-10-03",
+  # a comment, then
+  "a, [b] {c}",
+]
+nested = [[1, 2], [
+  3,
+]]
+[[broadcast]]
+at = ["08:00",
+      "09:00"]
+entries = [{ a = 1 },
+           { a = 2 }]
+text = ["""
+not, an item
+""", "x"]
+after = 1
+'''
+
+
+@pytest.mark.parametrize("path, line", [
+    (("holidays",), 1),
+    (("holidays", 0), 2),
+    (("holidays", 1), 3),
+    (("holidays", 2), 3),                    # two items on one line
+    (("holidays", 3), 5),                    # commas and brackets inside a string are text
+    (("holidays", 4), 1),                    # no such item: the key's line
+    (("nested", 0), 7),
+    (("nested", 1), 7),
+    (("nested", 1, 0), 8),                   # an array inside an array
+    (("broadcast", 0, "at", 1), 12),
+    (("broadcast", 0, "entries", 1), 14),    # an inline table as an item
+    (("broadcast", 0, "entries", 1, "a"), 14),
+    (("broadcast", 0, "text", 1), 17),       # after a multi-line string
+    (("broadcast", 0, "after"), 18),
+])
+def test_array_items(path, line):
+    tomllib.loads(ARRAYS)
+    assert TomlLines(ARRAYS).line(path) == line
