@@ -111,10 +111,14 @@ class Config:
 # table against it and collects every problem instead of stopping at the first.
 
 class Invalid(ValueError):
-    """A value is wrong: what is wrong and what to do, in Chinese and English."""
+    """A value is wrong: what is wrong and what to do, in Chinese and English.
 
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
+    `at` names the part to blame, below the value's own key: ("until",) in a
+    table, (2,) for a list's third item.
+    """
+
+    def __init__(self, zh: str, en: str, at: tuple[str | int, ...] = ()):
+        self.zh, self.en, self.at = zh, en, at
         super().__init__(en)
 
     def __str__(self) -> str:
@@ -131,6 +135,7 @@ class Kind:
     zh: str
     en: str
     convert: Callable[[Any], Any]   # raises WrongType, or Invalid with its own message
+    expect: ZhEn | None = None      # what to write instead ("write it like 2024-05-01")
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,9 @@ class Table:
     ignore: frozenset[str] = frozenset()   # accepted and not read (yet)
     expect: ZhEn | None = None
     to: str | None = None
+    hints: Mapping[str, str] = field(default_factory=dict)   # a likely wrong key → the right one
+    make: Callable[[dict[str, Any]], Any] | None = None       # checked values → what is stored; raises Invalid
+    fill: bool = True                      # when absent: fill in its defaults (False: leave it out)
 
 
 @dataclass(frozen=True)
@@ -260,8 +268,11 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_FORMS = '"0.6s"、"500ms"、"20m" 或 "1h30m"', '"0.6s", "500ms", "20m" or "1h30m"'
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from a number of seconds or a string like "0.6s", "500ms", "20m", "1h30m"."""
+def parse_duration(value: Any, forms: ZhEn = _DURATION_FORMS) -> float:
+    """Seconds from a number of seconds or a string like "0.6s", "500ms", "20m", "1h30m".
+
+    `forms`: the examples a message shows when the value is not a duration.
+    """
     if isinstance(value, str):
         text = value.strip().lower()
         if re.fullmatch(f"(?:{_DURATION_PART})+", text):
@@ -273,17 +284,20 @@ def parse_duration(value: Any) -> float:
         if value < 0:
             raise Invalid(f"{show(value)} 是负数；时长不能小于 0", f"{show(value)} is negative; a duration can't be below 0")
         return float(value)
-    raise Invalid(f"{show(value)} 不是时长；请写成 {_DURATION_FORMS[0]} 这样",
-                  f"{show(value)} is not a duration; write it like {_DURATION_FORMS[1]}")
+    raise Invalid(f"{show(value)} 不是时长；请写成 {forms[0]} 这样",
+                  f"{show(value)} is not a duration; write it like {forms[1]}")
 
 
 NUMBER = Kind("数字", "a number", _to_number)
 WHOLE = Kind("整数", "a whole number", _to_whole)
-TEXT = Kind("文字", "text", _to_text)
-BOOL = Kind("开关值", "true or false", _to_bool)
-DATE = Kind("日期", "a date", _to_date)
-TEXT_LIST = Kind("文字列表", "a list of words", _to_text_list)
-DURATION = Kind("时长", "a duration", parse_duration)
+TEXT = Kind("文字", "text", _to_text,
+            ('请把文字放进英文双引号里，如 "幸福社区"', 'put the text in double quotes, like "Sunny Court"'))
+BOOL = Kind("开关值", "true or false", _to_bool, ("请写 true 或 false，不加引号", "write true or false, without quotes"))
+DATE = Kind("日期", "a date", _to_date, ("请写成 2024-05-01 这样", "write it like 2024-05-01"))
+TEXT_LIST = Kind("文字列表", "a list of words", _to_text_list,
+                 ('请写成 ["停水", "紧急"] 这样', 'write it like ["water", "urgent"]'))
+DURATION = Kind("时长", "a duration", parse_duration,
+                (f"请写成 {_DURATION_FORMS[0]} 这样", f"write it like {_DURATION_FORMS[1]}"))
 SECONDS: ZhEn = ("秒", "seconds")
 
 
@@ -297,17 +311,7 @@ def _expected(field: Field) -> ZhEn:
     if field.min is not None and field.max is not None:
         return (f"请用 {show(field.min)} 到 {show(field.max)} 之间的{kind.zh}" + (f"（{uzh}）" if uzh else ""),
                 f"use {kind.en} from {show(field.min)} to {show(field.max)}" + (f" {uen}" if uen else ""))
-    if field.kind is TEXT:
-        return '请把文字放进英文双引号里，如 "幸福社区"', 'put the text in double quotes, like "Sunny Court"'
-    if field.kind is BOOL:
-        return "请写 true 或 false，不加引号", "write true or false, without quotes"
-    if field.kind is DATE:
-        return "请写成 2024-05-01 这样", "write it like 2024-05-01"
-    if field.kind is TEXT_LIST:
-        return '请写成 ["停水", "紧急"] 这样', 'write it like ["water", "urgent"]'
-    if field.kind is DURATION:
-        return f"请写成 {_DURATION_FORMS[0]} 这样", f"write it like {_DURATION_FORMS[1]}"
-    return f"请用{kind.zh}", f"use {kind.en}"
+    return kind.expect or (f"请用{kind.zh}", f"use {kind.en}")
 
 
 def check_field(value: Any, field: Field) -> Any:
@@ -337,25 +341,29 @@ def check_field(value: Any, field: Field) -> Any:
 
 
 def check(data: Mapping[str, Any], spec: Table, path: tuple = (),
-          problems: list[Problem] | None = None) -> dict[str, Any]:
+          problems: list[Problem] | None = None) -> Any:
     """Values of `data` read through `spec`, stored under each field's `to` name.
 
     Every problem found is appended to `problems`; a wrong value is left out.
+    Returns the dict of values, or what `spec.make` builds from it when every
+    value is right and present (unknown keys aside).
     """
     problems = [] if problems is None else problems
+    before, unknown = len(problems), 0
     out: dict[str, Any] = {}
     for key, value in data.items():
         sub, where = spec.fields.get(key), path + (key,)
         if sub is None:
             if key not in spec.ignore:
                 problems.append(_unknown(key, value, spec, where))
+                unknown += 1
             continue
         name = sub.to or key
         if isinstance(sub, Field):
             try:
                 out[name] = check_field(value, sub)
             except Invalid as error:
-                problems.append(Problem(where, error.zh, error.en))
+                problems.append(Problem(where + error.at, error.zh, error.en))
         elif isinstance(sub, Table):
             if isinstance(value, dict):
                 out[name] = check(value, sub, where, problems)
@@ -372,12 +380,18 @@ def check(data: Mapping[str, Any], spec: Table, path: tuple = (),
         if key in data or isinstance(sub, Tables):
             continue
         if isinstance(sub, Table):
-            out[sub.to or key] = check({}, sub, path + (key,), problems)
+            if sub.fill:
+                out[sub.to or key] = check({}, sub, path + (key,), problems)
         elif sub.required:
             problems.append(Problem(path + (key,), f"缺少这一项；请加上 {key} = ...",
                                     f"is missing; add {key} = ..."))
         elif sub.default is not None:
             out[sub.to or key] = sub.default
+    if spec.make and len(problems) == before + unknown:
+        try:
+            return spec.make(out)
+        except Invalid as error:
+            problems.append(Problem(path + error.at, error.zh, error.en))
     return out
 
 
@@ -409,7 +423,7 @@ def _unknown(key: str, value: Any, spec: Table, where: tuple) -> Problem:
         place = header(home)
         return Problem(where, f"这个设置属于 {place}；请把它移到 {place} 那一行的下面",
                        f"this setting belongs in {place}; move it below the {place} line")
-    close = closest(key, list(spec.fields) + sorted(spec.ignore))
+    close = spec.hints.get(key.lower()) or closest(key, list(spec.fields) + sorted(spec.ignore))
     if close:
         hint = header(close) if section and len(where) == 1 else f'"{close}"'
         return Problem(where, f"{what_zh}；您是不是想写 {hint}？", f"{what_en}; did you mean {hint}?")
@@ -464,15 +478,286 @@ def _chime(folder: Path) -> Callable[[str], str]:
     return resolve
 
 
+def _clock_text(moment: time) -> str:
+    return moment.strftime("%H:%M:%S" if moment.second else "%H:%M")
+
+
+_CLOCK = re.compile(r"(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?")
+
+
+def _to_clock(value: Any) -> time:
+    if isinstance(value, time):          # a TOML local time, 08:00:00
+        return value
+    match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match:
+        hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
+        if hour < 24 and minute < 60 and second < 60:
+            return time(hour, minute, second)
+    raise WrongType
+
+
+def _to_moment(value: Any) -> datetime:
+    """A naive local date and time: a TOML local datetime, or "2026-12-24 18:00" / "2026-12-24T18:00"."""
+    if isinstance(value, datetime):
+        if value.tzinfo:
+            raise Invalid(f'{show(value)} 带有时区；请写车站当地的时间，不带时区，如 "2026-12-24 18:00"',
+                          f"{show(value)} has a UTC offset; write the station's local time without it, "
+                          'like "2026-12-24 18:00"')
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if isinstance(value, date) or re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
+        raise Invalid(f'{show(value)} 没有写几点；请写成 "2026-12-24 18:00" 这样',
+                      f'{show(value)} has no time of day; write it like "2026-12-24 18:00"')
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:T|\s+)(\S+)", text)
+    if not match:
+        raise WrongType
+    return datetime.combine(_to_date(match[1]), _to_clock(match[2]))
+
+
+def _list_of(kind: Kind) -> Callable[[Any], tuple]:
+    """A list of `kind` (one value counts as a list of one), without repeats; an item's problem names it."""
+    def convert(value: Any) -> tuple:
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for index, item in enumerate(items):
+            try:
+                out.append(check_field(item, Field(kind)))
+            except Invalid as error:
+                raise Invalid(error.zh, error.en, (index,) if isinstance(value, list) else ()) from None
+        return tuple(dict.fromkeys(out))
+    return convert
+
+
+CLOCK = Kind("时间", "a time of day", _to_clock,
+             ('请写成 "08:00" 或 "17:30:15" 这样', 'write it like "08:00" or "17:30:15"'))
+MOMENT = Kind("日期和时间", "a date and time", _to_moment,
+              ('请写成 "2026-12-24 18:00" 这样', 'write it like "2026-12-24 18:00"'))
+CLOCKS = Kind("时间", "a time of day", _list_of(CLOCK), CLOCK.expect)
+DATES = Kind("日期", "a date", _list_of(DATE), DATE.expect)
+NAMES = Kind("文字", "text", _list_of(TEXT), TEXT.expect)
+
+
+def _some_times(times: tuple[time, ...]) -> tuple[time, ...]:
+    if not times:
+        raise Invalid('是空的列表；请至少写一个时间，如 at = ["08:00"]',
+                      'is an empty list; write at least one time, like at = ["08:00"]')
+    return tuple(sorted(times))
+
+
+def _every(value: Any) -> float:
+    seconds = parse_duration(value, ('"20m"', '"20m"'))
+    if seconds <= 0:
+        raise Invalid(f'{show(value)} 太短；间隔要大于 0，如 "20m"',
+                      f'{show(value)} is too short; every needs a length above 0, like "20m"')
+    return seconds
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_SETS = {"daily": "daily", "workdays": "workdays", "weekends": "weekends",
+             "每天": "daily", "工作日": "workdays", "周末": "weekends"}
+_DAY_HINTS = {"weekdays": "workdays", "weekday": "workdays", "workday": "workdays", "weekend": "weekends",
+              "everyday": "daily", "every day": "daily", "all": "daily"}
+_WEEKDAY_NAMES = {
+    **{day: day for day in WEEKDAYS},
+    **dict(zip(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), WEEKDAYS)),
+    **{prefix + digit: day for prefix in ("周", "星期") for digit, day in zip("一二三四五六日", WEEKDAYS)},
+    "周天": "sun", "星期天": "sun",
+}
+
+
+def _day_word(value: Any) -> str | None:
+    return " ".join(value.lower().split()) if isinstance(value, str) else None
+
+
+def _to_days(value: Any) -> str | tuple[str, ...]:
+    """"daily", "workdays", "weekends", or weekday names (one, or a list) → ("mon", ...) in week order."""
+    word = _day_word(value)
+    if word in _DAY_SETS:
+        return _DAY_SETS[word]
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise Invalid('是空的列表；请写 "daily"，或列出星期几，如 ["周一", "周五"]',
+                      'is an empty list; write "daily", or list the days, like ["mon", "fri"]')
+    found = set()
+    for index, item in enumerate(items):
+        word = _day_word(item)
+        if word in _WEEKDAY_NAMES:
+            found.add(_WEEKDAY_NAMES[word])
+        elif isinstance(value, list):
+            raise Invalid(*_not_a_day(item, list(_WEEKDAY_NAMES), ("星期几", "a day of the week"),
+                                      ("请写 周一 到 周日，或 mon 到 sun", "write mon to sun, or 周一 to 周日")), (index,))
+        else:
+            raise Invalid(*_not_a_day(item, list(_WEEKDAY_NAMES) + list(_DAY_SETS), ("可选的日子", "a choice of days"),
+                                      ('请写 "daily"（每天）、"workdays"（工作日）、"weekends"（周末），'
+                                       '或 ["周一", "周五"] 这样的列表',
+                                       'write "daily", "workdays", "weekends", or a list like ["mon", "fri"]')))
+    return tuple(day for day in WEEKDAYS if day in found)
+
+
+def _not_a_day(item: Any, options: list[str], noun: ZhEn, expect: ZhEn) -> ZhEn:
+    """What is wrong with a days value, with a "did you mean" when one is close."""
+    word = _day_word(item) or ""
+    hint = _DAY_HINTS.get(word)
+    hint = hint if hint in options else closest(word, options, 0.75)
+    if hint:
+        expect = f'您是不是想写 "{hint}"？', f'did you mean "{hint}"?'
+    return f"{show(item)} 不是{noun[0]}；{expect[0]}", f"{show(item)} is not {noun[1]}; {expect[1]}"
+
+
+def _clip_choice(names: tuple[str, ...]) -> tuple[str, ...]:
+    if not names:
+        raise Invalid('是空的列表；请写 "all"（当天全部），或列出编号或标签，如 ["ting-shui"]',
+                      'is an empty list; write "all" (all the day\'s clips), or list ids or tags, like ["ting-shui"]')
+    if any(name.lower() == "all" for name in names):
+        if len(names) > 1:
+            raise Invalid('"all" 已经包括全部；请只写 clips = "all"，或只列出要播的编号或标签',
+                          '"all" already means every clip; write clips = "all" alone, or list only the clips '
+                          'to play')
+        return ("all",)
+    return names
+
+
+# Words people write for a country, beyond the codes (an English name is looked up in `holidays`).
+_COUNTRY_WORDS = {"中国": "CN", "中华人民共和国": "CN", "香港": "HK", "澳门": "MO"}
+
+
+def _country(value: str) -> str:
+    """A country code the `holidays` library has a calendar for, in capitals."""
+    import holidays
+
+    codes = holidays.list_supported_countries()
+    if value.upper() in codes:
+        return value.upper()
+    entity = getattr(holidays, value.title().replace(" ", ""), None)
+    hint = _COUNTRY_WORDS.get(value) or getattr(entity, "country", None) or closest(value.upper(), list(codes))
+    if hint in codes:
+        raise Invalid(f'{show(value)} 不是国家代码；您是不是想写 "{hint}"？',
+                      f'{show(value)} is not a country code; did you mean "{hint}"?')
+    raise Invalid(f'{show(value)} 不是节假日日历认识的国家代码；请用两个字母的代码，如 "CN"（中国）',
+                  f'{show(value)} is not a country code the holiday calendar knows; use a two-letter code, '
+                  'like "CN" (China)')
+
+
+# crontab(5) fields: name, and what it takes.
+_CRON_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("分钟", "minute", "0-59", "0-59"),
+    ("小时", "hour", "0-23", "0-23"),
+    ("日", "day-of-month", "1-31", "1-31"),
+    ("月", "month", "1-12 或 jan-dec", "1-12 or jan-dec"),
+    ("星期", "day-of-week", "0-7 或 sun-sat（0 和 7 都是星期日）", "0-7 or sun-sat (0 and 7 are Sunday)"),
+)
+
+
+def _cron(value: str) -> str:
+    """A five-field crontab(5) expression that fires at some time, spaces tidied."""
+    from croniter import CroniterBadDateError, croniter
+
+    fields = value.split()
+    expression = " ".join(fields)
+    if len(fields) != 5:
+        raise Invalid(f'{show(value)} 有 {len(fields)} 栏；cron 时间要写 5 栏：分 时 日 月 星期，'
+                      f'如 "0 8 * * 1"（每周一 8:00）',
+                      f'{show(value)} has {len(fields)} fields; a cron time has 5: minute hour day month weekday, '
+                      f'like "0 8 * * 1" (Mondays at 08:00)')
+    for index, (name_zh, name_en, takes_zh, takes_en) in enumerate(_CRON_FIELDS):
+        probe = " ".join(part if i == index else "*" for i, part in enumerate(fields))
+        if not croniter.is_valid(probe):
+            raise Invalid(f'{show(value)} 不是有效的 cron 时间：第 {index + 1} 栏（{name_zh}）"{fields[index]}" 写错了；'
+                          f'请用 {takes_zh}',
+                          f'{show(value)} is not a valid cron time: its {name_en} field "{fields[index]}" is wrong; '
+                          f'use {takes_en}')
+    try:
+        croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        raise Invalid(f"{show(value)} 永远不会到来（没有这一天）；请检查日和月两栏",
+                      f"{show(value)} never comes round (there is no such day); check the day and month fields") \
+            from None
+    return expression
+
+
+def _quiet_hours(values: dict[str, Any]) -> QuietHours:
+    if values["start"] == values["end"]:
+        raise Invalid(f'"{_clock_text(values["end"])}" 和 from 相同；请写安静时段结束的时间，'
+                      f'如 {{ from = "21:30", to = "07:00" }}',
+                      f'"{_clock_text(values["end"])}" is the same as from; write when the quiet hours end, '
+                      f'like {{ from = "21:30", to = "07:00" }}', ("to",))
+    return QuietHours(**values)
+
+
+# Broadcast's timing fields (stored names) → their key in schedule.toml and their kind of timing.
+_TIMING = {"at": ("at", "at"), "start": ("from", "from/until/every"), "until": ("until", "from/until/every"),
+           "every_s": ("every", "from/until/every"), "cron": ("cron", "cron"), "once": ("date", "date")}
+_ROUNDS = {"start": "from", "until": "until", "every_s": "every"}
+
+
+def _timing(values: dict[str, Any]) -> dict[str, Any]:
+    """A [[broadcast]] has exactly one kind of timing, and from/until/every all three, until after from."""
+    present = [key for key in values if key in _TIMING]
+    kinds = list(dict.fromkeys(_TIMING[key][1] for key in present))
+    if not kinds:
+        raise Invalid('没有写什么时候播放；请加上 at = ["08:00"]，或 from、until、every 三项，'
+                      '或 cron = "0 8 * * 1"，或 date = "2026-12-24 18:00"',
+                      'has no time to play; add at = ["08:00"], or from, until and every, '
+                      'or cron = "0 8 * * 1", or date = "2026-12-24 18:00"')
+    if len(kinds) > 1:
+        second = next(key for key in present if _TIMING[key][1] == kinds[1])
+        raise Invalid(f"已经用 {kinds[0]} 定了时间，不能再用 {kinds[1]}；请只留一种，另一种可以另写一个 [[broadcast]]",
+                      f"already has its time in {kinds[0]}, so {kinds[1]} can't be used too; keep one, and "
+                      "put the other in a [[broadcast]] of its own", (_TIMING[second][0],))
+    if kinds[0] == "from/until/every":
+        missing = [name for key, name in _ROUNDS.items() if key not in values]
+        if missing:
+            raise Invalid(f'from、until 和 every 要一起写（如 from = "14:00"、until = "15:00"、every = "20m"）；'
+                          f"请加上 {' 和 '.join(missing)}",
+                          f'from, until and every go together (like from = "14:00", until = "15:00", '
+                          f"every = \"20m\"); add {' and '.join(missing)}", (_TIMING[present[0]][0],))
+        if values["until"] <= values["start"]:
+            until, start = _clock_text(values["until"]), _clock_text(values["start"])
+            raise Invalid(f'"{until}" 不晚于 from "{start}"；until 是结束的时间（那一刻不播），要写同一天里更晚的时间',
+                          f'"{until}" is not after from "{start}"; until is when the rounds end (not played '
+                          'itself): write a later time the same day', ("until",))
+    return values
+
+
+def _same_names(entries: list[dict[str, Any]], lines: TomlLines) -> list[Problem]:
+    """Each broadcast's name is its own (the play log goes by it); a repeat names the first one's line."""
+    first: dict[str, int] = {}
+    found = []
+    for index, entry in enumerate(entries):
+        name = entry.get("name")
+        if name is None:
+            continue
+        if name.casefold() not in first:
+            first[name.casefold()] = index
+            continue
+        other = ("broadcast", first[name.casefold()])
+        line = lines.line(other)
+        found.append(Problem(("broadcast", index, "name"),
+                             f"{show(name)} 已经是第 {line} 行 {label(other)} 的名称；每个广播请用不同的名称",
+                             f"{show(name)} is already the name of {label(other)} (line {line}); "
+                             "give each broadcast its own name"))
+    return found
+
+
 def config_schema(folder: Path) -> Table:
     """The settings schedule.toml may hold. `folder`: where relative file paths start."""
     voice = Field(TEXT, expect=('请写语音名称，如 "cmn"', 'write a voice name, like "cmn"'))
     return Table({
         "station": Table({
-            "timezone": Field(TEXT, parse=_timezone),
             "name": Field(TEXT),
+            "timezone": Field(TEXT, parse=_timezone),
             "language": Field(TEXT, choices=("zh", "en"), noun=("界面语言", "a language")),
-        }, ignore=frozenset({"quiet_hours", "holidays", "country", "player", "device"})),
+            "quiet_hours": Table({"from": Field(CLOCK, required=True, to="start"),
+                                  "to": Field(CLOCK, required=True, to="end")},
+                                 expect=('请写成 quiet_hours = { from = "21:30", to = "07:00" }',
+                                         'write it as quiet_hours = { from = "21:30", to = "07:00" }'),
+                                 hints={"until": "to", "start": "from", "end": "to"}, make=_quiet_hours, fill=False),
+            "holidays": Field(DATES, parse=lambda days: tuple(sorted(days))),
+            "country": Field(TEXT, parse=_country),
+            "player": Field(TEXT, choices=("auto", "paplay", "pw-play", "aplay", "ffplay", "null"),
+                            noun=("播放程序", "a player")),
+            "device": Field(TEXT),
+        }),
         "speech": Table({
             "engine": Field(TEXT, choices=("pyttsx3", "espeak-ng"), noun=("语音引擎", "an engine")),
             "voices": Table({"zh": voice, "en": voice},
@@ -498,7 +783,23 @@ def config_schema(folder: Path) -> Table:
             "bitrate": Field(WHOLE, min=64, max=320, unit=("kbps", "kbps"), to="bitrate_kbps"),
             "sample_rate": Field(WHOLE, choices=(22050, 44100, 48000), noun=("采样率", "a sample rate")),
         }),
-    }, ignore=frozenset({"broadcast"}))
+        "broadcast": Tables(Table({
+            "name": Field(TEXT, required=True),
+            "at": Field(CLOCKS, parse=_some_times),
+            "from": Field(CLOCK, to="start"),
+            "until": Field(CLOCK),
+            "every": Field(Kind("时长", "a duration", _every), to="every_s"),
+            "cron": Field(TEXT, parse=_cron),
+            "date": Field(MOMENT, to="once"),
+            "days": Field(Kind("日子", "a day", _to_days)),
+            "clips": Field(NAMES, parse=_clip_choice),
+            "repeat": Field(WHOLE, min=1, max=20),
+            "gap": Field(DURATION, min=0, max=60, unit=SECONDS, to="gap_s"),
+            "volume": Field(NUMBER, min=-30, max=12, unit=("dB", "dB"), to="volume_db"),
+            "priority": Field(TEXT, choices=("normal", "urgent"), noun=("优先级", "a priority")),
+        }, hints={"to": "until", "end": "until", "start": "from", "time": "at", "times": "at",
+                  "interval": "every", "weekdays": "days", "volume_db": "volume"}, make=_timing), to="broadcasts"),
+    })
 
 
 def find_config(explicit: Path | None) -> Path | None:
@@ -531,19 +832,22 @@ def load_config(path: Path | None) -> Config:
         line, zh, en = explain_syntax_error(str(error), text)
         raise ConfigError([AnnouncerError(zh, en, where=f"{name}:{line}")]) from None
     problems: list[Problem] = []
+    lines = TomlLines(text)
     values = check(data, config_schema(path.parent), (), problems)
+    problems += _same_names(values.get("broadcasts", []), lines)
     if problems:
-        lines = TomlLines(text)
         located = sorted(((lines.line(p.path), p) for p in problems), key=lambda item: item[0])
-        raise ConfigError([AnnouncerError(f"{label(p.path)}: {p.zh}", f"{label(p.path)}: {p.en}",
-                                          where=f"{name}:{line}") for line, p in located])
-    return _build(path, values)
+        raise ConfigError([AnnouncerError(p.zh, p.en, where=f"{name}:{line} {label(p.path)}".rstrip())
+                           for line, p in located])
+    return _build(path, values, lines)
 
 
-def _build(path: Path, values: dict[str, Any]) -> Config:
+def _build(path: Path, values: dict[str, Any], lines: TomlLines) -> Config:
     station, speech, audio = (dict(values.get(key, {})) for key in ("station", "speech", "audio"))
     factor = speech.pop("pace")
     speech["pace"] = {"zh": speech.pop("zh_pace") * factor, "en": speech.pop("en_pace") * factor}
     speech["voices"] = {**SpeechConfig().voices, **speech.get("voices", {})}
+    broadcasts = tuple(Broadcast(line=lines.line(("broadcast", index)), **entry)
+                       for index, entry in enumerate(values.get("broadcasts", [])))
     return Config(path=path, speech=SpeechConfig(**speech), audio=AudioConfig(**audio),
-                  station=Station(**{k: v for k, v in station.items() if k in ("name", "timezone", "language")}))
+                  station=Station(**station), broadcasts=broadcasts)

@@ -1,12 +1,13 @@
 import typing
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
 
 from announcer import config as config_module
-from announcer.config import (DEFAULT_PACE, DURATION, TEXT, WHOLE, AudioConfig, Config, Field, Problem,
-                              SpeechConfig, Table, Tables, check, closest, find_config, label, load_config,
-                              parse_duration, shorten, show)
+from announcer.config import (DEFAULT_PACE, DURATION, TEXT, WHOLE, AudioConfig, Broadcast, Config, Field,
+                              Invalid, Problem, QuietHours, SpeechConfig, Station, Table, Tables, check, closest,
+                              find_config, label, load_config, parse_duration, shorten, show)
 from announcer.errors import AnnouncerError, ConfigError
 
 
@@ -57,9 +58,9 @@ def test_every_setting_is_read(tmp_path):
 name = "幸福社区"
 timezone = "Asia/Shanghai"
 language = "zh"
-quiet_hours = ["22:00", "07:00"]
-holidays = ["2026-10-01"]
-country = "CN"
+quiet_hours = { from = "22:00", to = "07:00" }
+holidays = ["2026-10-01", 2026-10-02]
+country = "cn"
 player = "ffplay"
 device = "default"
 
@@ -87,15 +88,32 @@ bitrate = 192
 sample_rate = 48000
 
 [[broadcast]]
-time = "08:00"
-notices = "all"
+name = "早间通知"
+at = ["08:00", "17:30:15"]
+days = "workdays"
+clips = ["ting-shui", "紧急"]
+repeat = 2
+gap = "5s"
+volume = -3.5
+priority = "urgent"
 
 [[broadcast]]
-time = "18:00"
+name = "巡播"
+from = "14:00"
+until = "15:00"
+every = "20m"
 ''')
     config = load_config(path)
     assert config.timezone == "Asia/Shanghai"
     assert config.language == "zh"
+    assert config.station == Station(
+        name="幸福社区", timezone="Asia/Shanghai", language="zh", quiet_hours=QuietHours(time(22), time(7)),
+        holidays=(date(2026, 10, 1), date(2026, 10, 2)), country="CN", player="ffplay", device="default")
+    assert config.broadcasts == (
+        Broadcast(name="早间通知", line=35, at=(time(8), time(17, 30, 15)), days="workdays",
+                  clips=("ting-shui", "紧急"), repeat=2, gap_s=5.0, volume_db=-3.5, priority="urgent"),
+        Broadcast(name="巡播", line=45, start=time(14), until=time(15), every_s=1200.0),
+    )
     assert config.speech == SpeechConfig(engine="espeak-ng", voices={"zh": "cmn", "en": "en-gb"},
                                          pace={"zh": 4 * 0.85, "en": 150 * 0.85},
                                          sentence_pause_s=0.5, comma_pause_s=0.2)
@@ -174,23 +192,23 @@ def test_every_problem_is_reported_at_once(tmp_path):
     path = write(tmp_path, BAD)
     name = str(path)
     assert problems(path) == [
-        f"{name}:1: timezone: this setting belongs in [station]; move it below the [station] line",
-        f'{name}:4: station.timezone: "Asia/Shangai" is not a time zone; did you mean "Asia/Shanghai"?',
-        f'{name}:7: speech.engin: unknown setting; did you mean "engine"?',
-        f'{name}:8: speech.pace: "quick" is not a pace; use "slow", "normal", "fast" or a number',
-        f"{name}:9: speech.voices.fr: unknown setting; check the spelling or delete it (allowed here: zh, en)",
-        f"{name}:10: speech.zh_pace: 9 is too high; use a number from 1.5 to 7 syllables/s",
-        f'{name}:11: speech.sentence_pause: "5s" is too long; use a duration from 0 to 3 seconds',
-        f'{name}:14: audio.loudness: "-14" has quotes around it; write the number without quotes: -14',
-        f'{name}:15: audio.compress: "yes" is not true or false; write true or false, without quotes',
-        f'{name}:16: audio.chime: the sound file "ding.wav" was not found (looked in {tmp_path}); '
+        f"{name}:1 timezone: this setting belongs in [station]; move it below the [station] line",
+        f'{name}:4 station.timezone: "Asia/Shangai" is not a time zone; did you mean "Asia/Shanghai"?',
+        f'{name}:7 speech.engin: unknown setting; did you mean "engine"?',
+        f'{name}:8 speech.pace: "quick" is not a pace; use "slow", "normal", "fast" or a number',
+        f"{name}:9 speech.voices.fr: unknown setting; check the spelling or delete it (allowed here: zh, en)",
+        f"{name}:10 speech.zh_pace: 9 is too high; use a number from 1.5 to 7 syllables/s",
+        f'{name}:11 speech.sentence_pause: "5s" is too long; use a duration from 0 to 3 seconds',
+        f'{name}:14 audio.loudness: "-14" has quotes around it; write the number without quotes: -14',
+        f'{name}:15 audio.compress: "yes" is not true or false; write true or false, without quotes',
+        f'{name}:16 audio.chime: the sound file "ding.wav" was not found (looked in {tmp_path}); '
         'put it next to schedule.toml, or write "two-tone" or "none"',
-        f"{name}:17: audio.sample_rate: 44000 is not a sample rate; use 22050, 44100 or 48000",
-        f"{name}:18: audio.repeat: 2.5 is not a whole number; use a whole number from 1 to 10",
-        f"{name}:19: audio.lead_in: 4 is too long; use a duration from 0 to 3 seconds",
-        f"{name}:20: audio.bitrate: 32 is too low; use a whole number from 64 to 320 kbps",
-        f'{name}:21: audio.format: "ogg" is not an audio format; use "mp3" or "wav"',
-        f"{name}:23: speach: unknown section; did you mean [speech]?",
+        f"{name}:17 audio.sample_rate: 44000 is not a sample rate; use 22050, 44100 or 48000",
+        f"{name}:18 audio.repeat: 2.5 is not a whole number; use a whole number from 1 to 10",
+        f"{name}:19 audio.lead_in: 4 is too long; use a duration from 0 to 3 seconds",
+        f"{name}:20 audio.bitrate: 32 is too low; use a whole number from 64 to 320 kbps",
+        f'{name}:21 audio.format: "ogg" is not an audio format; use "mp3" or "wav"',
+        f"{name}:23 speach: unknown section; did you mean [speech]?",
     ]
 
 
@@ -198,9 +216,9 @@ def test_problems_in_chinese(tmp_path, monkeypatch):
     monkeypatch.setenv("ANNOUNCER_LANG", "zh")
     path = write(tmp_path, BAD)
     got = problems(path)
-    assert got[3] == f'{path}:8: speech.pace: "quick" 不是语速；请用 "slow"、"normal"、"fast" 或一个数字'
-    assert got[5] == f"{path}:10: speech.zh_pace: 9 太大；请用 1.5 到 7 之间的数字（音节/秒）"
-    assert got[2] == f'{path}:7: speech.engin: 没有这个设置；您是不是想写 "engine"？'
+    assert got[3] == f'{path}:8 speech.pace: "quick" 不是语速；请用 "slow"、"normal"、"fast" 或一个数字'
+    assert got[5] == f"{path}:10 speech.zh_pace: 9 太大；请用 1.5 到 7 之间的数字（音节/秒）"
+    assert got[2] == f'{path}:7 speech.engin: 没有这个设置；您是不是想写 "engine"？'
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value).splitlines() == got      # the whole error lists every problem
@@ -210,7 +228,7 @@ def test_file_name_as_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "[speech]\npace = \"quick\"\n")
     assert problems(Path("schedule.toml")) == [
-        'schedule.toml:2: speech.pace: "quick" is not a pace; use "slow", "normal", "fast" or a number']
+        'schedule.toml:2 speech.pace: "quick" is not a pace; use "slow", "normal", "fast" or a number']
 
 
 @pytest.mark.parametrize("value, message", [
@@ -223,7 +241,7 @@ def test_file_name_as_given(tmp_path, monkeypatch):
 ])
 def test_bad_pace(tmp_path, value, message):
     assert problems(write(tmp_path, f"[speech]\npace = {value}\n")) == [
-        f"{tmp_path / 'schedule.toml'}:2: speech.pace: {message}"]
+        f"{tmp_path / 'schedule.toml'}:2 speech.pace: {message}"]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -255,9 +273,14 @@ def test_bad_pace(tmp_path, value, message):
     ("[[broadcasts]]\ntime = 1", "broadcasts: unknown section; did you mean [[broadcast]]?"),
 ])
 def test_single_problems(tmp_path, text, message):
-    path = write(tmp_path, text + "\n")
+    assert problem(write(tmp_path, text + "\n"))[1] == message
+
+
+def problem(path: Path) -> tuple[int, str]:
+    """The one problem in `path`: its line, and "key: message"."""
     (got,) = problems(path)
-    assert got.split(": ", 1)[1] == message
+    line, rest = got.removeprefix(f"{path}:").split(" ", 1)
+    return int(line), rest
 
 
 def test_chime_directory_is_not_a_sound(tmp_path):
@@ -284,7 +307,7 @@ def test_notepad_encodings_are_read(tmp_path, codec):
 def test_gbk_file_still_names_lines(tmp_path):
     path = tmp_path / "schedule.toml"
     path.write_bytes('# 设置：幸福社区\n[speech]\npace = "快"\n'.encode("gbk"))
-    assert problems(path) == [f'{path}:3: speech.pace: "快" is not a pace; use "slow", "normal", "fast" or a number']
+    assert problems(path) == [f'{path}:3 speech.pace: "快" is not a pace; use "slow", "normal", "fast" or a number']
 
 
 def test_unknown_encoding(tmp_path):
@@ -412,7 +435,7 @@ def test_closest(word, options, cutoff, found):
 
 def test_did_you_mean_ignores_case(tmp_path):
     assert problems(write(tmp_path, '[station]\nTimezone = "Asia/Shanghai"\n')) == [
-        f'{tmp_path / "schedule.toml"}:2: station.Timezone: unknown setting; did you mean "timezone"?']
+        f'{tmp_path / "schedule.toml"}:2 station.Timezone: unknown setting; did you mean "timezone"?']
 
 
 def test_annotations_name_real_types():
@@ -420,3 +443,359 @@ def test_annotations_name_real_types():
     for name in ("_expected", "check_field", "check", "closest", "shorten", "load_config"):
         typing.get_type_hints(getattr(config_module, name))
     assert "station" in typing.get_type_hints(Config)
+
+
+# --- [station]: quiet hours, holidays, country, player ---------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ('quiet_hours = { from = "21:30", to = "07:00" }', {"quiet_hours": QuietHours(time(21, 30), time(7))}),
+    ('quiet_hours = { from = "12:00", to = "13:30:30" }', {"quiet_hours": QuietHours(time(12), time(13, 30, 30))}),
+    ("quiet_hours = { from = 22:00:00, to = 06:00:00 }", {"quiet_hours": QuietHours(time(22), time(6))}),
+    ('holidays = ["2026-10-08", 2026-10-01, "2026-10-01"]', {"holidays": (date(2026, 10, 1), date(2026, 10, 8))}),
+    ("holidays = 2026-05-01", {"holidays": (date(2026, 5, 1),)}),
+    ("holidays = []", {"holidays": ()}),
+    ('country = "CN"', {"country": "CN"}),
+    ('country = " us "', {"country": "US"}),
+    ('player = "PW-PLAY"', {"player": "pw-play"}),
+    ('player = "null"', {"player": "null"}),
+    ('device = "alsa_output.usb-speaker"', {"device": "alsa_output.usb-speaker"}),
+])
+def test_station_settings(tmp_path, text, expected):
+    station = load_config(write(tmp_path, f"[station]\n{text}\n")).station
+    assert station == Station(**expected)
+
+
+def test_station_defaults(tmp_path):
+    station = load_config(write(tmp_path, "[station]\n")).station
+    assert station == Station() and station.quiet_hours is None and station.player == "auto"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('quiet_hours = { from = "21:30", to = "21:30" }',
+     'station.quiet_hours.to: "21:30" is the same as from; write when the quiet hours end, '
+     'like { from = "21:30", to = "07:00" }'),
+    ('quiet_hours = { from = "21:30" }', "station.quiet_hours.to: is missing; add to = ..."),
+    ('quiet_hours = { from = "9pm", to = "07:00" }',
+     'station.quiet_hours.from: "9pm" is not a time of day; write it like "08:00" or "17:30:15"'),
+    ('quiet_hours = { from = "24:00", to = "07:00" }',
+     'station.quiet_hours.from: "24:00" is not a time of day; write it like "08:00" or "17:30:15"'),
+    ('quiet_hours = ["21:30", "07:00"]',
+     'station.quiet_hours: [ ... ] is not a group of settings; '
+     'write it as quiet_hours = { from = "21:30", to = "07:00" }'),
+    ('holidays = ["2026-10-01", "国庆"]', 'station.holidays[2]: "国庆" is not a date; write it like 2024-05-01'),
+    ('holidays = ["2026-02-30"]', 'station.holidays[1]: "2026-02-30" is not a real date; check the month and day'),
+    ('holidays = "10-01"', 'station.holidays: "10-01" is not a date; write it like 2024-05-01'),
+    ('country = "China"', 'station.country: "China" is not a country code; did you mean "CN"?'),
+    ('country = "united states"', 'station.country: "united states" is not a country code; did you mean "US"?'),
+    ('country = "中国"', 'station.country: "中国" is not a country code; did you mean "CN"?'),
+    ('country = "CNN"', 'station.country: "CNN" is not a country code; did you mean "CN"?'),
+    ('country = "QQ"', 'station.country: "QQ" is not a country code the holiday calendar knows; '
+                       'use a two-letter code, like "CN" (China)'),
+    ('player = "mpv"', 'station.player: "mpv" is not a player; '
+                       'use "auto", "paplay", "pw-play", "aplay", "ffplay" or "null"'),
+    ("device = 0", 'station.device: 0 is not text; put the text in double quotes, like "Sunny Court"'),
+])
+def test_bad_station_settings(tmp_path, text, message):
+    assert problem(write(tmp_path, f"[station]\n{text}\n")) == (2, message)
+
+
+def test_holiday_in_a_long_list_names_its_own_line(tmp_path):
+    path = write(tmp_path, '[station]\nholidays = [\n  2026-10-01,   # 国庆\n  "2026-10-32",\n]\n')
+    assert problem(path) == (4, 'station.holidays[2]: "2026-10-32" is not a real date; check the month and day')
+
+
+# --- [[broadcast]]: each kind of timing ------------------------------------------
+
+def broadcast(tmp_path: Path, text: str) -> Broadcast:
+    (found,) = load_config(write(tmp_path, f'# station\n[[broadcast]]\nname = "b"\n{text}\n')).broadcasts
+    return found
+
+
+@pytest.mark.parametrize("text, at", [
+    ('at = ["17:30:15", "08:00"]', (time(8), time(17, 30, 15))),     # sorted
+    ('at = "8:05"', (time(8, 5),)),                                   # one string, one-digit hour
+    ('at = ["08:00", "8:00"]', (time(8),)),                           # no repeats
+    ('at = "08：00"', (time(8),)),                                    # a Chinese input method's colon
+    ("at = [07:45:00, 12:00:00]", (time(7, 45), time(12))),           # TOML local times
+])
+def test_at(tmp_path, text, at):
+    assert broadcast(tmp_path, text) == Broadcast(name="b", line=2, at=at)
+
+
+def test_rounds(tmp_path):
+    found = broadcast(tmp_path, 'from = "14:00"\nuntil = "15:00"\nevery = "20m"')
+    assert (found.start, found.until, found.every_s) == (time(14), time(15), 1200.0)
+    assert found.at == () and found.cron is None and found.once is None
+
+
+@pytest.mark.parametrize("cron, kept", [
+    ("0 8 * * 1", "0 8 * * 1"),
+    ("  30   7  *  *  mon-fri ", "30 7 * * mon-fri"),
+    ("0 8 * * 7", "0 8 * * 7"),                    # 7 is Sunday, as 0 is
+    ("0 9 1 jan,jul *", "0 9 1 jan,jul *"),
+    ("*/15 8-17 * * SAT,SUN", "*/15 8-17 * * SAT,SUN"),
+    ("0 8 29 2 *", "0 8 29 2 *"),                  # leap years only, but it does come round
+])
+def test_cron(tmp_path, cron, kept):
+    assert broadcast(tmp_path, f'cron = "{cron}"').cron == kept
+
+
+@pytest.mark.parametrize("text", ['date = "2026-12-24T18:00"', 'date = "2026-12-24 18:00"',
+                                  'date = " 2026-12-24  18:00:00 "', "date = 2026-12-24T18:00:00",
+                                  "date = 2026-12-24 18:00:00"])
+def test_date(tmp_path, text):
+    assert broadcast(tmp_path, text).once == datetime(2026, 12, 24, 18, 0)
+
+
+# --- [[broadcast]]: options -------------------------------------------------------
+
+@pytest.mark.parametrize("days, kept", [
+    (None, "daily"),
+    ('"daily"', "daily"), ('"Workdays"', "workdays"), ('"weekends"', "weekends"),
+    ('"每天"', "daily"), ('"工作日"', "workdays"), ('"周末"', "weekends"),
+    ('["fri", "mon"]', ("mon", "fri")),                              # week order
+    ('["Monday", "wednesday", "mon"]', ("mon", "wed")),
+    ('["周一", "星期三", "周日", "星期天"]', ("mon", "wed", "sun")),
+    ('"sat"', ("sat",)), ('"星期五"', ("fri",)),
+])
+def test_days(tmp_path, days, kept):
+    text = 'at = "08:00"' + (f"\ndays = {days}" if days else "")
+    assert broadcast(tmp_path, text).days == kept
+
+
+@pytest.mark.parametrize("clips, kept", [
+    (None, ("all",)), ('"all"', ("all",)), ('"ALL"', ("all",)), ('["all"]', ("all",)),
+    ('"ting-shui"', ("ting-shui",)),
+    ('["urgent", "ting-shui", "urgent"]', ("urgent", "ting-shui")),   # in the order given, once each
+])
+def test_clips(tmp_path, clips, kept):
+    text = 'at = "08:00"' + (f"\nclips = {clips}" if clips else "")
+    assert broadcast(tmp_path, text).clips == kept
+
+
+def test_options(tmp_path):
+    found = broadcast(tmp_path, 'at = "08:00"\nrepeat = 20\ngap = 0\nvolume = 12\npriority = "URGENT"')
+    assert (found.repeat, found.gap_s, found.volume_db, found.priority) == (20, 0.0, 12.0, "urgent")
+    found = broadcast(tmp_path, 'at = "08:00"\nrepeat = 1\ngap = "1m"\nvolume = -30')
+    assert (found.repeat, found.gap_s, found.volume_db, found.priority) == (1, 60.0, -30.0, "normal")
+    assert broadcast(tmp_path, 'at = "08:00"') == Broadcast(name="b", line=2, at=(time(8),), repeat=1, gap_s=3.0,
+                                                           volume_db=0.0, priority="normal", days="daily")
+
+
+# --- [[broadcast]]: problems, each with its exact message -------------------------
+
+@pytest.mark.parametrize("text, line, message", [
+    # timing
+    ("", 2, 'broadcast[1]: has no time to play; add at = ["08:00"], or from, until and every, '
+            'or cron = "0 8 * * 1", or date = "2026-12-24 18:00"'),
+    ('at = "08:00"\ncron = "0 8 * * *"', 5, "broadcast[1].cron: already has its time in at, so cron can't be "
+                                            "used too; keep one, and put the other in a [[broadcast]] of its own"),
+    ('date = "2026-12-24 18:00"\nfrom = "14:00"', 5,
+     "broadcast[1].from: already has its time in date, so from/until/every can't be used too; keep one, "
+     "and put the other in a [[broadcast]] of its own"),
+    ('from = "14:00"\nevery = "20m"', 4,
+     'broadcast[1].from: from, until and every go together (like from = "14:00", until = "15:00", '
+     'every = "20m"); add until'),
+    ('until = "15:00"', 4,
+     'broadcast[1].until: from, until and every go together (like from = "14:00", until = "15:00", '
+     'every = "20m"); add from and every'),
+    ('from = "15:00"\nuntil = "14:00"\nevery = "5m"', 5,
+     'broadcast[1].until: "14:00" is not after from "15:00"; until is when the rounds end (not played '
+     'itself): write a later time the same day'),
+    ('from = "14:00"\nuntil = "14:00"\nevery = "5m"', 5,
+     'broadcast[1].until: "14:00" is not after from "14:00"; until is when the rounds end (not played '
+     'itself): write a later time the same day'),
+    # at
+    ('at = ["08:00", "25:00"]', 4, 'broadcast[1].at[2]: "25:00" is not a time of day; '
+                                   'write it like "08:00" or "17:30:15"'),
+    ('at = "8 am"', 4, 'broadcast[1].at: "8 am" is not a time of day; write it like "08:00" or "17:30:15"'),
+    ("at = 800", 4, 'broadcast[1].at: 800 is not a time of day; write it like "08:00" or "17:30:15"'),
+    ("at = []", 4, 'broadcast[1].at: is an empty list; write at least one time, like at = ["08:00"]'),
+    # from / until / every
+    ('from = "2pm"\nuntil = "15:00"\nevery = "20m"', 4,
+     'broadcast[1].from: "2pm" is not a time of day; write it like "08:00" or "17:30:15"'),
+    ('from = "14:00"\nuntil = "15:00"\nevery = "20 minutes"', 6,
+     'broadcast[1].every: "20 minutes" is not a duration; write it like "20m"'),
+    ('from = "14:00"\nuntil = "15:00"\nevery = "0s"', 6,
+     'broadcast[1].every: "0s" is too short; every needs a length above 0, like "20m"'),
+    ('from = "14:00"\nuntil = "15:00"\nevery = "20"', 6,
+     'broadcast[1].every: "20" has no unit; write "20s" (seconds) or "20m" (minutes)'),
+    # cron
+    ('cron = "0 8 * *"', 4, 'broadcast[1].cron: "0 8 * *" has 4 fields; a cron time has 5: minute hour day '
+                            'month weekday, like "0 8 * * 1" (Mondays at 08:00)'),
+    ('cron = "0 0 8 * * 1"', 4, 'broadcast[1].cron: "0 0 8 * * 1" has 6 fields; a cron time has 5: minute '
+                                'hour day month weekday, like "0 8 * * 1" (Mondays at 08:00)'),
+    ('cron = "@daily"', 4, 'broadcast[1].cron: "@daily" has 1 fields; a cron time has 5: minute hour day '
+                           'month weekday, like "0 8 * * 1" (Mondays at 08:00)'),
+    ('cron = "60 8 * * *"', 4, 'broadcast[1].cron: "60 8 * * *" is not a valid cron time: its minute field '
+                               '"60" is wrong; use 0-59'),
+    ('cron = "0 25 * * *"', 4, 'broadcast[1].cron: "0 25 * * *" is not a valid cron time: its hour field '
+                               '"25" is wrong; use 0-23'),
+    ('cron = "0 8 0 * *"', 4, 'broadcast[1].cron: "0 8 0 * *" is not a valid cron time: its day-of-month '
+                              'field "0" is wrong; use 1-31'),
+    ('cron = "0 8 * 13 *"', 4, 'broadcast[1].cron: "0 8 * 13 *" is not a valid cron time: its month field '
+                               '"13" is wrong; use 1-12 or jan-dec'),
+    ('cron = "0 8 * * monday"', 4, 'broadcast[1].cron: "0 8 * * monday" is not a valid cron time: its '
+                                   'day-of-week field "monday" is wrong; use 0-7 or sun-sat (0 and 7 are Sunday)'),
+    ('cron = "0 8 31 2 *"', 4, 'broadcast[1].cron: "0 8 31 2 *" never comes round (there is no such day); '
+                               'check the day and month fields'),
+    # date
+    ('date = "2026-12-24"', 4, 'broadcast[1].date: "2026-12-24" has no time of day; '
+                               'write it like "2026-12-24 18:00"'),
+    ("date = 2026-12-24", 4, 'broadcast[1].date: 2026-12-24 has no time of day; write it like "2026-12-24 18:00"'),
+    ("date = 2026-12-24T18:00:00+08:00", 4,
+     "broadcast[1].date: 2026-12-24T18:00:00+08:00 has a UTC offset; write the station's local time without "
+     'it, like "2026-12-24 18:00"'),
+    ('date = "Christmas Eve"', 4, 'broadcast[1].date: "Christmas Eve" is not a date and time; '
+                                  'write it like "2026-12-24 18:00"'),
+    ('date = "2026-12-24 25:00"', 4, 'broadcast[1].date: "2026-12-24 25:00" is not a date and time; '
+                                     'write it like "2026-12-24 18:00"'),
+    ('date = "2026-02-30 18:00"', 4, 'broadcast[1].date: "2026-02-30" is not a real date; '
+                                     'check the month and day'),
+    # options
+    ('at = "08:00"\ndays = "weekdays"', 5, 'broadcast[1].days: "weekdays" is not a choice of days; '
+                                           'did you mean "workdays"?'),
+    ('at = "08:00"\ndays = "sometimes"', 5,
+     'broadcast[1].days: "sometimes" is not a choice of days; write "daily", "workdays", "weekends", '
+     'or a list like ["mon", "fri"]'),
+    ('at = "08:00"\ndays = ["mon", "thrusday"]', 5,
+     'broadcast[1].days[2]: "thrusday" is not a day of the week; did you mean "thursday"?'),
+    ('at = "08:00"\ndays = ["周一", "星期八"]', 5,
+     'broadcast[1].days[2]: "星期八" is not a day of the week; write mon to sun, or 周一 to 周日'),
+    ('at = "08:00"\ndays = []', 5,
+     'broadcast[1].days: is an empty list; write "daily", or list the days, like ["mon", "fri"]'),
+    ('at = "08:00"\nclips = []', 5, 'broadcast[1].clips: is an empty list; write "all" (all the day\'s clips), '
+                                    'or list ids or tags, like ["ting-shui"]'),
+    ('at = "08:00"\nclips = ["all", "ting-shui"]', 5,
+     'broadcast[1].clips: "all" already means every clip; write clips = "all" alone, or list only the clips '
+     'to play'),
+    ('at = "08:00"\nclips = ["ting-shui", 3]', 5,
+     'broadcast[1].clips[2]: 3 is not text; put the text in double quotes, like "Sunny Court"'),
+    ('at = "08:00"\nrepeat = 21', 5, "broadcast[1].repeat: 21 is too high; use a whole number from 1 to 20"),
+    ('at = "08:00"\nrepeat = 0', 5, "broadcast[1].repeat: 0 is too low; use a whole number from 1 to 20"),
+    ('at = "08:00"\ngap = "2m"', 5, 'broadcast[1].gap: "2m" is too long; use a duration from 0 to 60 seconds'),
+    ('at = "08:00"\nvolume = 13', 5, "broadcast[1].volume: 13 is too high; use a number from -30 to 12 dB"),
+    ('at = "08:00"\nvolume = "-3dB"', 5, 'broadcast[1].volume: "-3dB" is not a number; '
+                                         'use a number from -30 to 12 dB'),
+    ('at = "08:00"\npriority = "high"', 5, 'broadcast[1].priority: "high" is not a priority; '
+                                           'use "normal" or "urgent"'),
+    ('at = "08:00"\ntime = "08:00"', 5, 'broadcast[1].time: unknown setting; did you mean "at"?'),
+])
+def test_bad_broadcast(tmp_path, text, line, message):
+    path = write(tmp_path, f'# station\n[[broadcast]]\nname = "b"\n{text}\n')
+    assert problem(path) == (line, message)
+
+
+def test_broadcast_needs_a_name(tmp_path):
+    assert problem(write(tmp_path, '[[broadcast]]\nat = "08:00"\n')) == (
+        1, "broadcast[1].name: is missing; add name = ...")
+
+
+def test_repeated_name_names_the_first_ones_line(tmp_path):
+    path = write(tmp_path, '[[broadcast]]\nname = "早间"\nat = "08:00"\n\n[[broadcast]]\nname = "午间"\n'
+                           'at = "12:00"\n\n[[broadcast]]\nname = "早间"\ncron = "0 8 * * 6"\n')
+    assert problem(path) == (10, 'broadcast[3].name: "早间" is already the name of broadcast[1] (line 1); '
+                                 'give each broadcast its own name')
+
+
+def test_broadcast_written_as_a_single_table(tmp_path):
+    assert problem(write(tmp_path, '[broadcast]\nname = "b"\nat = "08:00"\n')) == (
+        1, "broadcast: write it as [[broadcast]] (double brackets), one for each entry")
+
+
+def test_broadcasts_remember_their_header_line(tmp_path):
+    path = write(tmp_path, '[station]\nname = "x"\n\n[[broadcast]]  # 早上\nname = "a"\nat = "08:00"\n\n'
+                           '# 下午\n[[broadcast]]\nname = "b"\nat = "15:00"\n')
+    assert [(b.name, b.line) for b in load_config(path).broadcasts] == [("a", 4), ("b", 9)]
+
+
+BAD_BROADCASTS = '''\
+[station]
+quiet_hours = { from = "21:30", to = "21:30" }
+country = "China"
+
+[[broadcast]]
+name = "早间"
+at = ["08:00", "25:00"]
+
+[[broadcast]]
+name = "巡播"
+from = "14:00"
+until = "15:00"
+every = "20 minutes"
+
+[[broadcast]]
+name = "早间"
+cron = "0 8 * * 1"
+days = "weekdays"
+
+[[broadcast]]
+name = "无时间"
+volume = 20
+'''
+
+
+def test_every_broadcast_problem_at_once(tmp_path):
+    path = write(tmp_path, BAD_BROADCASTS)
+    assert problems(path) == [
+        f'{path}:2 station.quiet_hours.to: "21:30" is the same as from; write when the quiet hours end, '
+        'like { from = "21:30", to = "07:00" }',
+        f'{path}:3 station.country: "China" is not a country code; did you mean "CN"?',
+        f'{path}:7 broadcast[1].at[2]: "25:00" is not a time of day; write it like "08:00" or "17:30:15"',
+        f'{path}:13 broadcast[2].every: "20 minutes" is not a duration; write it like "20m"',
+        f'{path}:16 broadcast[3].name: "早间" is already the name of broadcast[1] (line 5); '
+        "give each broadcast its own name",
+        f'{path}:18 broadcast[3].days: "weekdays" is not a choice of days; did you mean "workdays"?',
+        f"{path}:22 broadcast[4].volume: 20 is too high; use a number from -30 to 12 dB",
+    ]
+
+
+def test_until_and_to_are_not_swapped(tmp_path):
+    """quiet_hours end with `to`, rounds with `until`: the wrong one is pointed out, and what is then missing."""
+    path = write(tmp_path, '[station]\nquiet_hours = { from = "21:30", until = "07:00" }\n')
+    assert problems(path) == [f'{path}:2 station.quiet_hours.until: unknown setting; did you mean "to"?',
+                              f"{path}:2 station.quiet_hours.to: is missing; add to = ..."]
+    path = write(tmp_path, '[[broadcast]]\nname = "b"\nfrom = "14:00"\nto = "15:00"\nevery = "5m"\n')
+    assert problems(path) == [
+        f'{path}:3 broadcast[1].from: from, until and every go together (like from = "14:00", until = "15:00", '
+        'every = "20m"); add until',
+        f'{path}:4 broadcast[1].to: unknown setting; did you mean "until"?']
+
+
+def test_unknown_key_does_not_hide_a_timing_problem(tmp_path):
+    path = write(tmp_path, '[[broadcast]]\nname = "b"\nfrom = "14:00"\nevery = "5m"\ntimes = 3\n')
+    assert problems(path) == [
+        f'{path}:3 broadcast[1].from: from, until and every go together (like from = "14:00", until = "15:00", '
+        'every = "20m"); add until',
+        f'{path}:5 broadcast[1].times: unknown setting; did you mean "at"?',
+    ]
+
+
+def test_broadcast_problems_in_chinese(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")
+    path = write(tmp_path, BAD_BROADCASTS)
+    got = problems(path)
+    assert got[3] == f'{path}:13 broadcast[2].every: "20 minutes" 不是时长；请写成 "20m" 这样'
+    assert got[4] == f'{path}:16 broadcast[3].name: "早间" 已经是第 5 行 broadcast[1] 的名称；每个广播请用不同的名称'
+    assert problem(write(tmp_path, '[[broadcast]]\nname = "b"\ncron = "0 8 * * monday"\n')) == (
+        3, 'broadcast[1].cron: "0 8 * * monday" 不是有效的 cron 时间：第 5 栏（星期）"monday" 写错了；'
+           '请用 0-7 或 sun-sat（0 和 7 都是星期日）')
+    assert problem(write(tmp_path, '[[broadcast]]\nname = "b"\n')) == (
+        1, 'broadcast[1]: 没有写什么时候播放；请加上 at = ["08:00"]，或 from、until、every 三项，'
+           '或 cron = "0 8 * * 1"，或 date = "2026-12-24 18:00"')
+    assert problem(write(tmp_path, '[[broadcast]]\nname = "b"\nat = "8:00"\ndays = ["周一", "星期八"]\n')) == (
+        4, 'broadcast[1].days[2]: "星期八" 不是星期几；请写 周一 到 周日，或 mon 到 sun')
+
+
+# --- the example station ------------------------------------------------------------
+
+def test_example_schedule_loads_with_every_kind_of_timing():
+    config = load_config(Path(__file__).parent.parent / "schedule.toml")
+    station = config.station
+    assert station.timezone == "Asia/Shanghai" and station.country == "CN"
+    assert station.quiet_hours is not None and station.quiet_hours.start > station.quiet_hours.end  # wraps midnight
+    kinds = {("at" if b.at else "rounds" if b.every_s else "cron" if b.cron else "date") for b in config.broadcasts}
+    assert kinds == {"at", "rounds", "cron", "date"}
+    assert all(b.once or b.cron or b.at or b.every_s for b in config.broadcasts)
+    assert len({b.name for b in config.broadcasts}) == len(config.broadcasts)
+    assert any(b.priority == "urgent" for b in config.broadcasts)
