@@ -60,6 +60,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--config", type=Path, help="station config (default: ./schedule.toml)")
     r.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
     r.add_argument("--player", help="paplay, pw-play, aplay, ffplay, null or auto (default: [station] player)")
+
+    lg = sub.add_parser("log", help="what the station played on a day (proof of broadcast)")
+    lg.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
+    lg.add_argument("--json", action="store_true", help="print a JSON array of the day's records")
+    lg.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
+    lg.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
     return p
 
 
@@ -279,4 +285,34 @@ def cmd_run(args) -> int:
     return run(_config(args.config), args.out, player=args.player)
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say, "plan": cmd_plan, "run": cmd_run}
+def cmd_log(args) -> int:
+    import json
+    from datetime import datetime
+
+    from announcer.plan import station_zone
+    from announcer.playlog import PlayLog, log_table
+
+    config = _config(args.config)
+    zone = station_zone(config.station)
+    day = args.date or datetime.now(zone).date()
+    log = PlayLog(args.out)
+    records = log.records(day, zone)
+    if args.json:
+        print(json.dumps([r.to_json(zone) for r in records], ensure_ascii=False, indent=2))
+        return 0
+
+    from rich.console import Console
+
+    console = Console()
+    if not records:
+        console.print(tr(f"{day} 没有播放记录（{log.path}）。", f"nothing in the play log for {day} ({log.path})."),
+                      markup=False)
+        return 0
+    console.print(log_table(records, zone, title=tr(f"播放记录：{day}（{zone.key}）", f"play log: {day} ({zone.key})")))
+    counts = {result: sum(r.result == result for r in records) for result in ("played", "missed", "skipped", "failed")}
+    console.print(tr("已播放 {played}，错过 {missed}，跳过 {skipped}，失败 {failed}。",
+                     "{played} played, {missed} missed, {skipped} skipped, {failed} failed.").format(**counts))
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say, "plan": cmd_plan, "run": cmd_run, "log": cmd_log}
