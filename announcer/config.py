@@ -156,7 +156,6 @@ class Field:
 @dataclass(frozen=True)
 class Table:
     fields: Mapping[str, "Field | Table | Tables"]
-    ignore: frozenset[str] = frozenset()   # accepted and not read (yet)
     expect: ZhEn | None = None
     to: str | None = None
     hints: Mapping[str, str] = field(default_factory=dict)   # a likely wrong key → the right one
@@ -354,9 +353,8 @@ def check(data: Mapping[str, Any], spec: Table, path: tuple = (),
     for key, value in data.items():
         sub, where = spec.fields.get(key), path + (key,)
         if sub is None:
-            if key not in spec.ignore:
-                problems.append(_unknown(key, value, spec, where))
-                unknown += 1
+            problems.append(_unknown(key, value, spec, where))
+            unknown += 1
             continue
         name = sub.to or key
         if isinstance(sub, Field):
@@ -416,14 +414,14 @@ def _unknown(key: str, value: Any, spec: Table, where: tuple) -> Problem:
 
     def fields(sub: Field | Table | Tables) -> set[str]:
         sub = sub.table if isinstance(sub, Tables) else sub
-        return set(sub.fields) | sub.ignore if isinstance(sub, Table) else set()
+        return set(sub.fields) if isinstance(sub, Table) else set()
 
     home = next((name for name, sub in spec.fields.items() if key in fields(sub)), None)
     if home and not section:
         place = header(home)
         return Problem(where, f"这个设置属于 {place}；请把它移到 {place} 那一行的下面",
                        f"this setting belongs in {place}; move it below the {place} line")
-    close = spec.hints.get(key.lower()) or closest(key, list(spec.fields) + sorted(spec.ignore))
+    close = spec.hints.get(key.lower()) or closest(key, list(spec.fields))
     if close:
         hint = header(close) if section and len(where) == 1 else f'"{close}"'
         return Problem(where, f"{what_zh}；您是不是想写 {hint}？", f"{what_en}; did you mean {hint}?")
@@ -657,8 +655,8 @@ def _cron(value: str) -> str:
     if len(fields) != 5:
         raise Invalid(f'{show(value)} 有 {len(fields)} 栏；cron 时间要写 5 栏：分 时 日 月 星期，'
                       f'如 "0 8 * * 1"（每周一 8:00）',
-                      f'{show(value)} has {len(fields)} fields; a cron time has 5: minute hour day month weekday, '
-                      f'like "0 8 * * 1" (Mondays at 08:00)')
+                      f'{show(value)} has {len(fields)} field{"" if len(fields) == 1 else "s"}; a cron time has 5: '
+                      'minute hour day month weekday, like "0 8 * * 1" (Mondays at 08:00)')
     for index, (name_zh, name_en, takes_zh, takes_en) in enumerate(_CRON_FIELDS):
         probe = " ".join(part if i == index else "*" for i, part in enumerate(fields))
         if not croniter.is_valid(probe):
@@ -687,7 +685,6 @@ def _quiet_hours(values: dict[str, Any]) -> QuietHours:
 # Broadcast's timing fields (stored names) → their key in schedule.toml and their kind of timing.
 _TIMING = {"at": ("at", "at"), "start": ("from", "from/until/every"), "until": ("until", "from/until/every"),
            "every_s": ("every", "from/until/every"), "cron": ("cron", "cron"), "once": ("date", "date")}
-_ROUNDS = {"start": "from", "until": "until", "every_s": "every"}
 
 
 def _timing(values: dict[str, Any]) -> dict[str, Any]:
@@ -705,7 +702,7 @@ def _timing(values: dict[str, Any]) -> dict[str, Any]:
                       f"already has its time in {kinds[0]}, so {kinds[1]} can't be used too; keep one, and "
                       "put the other in a [[broadcast]] of its own", (_TIMING[second][0],))
     if kinds[0] == "from/until/every":
-        missing = [name for key, name in _ROUNDS.items() if key not in values]
+        missing = [_TIMING[key][0] for key in ("start", "until", "every_s") if key not in values]
         if missing:
             raise Invalid(f'from、until 和 every 要一起写（如 from = "14:00"、until = "15:00"、every = "20m"）；'
                           f"请加上 {' 和 '.join(missing)}",

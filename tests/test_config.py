@@ -625,7 +625,7 @@ def test_options(tmp_path):
                             'month weekday, like "0 8 * * 1" (Mondays at 08:00)'),
     ('cron = "0 0 8 * * 1"', 4, 'broadcast[1].cron: "0 0 8 * * 1" has 6 fields; a cron time has 5: minute '
                                 'hour day month weekday, like "0 8 * * 1" (Mondays at 08:00)'),
-    ('cron = "@daily"', 4, 'broadcast[1].cron: "@daily" has 1 fields; a cron time has 5: minute hour day '
+    ('cron = "@daily"', 4, 'broadcast[1].cron: "@daily" has 1 field; a cron time has 5: minute hour day '
                            'month weekday, like "0 8 * * 1" (Mondays at 08:00)'),
     ('cron = "60 8 * * *"', 4, 'broadcast[1].cron: "60 8 * * *" is not a valid cron time: its minute field '
                                '"60" is wrong; use 0-59'),
