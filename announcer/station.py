@@ -1,0 +1,443 @@
+"""The station (`announcer run`): carries out the plan, day after day, with nobody at the keyboard.
+
+Three parts:
+
+- `Daemon` decides: an occurrence whose time has come is played (through the
+  one `PlayQueue`), recorded as skipped, or, when it is too late, as missed. It
+  reloads schedule.toml when it changes and catches up after a stop. Its clock
+  and player are replaceable, so tests drive it without waiting.
+- `Timetable` keeps APScheduler in step with the plan: one job per occurrence
+  in the next hour (stable id: broadcast and time), plus a job that watches
+  schedule.toml and one that plans ahead. APScheduler sleeps until the next job.
+- `run()` wires them up, handles SIGTERM/SIGINT and logs one short line per event.
+
+Missed occurrences: on start, and after the machine slept, an occurrence the
+play log has not seen plays now when it is at most `grace` (5 min) late; only
+the latest of each broadcast plays, oldest broadcast first. Older ones, back to
+the last occurrence the play log holds (at most 24 h), are recorded missed.
+Nothing plays twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from announcer import players
+from announcer.config import Config, load_config
+from announcer.errors import AnnouncerError, ConfigError, tr
+from announcer.library import Library
+from announcer.plan import Occurrence, plan, skip_reason, station_zone
+from announcer.playlog import PlayLog, Record
+from announcer.playqueue import PlayQueue, Turn, day_clips
+
+log = logging.getLogger("announcer.station")
+
+GRACE = timedelta(minutes=5)       # how late an occurrence may still play
+LOOKBACK = timedelta(hours=24)     # how far back a start looks for missed occurrences
+WATCH_S = 2                        # schedule.toml is checked this often (seconds)
+AHEAD = timedelta(hours=1)         # occurrences get a scheduler job this far ahead...
+REPLAN_S = 15 * 60                 # ...renewed this often (seconds)
+
+
+class StationError(AnnouncerError):
+    """The station cannot start."""
+
+
+class Daemon:
+    def __init__(self, config: Config, out: Path, *, player: str | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 get_player: Callable[..., object] | None = None,
+                 grace: timedelta = GRACE, lookback: timedelta = LOOKBACK):
+        self.out = Path(out)
+        self.grace, self.lookback = grace, lookback
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._player_name = player
+        self._get_player = get_player or players.get_player
+        self._player = None
+        self._lock = threading.RLock()
+        self._taken: set[tuple[str, datetime]] = set()   # occurrences handled in this run
+        self._warned: set[tuple[object, str]] = set()
+        self._use(config)
+        self._config_state = self._config_stat()
+        self._config_problem: str | None = None
+        self.playlog = PlayLog(self.out)
+        self.queue = PlayQueue(Library(self.out), self.player, self._finished, self.now, self._drop_player)
+
+    def _use(self, config: Config) -> None:
+        self.config = config
+        self.zone = station_zone(config.station)
+
+    def now(self) -> datetime:
+        return self._clock().astimezone(self.zone)
+
+    # --- start and stop -------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the player queue and catch up on what came due while the station was down."""
+        self.queue.start()
+        try:
+            name = self.player().name
+            log.info(tr(f"播放器：{name}", f"player: {name}"))
+        except AnnouncerError as e:
+            log.error(tr(f"{e}（到点时会再试）", f"{e} (will try again at each occurrence)"))
+        now = self.now()
+        last = self._playlog(lambda: self.playlog.last_scheduled())
+        since = now - self.grace if last is None else max(last, now - self.lookback)
+        self.catch_up(since, now, why=tr("电台没有运行", "the station was not running"))
+
+    def stop(self) -> None:
+        self.queue.close()
+
+    # --- what happens at an occurrence -----------------------------------------
+
+    def upcoming(self, start: datetime, end: datetime) -> list[Occurrence]:
+        return plan(self.config, start, end)
+
+    def due(self, occurrence: Occurrence) -> None:
+        """The occurrence's time has come: play it (through the queue) or record that it is skipped."""
+        if not self._take(occurrence):
+            return
+        if occurrence.skipped:
+            reason = skip_reason(occurrence.skipped)
+            log.info(tr(f"跳过「{occurrence.broadcast.name}」（{reason}）",
+                        f"skipping \"{occurrence.broadcast.name}\" ({reason})"))
+            self._record(Record(occurrence.time, occurrence.broadcast.name, (), "skipped", reason))
+        else:
+            self.queue.submit(occurrence)
+
+    def missed(self, occurrence: Occurrence, why: str) -> None:
+        if not self._take(occurrence):
+            return
+        log.warning(tr(f"错过「{occurrence.broadcast.name}」{occurrence.time:%m-%d %H:%M:%S}（{why}）",
+                       f"missed \"{occurrence.broadcast.name}\" of {occurrence.time:%m-%d %H:%M:%S} ({why})"))
+        self._record(Record(occurrence.time, occurrence.broadcast.name, (), "missed", why))
+
+    def catch_up(self, since: datetime, now: datetime, why: str) -> None:
+        """Occurrences in [since, now) nobody handled: the latest of each broadcast within the grace time
+        plays now (oldest first); the others are recorded missed, or skipped."""
+        late = [o for o in self.upcoming(since, now) if not self._handled(o)]
+        latest = {o.broadcast.name: o for o in late if not o.skipped and now - o.time <= self.grace}
+        for o in late:
+            if o.skipped:
+                self.due(o)
+            elif latest.get(o.broadcast.name) is o:
+                log.info(tr(f"「{o.broadcast.name}」{o.time:%H:%M:%S} 晚了 {_ago(now - o.time)}，在宽限时间内，现在补播",
+                            f"\"{o.broadcast.name}\" of {o.time:%H:%M:%S} is {_ago(now - o.time)} late, "
+                            "within the grace time: playing it now"))
+                self.due(o)
+            elif now - o.time <= self.grace:
+                self.missed(o, tr("同一广播有更晚的一次，只补播那一次",
+                                  "a later occurrence of the same broadcast plays instead"))
+            else:
+                self.missed(o, why)
+
+    # --- schedule.toml ---------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Read schedule.toml again when it changed; True when a new schedule is in use."""
+        state = self._config_stat()
+        if state == self._config_state:
+            return False
+        self._config_state = state
+        if state is None:
+            self._config_trouble(tr(f"读不到 {self.config.path}", f"cannot read {self.config.path}"), [])
+            return False
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as e:
+            self._config_trouble(tr(f"{self.config.path} 有错误", f"{self.config.path} has errors"),
+                                 [str(p) for p in e.problems])
+            return False
+        old = self.config.station
+        with self._lock:
+            self._use(config)
+            if (old.player, old.device) != (config.station.player, config.station.device):
+                self._player = None
+        self._config_problem = None
+        log.info(tr(f"已重新读取 {config.path}：{len(config.broadcasts)} 个广播",
+                    f"reloaded {config.path}: {len(config.broadcasts)} broadcast(s)"))
+        return True
+
+    def _config_stat(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.config.path)
+            return info.st_mtime_ns, info.st_size
+        except (OSError, TypeError):
+            return None
+
+    def _config_trouble(self, what: str, problems: list[str]) -> None:
+        log.error(tr(f"{what}，继续使用上一次正确的时间表", f"{what}; the last good schedule keeps running")
+                  + (":" if problems else ""))
+        for problem in problems:
+            log.error("  " + problem)
+
+    # --- the player and the play log -------------------------------------------
+
+    def player(self):
+        """The player, found when first needed and again after it failed (a speaker may come back)."""
+        with self._lock:
+            if self._player is None:
+                name = self._player_name or self.config.station.player
+                self._player = self._get_player(name, self.config.station.device)
+            return self._player
+
+    def prepare(self, occurrences: list[Occurrence]) -> None:
+        """Get the clips of the coming occurrences ready to play (MP3s decoded), so each starts on the dot.
+        A day not built yet is reported here, once, ahead of time."""
+        try:
+            ready = getattr(self.player(), "prepare", None)
+        except AnnouncerError:
+            return
+        library, done = self.queue.library, set()
+        for o in occurrences:
+            if o.skipped:
+                continue
+            try:
+                folder, clips = day_clips(library, o)
+            except AnnouncerError as e:
+                if (o.time.date(), str(e)) not in self._warned:
+                    self._warned.add((o.time.date(), str(e)))
+                    log.warning(tr(f"「{o.broadcast.name}」{o.time:%m-%d %H:%M}：{e}",
+                                   f"\"{o.broadcast.name}\" at {o.time:%m-%d %H:%M}: {e}"))
+                continue
+            for clip in clips:
+                key = (folder / str(clip.get("file", "")), o.broadcast.volume_db)
+                if ready is not None and key not in done:
+                    done.add(key)
+                    try:
+                        ready(*key)
+                    except (AnnouncerError, OSError):
+                        pass                     # reported when it plays
+
+    def _drop_player(self) -> None:
+        with self._lock:
+            self._player = None
+
+    def _finished(self, turn: Turn, result: str, reason: str | None) -> None:
+        ended = self.now() if turn.started else None
+        if result == "played":
+            log.info(tr(f"播完「{turn.name}」", f"finished \"{turn.name}\"") + (f" ({reason})" if reason else ""))
+        elif result == "failed":
+            log.warning(tr(f"「{turn.name}」记为失败：{reason}", f"\"{turn.name}\" recorded as failed: {reason}"))
+        self._record(Record(turn.occurrence.time, turn.name, tuple(turn.played), result, reason,
+                            started=turn.started, ended=ended))
+
+    def _record(self, record: Record) -> None:
+        self._playlog(lambda: self.playlog.add(record))
+
+    def _playlog(self, action: Callable[[], object]):
+        """Play-log access from any thread, one at a time; a failing log is reported, never fatal."""
+        with self._lock:
+            try:
+                return action()
+            except (AnnouncerError, OSError) as e:
+                log.error(tr(f"无法写入播放记录：{e}", f"cannot use the play log: {e}"))
+                return None
+
+    def _handled(self, occurrence: Occurrence) -> bool:
+        key = (occurrence.broadcast.name, occurrence.time)
+        with self._lock:
+            return key in self._taken or bool(self._playlog(
+                lambda: self.playlog.seen(occurrence.broadcast.name, occurrence.time)))
+
+    def _take(self, occurrence: Occurrence) -> bool:
+        """Claim an occurrence; False when it was already handled (nothing happens twice)."""
+        with self._lock:
+            if self._handled(occurrence):
+                return False
+            self._taken.add((occurrence.broadcast.name, occurrence.time))
+            return True
+
+    def forget_before(self, moment: datetime) -> None:
+        """Drop memory of occurrences before `moment` (the play log still has them)."""
+        with self._lock:
+            self._taken = {key for key in self._taken if key[1] >= moment}
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return tr(f"{seconds // 60} 分 {seconds % 60} 秒", f"{seconds // 60} min {seconds % 60} s") if seconds >= 60 \
+        else tr(f"{seconds} 秒", f"{seconds} s")
+
+
+class Timetable:
+    """APScheduler in step with the daemon's plan."""
+
+    def __init__(self, daemon: Daemon, scheduler=None):
+        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.daemon = daemon
+        self.scheduler = scheduler or BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={
+                "coalesce": True,                 # after a sleep, a periodic job runs once, not once per lost turn
+                "max_instances": 1,
+                # An occurrence more than `grace` late (the machine slept) is reported missed, not played.
+                "misfire_grace_time": max(1, int(daemon.grace.total_seconds())),
+            },
+            timezone=daemon.zone)
+        self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
+        self.scheduler.add_listener(self._error, EVENT_JOB_ERROR)
+        self._jobs: dict[str, Occurrence] = {}
+        self._planned_until: datetime | None = None
+        self._preparing: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        # These run however late they are: after a sleep they catch up at once.
+        self.scheduler.add_job(self._watch, "interval", seconds=WATCH_S, id="watch-schedule",
+                               misfire_grace_time=None)
+        self.scheduler.add_job(self.sync, "interval", seconds=REPLAN_S, id="plan-ahead", misfire_grace_time=None)
+        self.sync()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def sync(self) -> None:
+        """One job per occurrence in the next hour; anything between the last plan and now was slept through."""
+        with self._lock:
+            now = self.daemon.now()
+            if self._planned_until is not None and self._planned_until < now:
+                self.daemon.catch_up(self._planned_until, now, why=tr("电脑休眠或太忙", "the machine was asleep or busy"))
+            wanted: dict[str, Occurrence] = {}
+            for occurrence in self.daemon.upcoming(now, now + AHEAD):
+                wanted.setdefault(job_id(occurrence), occurrence)
+            for job in self.scheduler.get_jobs():     # dropped from the schedule (jobs already due run or miss)
+                gone = self._jobs.get(job.id)
+                if gone is not None and job.id not in wanted and gone.time >= now:
+                    job.remove()
+                    del self._jobs[job.id]
+            for key, occurrence in wanted.items():
+                if self._jobs.get(key) == occurrence and self.scheduler.get_job(key):
+                    continue
+                self.scheduler.add_job(self.daemon.due, "date", run_date=occurrence.time, args=[occurrence],
+                                       id=key, replace_existing=True)
+                self._jobs[key] = occurrence
+            self._planned_until = now + AHEAD
+            if not (self._preparing and self._preparing.is_alive()):
+                self._preparing = threading.Thread(target=self.daemon.prepare, args=(list(wanted.values()),),
+                                                   name="announcer-prepare", daemon=True)
+                self._preparing.start()
+            self._jobs = {k: o for k, o in self._jobs.items() if o.time >= now - self.daemon.lookback}
+            self.daemon.forget_before(now - 2 * self.daemon.lookback)
+
+    def _watch(self) -> None:
+        if self.daemon.reload():
+            self.sync()
+
+    def _missed(self, event) -> None:
+        occurrence = self._jobs.get(event.job_id)
+        if occurrence is not None:
+            late = self.daemon.now() - occurrence.time
+            self.daemon.missed(occurrence, tr(
+                f"晚了 {_ago(late)}，超过宽限时间（电脑休眠或太忙）",
+                f"{_ago(late)} late, past the grace time (the machine was asleep or busy)"))
+
+    def _error(self, event) -> None:
+        log.error(tr(f"内部错误（{event.job_id}）：{type(event.exception).__name__}: {event.exception}",
+                     f"internal error ({event.job_id}): {type(event.exception).__name__}: {event.exception}"))
+        if os.environ.get("ANNOUNCER_DEBUG"):
+            log.error(event.traceback)
+
+
+def job_id(occurrence: Occurrence) -> str:
+    """Stable: the same broadcast at the same moment always has the same id."""
+    return f"play:{occurrence.broadcast.name}@{occurrence.time.isoformat()}"
+
+
+# --- `announcer run` -----------------------------------------------------------
+
+def run(config: Config, out: Path, player: str | None = None) -> int:
+    """Run the station until SIGTERM or SIGINT; 0 when it stopped cleanly."""
+    if config.path is None:
+        raise StationError("找不到 schedule.toml。请在当前文件夹写一个带 [[broadcast]] 的 schedule.toml，或用 --config 指定。",
+                           "no schedule.toml found; write one with [[broadcast]] entries here, or pass --config")
+    _log_to_stderr(station_zone(config.station))
+    with _one_station(Path(out)):
+        daemon = Daemon(config, out, player=player)
+        timetable = Timetable(daemon)
+        stop = threading.Event()
+        handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            daemon.start()
+            timetable.start()
+            log.info(_on_air(daemon))
+            stop.wait()
+            log.info(tr("收到停止信号，正在停止……", "stopping..."))
+        finally:
+            timetable.stop()
+            daemon.stop()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+    log.info(tr("电台已停止", "station stopped"))
+    return 0
+
+
+def _on_air(daemon: Daemon) -> str:
+    now = daemon.now()
+    upcoming = [o for o in daemon.upcoming(now, now + timedelta(days=8)) if not o.skipped][:1]
+    name, count = daemon.config.station.name, len(daemon.config.broadcasts)
+    if not upcoming:
+        return tr(f"电台「{name}」开始运行：{count} 个广播，一周内没有要播的",
+                  f"station \"{name}\" on air: {count} broadcast(s), nothing to play in the next week")
+    o, when = upcoming[0], f"{upcoming[0].time:%m-%d %H:%M:%S}"
+    return tr(f"电台「{name}」开始运行：{count} 个广播；下一个：「{o.broadcast.name}」{when}",
+              f"station \"{name}\" on air: {count} broadcast(s); next: \"{o.broadcast.name}\" at {when}")
+
+
+class _one_station:
+    """Only one station per clip library: two would play everything twice."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def __enter__(self):
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.out / ".station.lock", "a")
+        except OSError as e:
+            raise StationError(f"无法使用音频文件夹（{e.strerror or e}）；请检查 --out 和权限",
+                               f"cannot use the clip folder ({e.strerror or e}); check --out and the permissions",
+                               str(self.out)) from None
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._handle.close()
+            raise StationError("已经有一个 announcer run 在播放这个文件夹的音频；同一时间只能运行一个。",
+                               "another announcer run is already playing from this folder; only one may run",
+                               str(self.out)) from None
+        return self
+
+    def __exit__(self, *exc):
+        self._handle.close()
+
+
+class _ZoneFormatter(logging.Formatter):
+    def __init__(self, zone):
+        super().__init__("%(asctime)s %(message)s")
+        self.zone = zone
+
+    def formatTime(self, record, datefmt=None):
+        return datetime.fromtimestamp(record.created, self.zone).strftime("%m-%d %H:%M:%S")
+
+
+def _log_to_stderr(zone) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ZoneFormatter(zone))
+    station = logging.getLogger("announcer")
+    station.handlers[:] = [handler]
+    station.setLevel(logging.INFO)
+    station.propagate = False
+    logging.getLogger("apscheduler").setLevel(logging.CRITICAL)   # its events are ours to report

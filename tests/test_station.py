@@ -1,0 +1,654 @@
+"""The station with a fake clock and a fake player: queueing, urgent cut-ins, catching up, reloading, failures.
+
+Most tests drive `Daemon` directly (no scheduler, no waiting for the clock); a
+few run the real APScheduler path for a second or two, and one runs
+`announcer run` as a process and stops it with SIGTERM mid-clip.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time as clock
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+
+from announcer.config import AudioConfig, Broadcast, Config, SpeechConfig, Station
+from announcer.library import Library
+from announcer.plan import Occurrence
+from announcer.playlog import PlayLog
+from announcer.players import PlayerError
+from announcer.station import Daemon, StationError, Timetable, _one_station, job_id
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHONPATH = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this checkout first
+ZONE = ZoneInfo("Asia/Shanghai")
+DAY = date(2026, 11, 30)
+
+
+def at(hour: int, minute: int = 0, second: float = 0, day: date = DAY) -> datetime:
+    whole = int(second)
+    return datetime(day.year, day.month, day.day, hour, minute, whole, int((second - whole) * 1e6), tzinfo=ZONE)
+
+
+# --- fakes ---------------------------------------------------------------------
+
+class FakeClock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class FakePlayback:
+    def __init__(self, player: "FakePlayer", path: Path, seconds: float, error: str | None):
+        self.path, self.ok, self.error = path, False, None
+        self.started, self.ended, self.stopped = clock.monotonic(), None, False
+        self._done = threading.Event()
+        self._failure = error
+        threading.Timer(seconds, self._end).start()
+
+    def _end(self, stopped: bool = False) -> None:
+        if self._done.is_set():
+            return
+        self.stopped = stopped
+        self.ok = not stopped and self._failure is None
+        self.error = "stopped" if stopped else self._failure
+        self.ended = clock.monotonic()
+        self._done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def stop(self) -> None:
+        self._end(stopped=True)
+
+
+class FakePlayer:
+    """Plays nothing; each clip 'plays' for `seconds[file name]` (default 0.01 s). `fail` maps a file to an error."""
+    name = "fake"
+
+    def __init__(self, seconds: dict[str, float] | None = None, default: float = 0.01):
+        self.seconds, self.default = seconds or {}, default
+        self.fail: dict[str, str] = {}
+        self.playbacks: list[FakePlayback] = []
+        self.volumes: list[float] = []
+        self.started = threading.Condition()
+
+    def play(self, path: Path, volume_db: float = 0.0) -> FakePlayback:
+        playback = FakePlayback(self, path, self.seconds.get(path.name, self.default), self.fail.get(path.name))
+        with self.started:
+            self.playbacks.append(playback)
+            self.volumes.append(volume_db)
+            self.started.notify_all()
+        return playback
+
+    def heard(self) -> list[str]:
+        """Clip file names in the order they started; a stopped one ends in '!'."""
+        return [p.path.name + ("!" if p.stopped else "") for p in self.playbacks]
+
+    def wait_started(self, count: int, timeout: float = 5) -> None:
+        with self.started:
+            assert self.started.wait_for(lambda: len(self.playbacks) >= count, timeout), self.heard()
+
+
+def broadcast(name: str = "morning", **options) -> Broadcast:
+    return Broadcast(name=name, **{"at": (time(10),), "gap_s": 0.0, **options})
+
+
+def config(*broadcasts: Broadcast, path: Path | None = None, **station) -> Config:
+    return Config(path=path, speech=SpeechConfig(), audio=AudioConfig(),
+                  station=Station(timezone="Asia/Shanghai", **station), broadcasts=broadcasts)
+
+
+def make_day(out: Path, day: date = DAY, clips=("a", "b"), tag: str = "", tags=None) -> Path:
+    """Publish a day with one small file per clip id; `tag` goes into the file names (to tell versions apart)."""
+    source = out.parent / f"src-{day}-{tag}-{clock.monotonic_ns()}"
+    source.mkdir()
+    files, entries = [], []
+    for n, clip in enumerate(clips, 1):
+        name = f"{n:02d}-{clip}{tag}.wav"
+        (source / name).write_bytes(b"RIFF")
+        files.append((name, source / name))
+        entries.append({"id": clip, "file": name, "duration_s": 0.1, "tags": (tags or {}).get(clip, [])})
+    return Library(out).publish(day, files, {"date": day.isoformat(), "clips": entries})
+
+
+def daemon(tmp_path: Path, cfg: Config, now: datetime = at(10), player: FakePlayer | None = None, **options):
+    player = player or FakePlayer()
+    d = Daemon(cfg, tmp_path / "out", clock=FakeClock(now), get_player=lambda name, device: player, **options)
+    d.fake = player
+    return d
+
+
+@pytest.fixture
+def out(tmp_path) -> Path:
+    return tmp_path / "out"
+
+
+def records(d: Daemon):
+    return PlayLog(d.out).records()
+
+
+def played(d: Daemon, timeout: float = 5) -> None:
+    assert d.queue.wait_idle(timeout), "the queue did not empty"
+
+
+# --- one playback at a time ----------------------------------------------------
+
+def test_colliding_broadcasts_wait_in_order_and_never_overlap(tmp_path, out):
+    make_day(out)
+    first, second = broadcast("first"), broadcast("second", volume_db=-6.0)
+    d = daemon(tmp_path, config(first, second), player=FakePlayer(default=0.05))
+    d.start()
+    d.due(Occurrence(at(10), first))
+    d.due(Occurrence(at(10), second))
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a.wav", "02-b.wav"] * 2
+    spans = [(p.started, p.ended) for p in d.fake.playbacks]
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:])), "playbacks overlapped"
+    assert d.fake.volumes == [0.0, 0.0, -6.0, -6.0]
+    assert [(r.broadcast, r.result, r.clips) for r in records(d)] == [("first", "played", ("a", "b")),
+                                                                       ("second", "played", ("a", "b"))]
+
+
+def test_gap_between_clips_and_between_repeats(tmp_path, out):
+    make_day(out)
+    b = broadcast(repeat=2, gap_s=0.1)
+    d = daemon(tmp_path, config(b))
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a.wav", "02-b.wav"] * 2
+    gaps = [later.started - earlier.ended for earlier, later in zip(d.fake.playbacks, d.fake.playbacks[1:])]
+    assert min(gaps) >= 0.09, gaps
+
+
+def test_only_the_listed_clips_play(tmp_path, out):
+    make_day(out, clips=("water", "keys", "vaccine"), tags={"vaccine": ["health"]})
+    b = broadcast(clips=("health", "water"))
+    d = daemon(tmp_path, config(b))
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-water.wav", "03-vaccine.wav"]
+
+
+def test_urgent_broadcast_interrupts_and_the_interrupted_one_restarts_its_clip(tmp_path, out):
+    make_day(out, clips=("a", "b", "c"))
+    normal, urgent = broadcast("rounds"), broadcast("fire", priority="urgent", clips=("a",))
+    player = FakePlayer({"02-b.wav": 0.5}, default=0.02)
+    d = daemon(tmp_path, config(normal, urgent), player=player)
+    d.start()
+    d.due(Occurrence(at(10), normal))
+    player.wait_started(2)                                  # b is playing
+    d.due(Occurrence(at(10, 0, 1), urgent))
+    played(d)
+    d.stop()
+    assert player.heard() == ["01-a.wav", "02-b.wav!", "01-a.wav", "02-b.wav", "03-c.wav"]
+    log = {r.broadcast: r for r in records(d)}
+    assert log["fire"].result == "played"
+    assert log["rounds"].result == "played" and log["rounds"].clips == ("a", "b", "c")
+    assert "interrupted" in log["rounds"].reason
+
+
+def test_an_urgent_broadcast_does_not_interrupt_another_urgent_one(tmp_path, out):
+    make_day(out)
+    one, two = broadcast("one", priority="urgent"), broadcast("two", priority="urgent")
+    player = FakePlayer({"01-a.wav": 0.2})
+    d = daemon(tmp_path, config(one, two), player=player)
+    d.start()
+    d.due(Occurrence(at(10), one))
+    player.wait_started(1)
+    d.due(Occurrence(at(10), two))
+    played(d)
+    d.stop()
+    assert player.heard() == ["01-a.wav", "02-b.wav"] * 2
+
+
+def test_a_broadcast_waits_in_the_queue_at_most_once(tmp_path, out):
+    """Regression: a broadcast due every minute behind a long one must not build up a backlog."""
+    make_day(out)
+    long, loop = broadcast("long"), broadcast("loop", clips=("b",))
+    player = FakePlayer({"01-a.wav": 0.3})
+    d = daemon(tmp_path, config(long, loop), player=player)
+    d.start()
+    d.due(Occurrence(at(10), long))
+    player.wait_started(1)
+    for minute in range(3):
+        d.due(Occurrence(at(10, minute), loop))
+    played(d)
+    d.stop()
+    assert player.heard() == ["01-a.wav", "02-b.wav", "02-b.wav"]
+    loops = [(r.scheduled.minute, r.result) for r in records(d) if r.broadcast == "loop"]
+    assert sorted(loops) == [(0, "missed"), (1, "missed"), (2, "played")]
+
+
+# --- days, versions, midnight --------------------------------------------------
+
+def test_midnight_switches_to_the_new_day(tmp_path, out):
+    make_day(out, DAY, tag="-mon")
+    make_day(out, DAY + timedelta(days=1), tag="-tue")
+    b = broadcast(clips=("a",))
+    d = daemon(tmp_path, config(b))
+    d.start()
+    d.due(Occurrence(at(23, 59, 59.9), b))
+    played(d)
+    d.due(Occurrence(at(0, 0, 0, day=DAY + timedelta(days=1)), b))
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a-mon.wav", "01-a-tue.wav"]
+
+
+def test_a_day_rebuilt_while_running_is_used_next_time(tmp_path, out):
+    make_day(out, tag="-v1")
+    b = broadcast(clips=("a",))
+    d = daemon(tmp_path, config(b))
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    make_day(out, tag="-v2")
+    d.due(Occurrence(at(11), b))
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a-v1.wav", "01-a-v2.wav"]
+
+
+def test_a_rebuild_during_a_broadcast_does_not_change_it(tmp_path, out):
+    make_day(out, tag="-v1")
+    b = broadcast()
+    player = FakePlayer({"01-a-v1.wav": 0.2})
+    d = daemon(tmp_path, config(b), player=player)
+    d.start()
+    d.due(Occurrence(at(10), b))
+    player.wait_started(1)
+    make_day(out, tag="-v2")
+    played(d)
+    d.stop()
+    assert player.heard() == ["01-a-v1.wav", "02-b-v1.wav"]
+    assert records(d)[0].result == "played"
+
+
+def test_a_day_not_built_is_recorded_failed_with_what_to_do(tmp_path, out):
+    b = broadcast()
+    d = daemon(tmp_path, config(b))
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    d.stop()
+    [record] = records(d)
+    assert record.result == "failed" and "announcer build" in record.reason
+    assert d.fake.heard() == []
+
+
+# --- failures ------------------------------------------------------------------
+
+def test_a_crashing_player_is_recorded_and_the_next_occurrence_plays(tmp_path, out, caplog):
+    make_day(out)
+    b = broadcast()
+    player = FakePlayer()
+    player.fail["01-a.wav"] = "paplay: Connection refused"
+    d = daemon(tmp_path, config(b), player=player)
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    player.fail.clear()
+    d.due(Occurrence(at(11), b))
+    played(d)
+    d.stop()
+    first, second = records(d)
+    assert (first.result, first.clips) == ("failed", ("b",))            # the next clip was still tried
+    assert first.reason == "paplay: Connection refused"
+    assert (second.result, second.clips) == ("played", ("a", "b"))
+    assert d.fake.heard() == ["01-a.wav", "02-b.wav"] * 2
+    assert any("Connection refused" in m for m in caplog.messages)
+
+
+def test_a_missing_player_is_recorded_and_found_again_later(tmp_path, out):
+    make_day(out)
+    b = broadcast()
+    player, calls = FakePlayer(), []
+
+    def get_player(name, device):
+        calls.append((name, device))
+        if len(calls) <= 2:   # at start and at the first occurrence
+            raise PlayerError("找不到播放程序", "no audio player found")
+        return player
+
+    cfg = config(b, player="paplay", device="speaker")
+    d = Daemon(cfg, out, clock=FakeClock(at(10)), get_player=get_player)
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    d.due(Occurrence(at(11), b))
+    played(d)
+    d.stop()
+    assert [(r.result, r.reason) for r in records(d)] == [("failed", "no audio player found"), ("played", None)]
+    assert calls[-1] == ("paplay", "speaker")
+
+
+def test_a_player_that_hangs_is_given_up_on(tmp_path, out, monkeypatch):
+    monkeypatch.setattr("announcer.playqueue.STALL_S", 0.1)
+    make_day(out)
+    b = broadcast()
+    d = daemon(tmp_path, config(b), player=FakePlayer({"01-a.wav": 60}))
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    d.stop()
+    [record] = records(d)
+    assert record.result == "failed" and "01-a.wav" in record.reason
+
+
+def test_a_missing_clip_file_is_skipped_and_recorded(tmp_path, out):
+    folder = make_day(out, clips=("a", "b", "c"))
+    (folder / "02-b.wav").unlink()
+    b = broadcast()
+    d = daemon(tmp_path, config(b))
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    d.due(Occurrence(at(11), b))       # still running, still trying
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a.wav", "03-c.wav"] * 2
+    for record in records(d):
+        assert (record.result, record.clips) == ("failed", ("a", "c"))
+        assert "02-b.wav" in record.reason and "missing" in record.reason
+
+
+def test_a_broken_play_log_is_reported_not_fatal(tmp_path, out, caplog):
+    make_day(out)
+    b = broadcast()
+    d = daemon(tmp_path, config(b))
+
+    def broken(record):
+        raise OSError(28, "No space left on device")
+
+    d.playlog.add = broken
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    d.due(Occurrence(at(11), b))
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a.wav", "02-b.wav"] * 2
+    assert any("No space left" in m for m in caplog.messages)
+
+
+# --- skipped, missed, never twice ----------------------------------------------
+
+def test_skipped_occurrences_are_recorded_with_the_reason_when_their_time_comes(tmp_path, out):
+    make_day(out)
+    b = broadcast()
+    d = daemon(tmp_path, config(b))
+    d.start()
+    d.due(Occurrence(at(22), b, skipped="quiet-hours"))
+    d.due(Occurrence(at(10, day=DAY + timedelta(days=1)), b, skipped="holiday"))
+    played(d)
+    d.stop()
+    assert d.fake.heard() == []
+    assert [(r.result, r.reason) for r in records(d)] == [("skipped", "quiet hours"), ("skipped", "holiday")]
+
+
+def test_skipped_occurrences_while_the_station_was_down_are_recorded_skipped(tmp_path, out):
+    from announcer.config import QuietHours
+
+    b = broadcast(at=(time(9, 59), time(22)))
+    PlayLog(out).add(_record(at(9, 59), "morning"))
+    cfg = config(b, quiet_hours=QuietHours(time(21, 30), time(7)))
+    d = daemon(tmp_path, cfg, now=at(9, 58, day=DAY + timedelta(days=1)))
+    d.start()
+    played(d)
+    d.stop()
+    assert [(r.scheduled, r.result, r.reason) for r in records(d)][1:] == [(at(22), "skipped", "quiet hours")]
+
+
+def test_missed_within_the_grace_time_plays_once_after_a_restart(tmp_path, out):
+    make_day(out)
+    b = broadcast(at=(time(9), time(9, 30), time(10)))
+    PlayLog(out).add(_record(at(9), "morning"))
+    d = daemon(tmp_path, config(b), now=at(10, 3))          # down from 9:10 to 10:03
+    d.start()
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a.wav", "02-b.wav"]
+    log = [(r.scheduled, r.result) for r in records(d)]
+    assert log == [(at(9), "played"), (at(9, 30), "missed"), (at(10), "played")]
+    assert "not running" in records(d)[1].reason
+
+    again = daemon(tmp_path, config(b), now=at(10, 4))       # a second restart plays nothing again
+    again.start()
+    played(again)
+    again.due(Occurrence(at(10), b))                         # not even when the scheduler asks
+    played(again)
+    again.stop()
+    assert again.fake.heard() == []
+    assert len(records(again)) == 3
+
+
+def test_missed_after_the_grace_time_is_only_recorded(tmp_path, out):
+    make_day(out)
+    b = broadcast(at=(time(9), time(10)))
+    PlayLog(out).add(_record(at(9), "morning"))
+    d = daemon(tmp_path, config(b), now=at(10, 5, 1))
+    d.start()
+    played(d)
+    d.stop()
+    assert d.fake.heard() == []
+    assert [(r.scheduled, r.result) for r in records(d)][-1] == (at(10), "missed")
+
+
+def test_no_backlog_burst_after_a_restart(tmp_path, out):
+    """Down for 4 minutes with a broadcast every minute and another at the same time: each plays once."""
+    make_day(out)
+    loop = broadcast("loop", at=(), start=time(10), until=time(11), every_s=60, clips=("a",))
+    other = broadcast("other", at=(time(10, 1),), clips=("b",))
+    PlayLog(out).add(_record(at(9, 59), "other"))
+    d = daemon(tmp_path, config(loop, other), now=at(10, 4, 30))
+    d.start()
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["02-b.wav", "01-a.wav"]         # oldest first: other 10:01, loop 10:04
+    loops = [(r.scheduled.minute, r.result) for r in records(d) if r.broadcast == "loop"]
+    assert loops == [(0, "missed"), (1, "missed"), (2, "missed"), (3, "missed"), (4, "played")]
+
+
+def test_the_first_start_looks_back_only_the_grace_time(tmp_path, out):
+    make_day(out)
+    b = broadcast(at=(time(6), time(9, 58)))
+    d = daemon(tmp_path, config(b), now=at(10))
+    d.start()
+    played(d)
+    d.stop()
+    assert [(r.scheduled, r.result) for r in records(d)] == [(at(9, 58), "played")]
+
+
+def test_the_look_back_is_capped(tmp_path, out):
+    b = broadcast(at=(time(12),))
+    PlayLog(out).add(_record(at(12, day=DAY - timedelta(days=10)), "morning"))
+    d = daemon(tmp_path, config(b), now=at(10))
+    d.start()
+    played(d)
+    d.stop()
+    assert [r.scheduled for r in records(d)][1:] == [at(12, day=DAY - timedelta(days=1))]
+
+
+def _record(scheduled: datetime, name: str):
+    from announcer.playlog import Record
+    return Record(scheduled, name, ("a",), "played", started=scheduled, ended=scheduled + timedelta(seconds=5))
+
+
+# --- schedule.toml changes -------------------------------------------------------
+
+SCHEDULE = """[station]
+timezone = "Asia/Shanghai"
+
+[[broadcast]]
+name = "morning"
+at = ["{at}"]
+"""
+
+
+def test_schedule_toml_reloaded_and_a_bad_edit_keeps_the_last_good_one(tmp_path, caplog):
+    path = tmp_path / "schedule.toml"
+    path.write_text(SCHEDULE.format(at="10:00"), "utf-8")
+    from announcer.config import load_config
+    d = daemon(tmp_path, load_config(path))
+    assert not d.reload()                                          # unchanged
+    path.write_text(SCHEDULE.format(at="10:30"), "utf-8")
+    assert d.reload()
+    assert d.config.broadcasts[0].at == (time(10, 30),)
+    path.write_text(SCHEDULE.format(at="10:30") + 'repeat = "twice"\n', "utf-8")
+    assert not d.reload()
+    assert d.config.broadcasts[0].at == (time(10, 30),)
+    bad = [m for m in caplog.messages if "last good schedule" in m]
+    assert len(bad) == 1 and any("repeat" in m and "schedule.toml:7" in m for m in caplog.messages)
+    assert not d.reload()                                          # reported once, not every poll
+    path.unlink()
+    assert not d.reload()
+    assert d.config.broadcasts[0].at == (time(10, 30),)
+    path.write_text(SCHEDULE.format(at="11:00"), "utf-8")
+    assert d.reload()
+    assert d.config.broadcasts[0].at == (time(11),)
+
+
+# --- the real scheduler ----------------------------------------------------------
+
+def test_timetable_plays_on_time_and_follows_a_reload(tmp_path, out):
+    now = datetime.now(ZONE)
+    make_day(out, now.date())
+    soon = replace(broadcast("soon", clips=("a",)), at=(), once=(now + timedelta(seconds=0.4)).replace(tzinfo=None))
+    later = replace(broadcast("later", clips=("b",)), at=(), once=(now + timedelta(seconds=0.8)).replace(tzinfo=None))
+    d = Daemon(config(soon), out, get_player=lambda name, device: player)
+    player = FakePlayer()
+    timetable = Timetable(d)
+    d.start()
+    timetable.start()
+    try:
+        assert [j.id for j in timetable.scheduler.get_jobs() if j.id.startswith("play:")] == \
+            [job_id(Occurrence(soon.once.replace(tzinfo=ZONE), soon))]
+        d._use(config(soon, later))          # as a reload would
+        timetable.sync()
+        player.wait_started(2, timeout=3)
+        played(d)
+    finally:
+        timetable.stop()
+        d.stop()
+    assert player.heard() == ["01-a.wav", "02-b.wav"]
+    assert [r.result for r in records(d)] == ["played", "played"]
+    assert abs((records(d)[0].started - soon.once.replace(tzinfo=ZONE)).total_seconds()) < 0.2
+
+
+def test_an_occurrence_slept_through_is_recorded_missed(tmp_path, out):
+    """The machine wakes 3 s after an occurrence, with a grace time of 1 s: recorded missed, not played."""
+    now = datetime.now(ZONE)
+    b = replace(broadcast("asleep"), at=(), once=(now - timedelta(seconds=3)).replace(tzinfo=None, microsecond=0))
+    occurrence = Occurrence(b.once.replace(tzinfo=ZONE), b)
+    player = FakePlayer()
+    d = Daemon(config(b), out, get_player=lambda name, device: player, grace=timedelta(seconds=1))
+    timetable = Timetable(d)
+    timetable.start()
+    timetable.scheduler.add_job(d.due, "date", run_date=occurrence.time, args=[occurrence], id=job_id(occurrence))
+    timetable._jobs[job_id(occurrence)] = occurrence
+    deadline = clock.monotonic() + 3
+    while not records(d) and clock.monotonic() < deadline:
+        clock.sleep(0.02)
+    timetable.stop()
+    [record] = records(d)
+    assert record.result == "missed" and "past the grace time" in record.reason
+    assert player.heard() == []
+
+
+def test_a_gap_in_the_plan_after_a_sleep_is_caught_up(tmp_path, out):
+    make_day(out)
+    b = broadcast(at=(time(10, 30), time(11, 58)))
+    d = daemon(tmp_path, config(b), now=at(10))
+    timetable = Timetable(d)
+    timetable.sync()                                      # jobs until 11:00
+    d._clock.now = at(12)                                 # woke up at noon
+    timetable.sync()
+    d.start()
+    played(d)
+    d.stop()
+    assert [(r.scheduled, r.result) for r in records(d)] == [(at(11, 58), "played")]
+    assert [j.id for j in timetable.scheduler.get_jobs() if j.id.startswith("play:")] == \
+        [job_id(Occurrence(at(10, 30), b))]               # the 10:30 job reports itself when it runs late
+
+
+def test_only_one_station_per_library(tmp_path):
+    with _one_station(tmp_path):
+        with pytest.raises(StationError, match="already playing"):
+            with _one_station(tmp_path):
+                pass
+
+
+# --- the process -------------------------------------------------------------------
+
+# Runs `announcer run` with a player that plays nothing for 30 s a clip.
+SLOW_PLAYER = """
+import sys, threading
+from announcer import cli, players
+
+class Playback:
+    ok, error = False, None
+    def __init__(self):
+        self.done = threading.Event()
+        print("PLAYING", flush=True)
+    def wait(self, timeout=None):
+        return self.done.wait(timeout)
+    def stop(self):
+        self.error = "stopped"
+        self.done.set()
+
+class Player:
+    name = "slow"
+    def play(self, path, volume_db=0.0):
+        return Playback()
+
+players.get_player = lambda name="auto", device=None: Player()
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_during_playback_stops_cleanly(tmp_path, out):
+    now = datetime.now(ZONE)
+    make_day(out, now.date())
+    start = (now + timedelta(seconds=2)).replace(microsecond=0)
+    (tmp_path / "schedule.toml").write_text(
+        f'[station]\ntimezone = "Asia/Shanghai"\n\n[[broadcast]]\nname = "morning"\n'
+        f'date = {start.replace(tzinfo=None).isoformat()}\n', "utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PLAYER, "run", "--out", str(out)], cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": PYTHONPATH}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "PLAYING"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "playing \"morning\"" in stderr and "station stopped" in stderr
+    [record] = PlayLog(out).records()
+    assert (record.broadcast, record.scheduled, record.result) == ("morning", start, "failed")
+    assert "stopped" in record.reason and record.ended is not None
+
+
+def test_run_without_a_schedule_says_what_to_do(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "announcer", "run"], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": PYTHONPATH}, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "schedule.toml" in result.stderr
