@@ -67,7 +67,6 @@ class Daemon:
         self._warned: set[tuple[object, str]] = set()
         self._use(config)
         self._config_state = self._config_stat()
-        self._config_problem: str | None = None
         self.playlog = PlayLog(self.out)
         self.queue = PlayQueue(Library(self.out), self.player, self._finished, self.now, self._drop_player)
 
@@ -80,8 +79,8 @@ class Daemon:
 
     # --- start and stop -------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the player queue and catch up on what came due while the station was down."""
+    def start(self) -> datetime:
+        """Start the player queue and catch up on what came due while the station was down; returns up to when."""
         self.queue.start()
         try:
             name = self.player().name
@@ -92,6 +91,7 @@ class Daemon:
         last = self._playlog(lambda: self.playlog.last_scheduled())
         since = now - self.grace if last is None else max(last, now - self.lookback)
         self.catch_up(since, now, why=tr("电台没有运行", "the station was not running"))
+        return now
 
     def stop(self) -> None:
         self.queue.close()
@@ -113,18 +113,20 @@ class Daemon:
         else:
             self.queue.submit(occurrence)
 
-    def missed(self, occurrence: Occurrence, why: str) -> None:
+    def missed(self, occurrence: Occurrence, why: str, quiet: bool = False) -> None:
         if not self._take(occurrence):
             return
-        log.warning(tr(f"错过「{occurrence.broadcast.name}」{occurrence.time:%m-%d %H:%M:%S}（{why}）",
-                       f"missed \"{occurrence.broadcast.name}\" of {occurrence.time:%m-%d %H:%M:%S} ({why})"))
+        if not quiet:
+                log.warning(tr(f"错过「{occurrence.broadcast.name}」{occurrence.time:%m-%d %H:%M:%S}（{why}）",
+                           f"missed \"{occurrence.broadcast.name}\" of {occurrence.time:%m-%d %H:%M:%S} ({why})"))
         self._record(Record(occurrence.time, occurrence.broadcast.name, (), "missed", why))
 
     def catch_up(self, since: datetime, now: datetime, why: str) -> None:
         """Occurrences in [since, now) nobody handled: the latest of each broadcast within the grace time
-        plays now (oldest first); the others are recorded missed, or skipped."""
+        plays now (oldest first); the others are recorded missed (one log line a broadcast), or skipped."""
         late = [o for o in self.upcoming(since, now) if not self._handled(o)]
         latest = {o.broadcast.name: o for o in late if not o.skipped and now - o.time <= self.grace}
+        missed: dict[str, list[Occurrence]] = {}
         for o in late:
             if o.skipped:
                 self.due(o)
@@ -133,11 +135,16 @@ class Daemon:
                             f"\"{o.broadcast.name}\" of {o.time:%H:%M:%S} is {_ago(now - o.time)} late, "
                             "within the grace time: playing it now"))
                 self.due(o)
-            elif now - o.time <= self.grace:
-                self.missed(o, tr("同一广播有更晚的一次，只补播那一次",
-                                  "a later occurrence of the same broadcast plays instead"))
             else:
-                self.missed(o, why)
+                missed.setdefault(o.broadcast.name, []).append(o)
+                self.missed(o, why if now - o.time > self.grace else
+                            tr("同一广播有更晚的一次，只补播那一次", "a later occurrence of the same broadcast plays instead"),
+                            quiet=True)
+        for name, gone in missed.items():
+            first, last = f"{gone[0].time:%m-%d %H:%M:%S}", f"{gone[-1].time:%m-%d %H:%M:%S}"
+            log.warning(tr(f"错过「{name}」{len(gone)} 次（{first}" + (f" 到 {last}" if len(gone) > 1 else "") + f"，{why}）",
+                           f"missed \"{name}\" {len(gone)} time(s) ({first}" + (f" to {last}" if len(gone) > 1 else "")
+                           + f"; {why})"))
 
     # --- schedule.toml ---------------------------------------------------------
 
@@ -161,7 +168,6 @@ class Daemon:
             self._use(config)
             if (old.player, old.device) != (config.station.player, config.station.device):
                 self._player = None
-        self._config_problem = None
         log.info(tr(f"已重新读取 {config.path}：{len(config.broadcasts)} 个广播",
                     f"reloaded {config.path}: {len(config.broadcasts)} broadcast(s)"))
         return True
@@ -293,7 +299,9 @@ class Timetable:
         self._preparing: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def start(self) -> None:
+    def start(self, since: datetime | None = None) -> None:
+        """Start scheduling; occurrences from `since` (where the daemon's catch-up ended) to now are caught up."""
+        self._planned_until = since
         # These run however late they are: after a sleep they catch up at once.
         self.scheduler.add_job(self._watch, "interval", seconds=WATCH_S, id="watch-schedule",
                                misfire_grace_time=None)
@@ -371,8 +379,7 @@ def run(config: Config, out: Path, player: str | None = None) -> int:
         stop = threading.Event()
         handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            daemon.start()
-            timetable.start()
+            timetable.start(since=daemon.start())
             log.info(_on_air(daemon))
             stop.wait()
             log.info(tr("收到停止信号，正在停止……", "stopping..."))

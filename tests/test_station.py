@@ -451,7 +451,7 @@ def test_missed_after_the_grace_time_is_only_recorded(tmp_path, out):
     assert [(r.scheduled, r.result) for r in records(d)][-1] == (at(10), "missed")
 
 
-def test_no_backlog_burst_after_a_restart(tmp_path, out):
+def test_no_backlog_burst_after_a_restart(tmp_path, out, caplog):
     """Down for 4 minutes with a broadcast every minute and another at the same time: each plays once."""
     make_day(out)
     loop = broadcast("loop", at=(), start=time(10), until=time(11), every_s=60, clips=("a",))
@@ -464,6 +464,8 @@ def test_no_backlog_burst_after_a_restart(tmp_path, out):
     assert d.fake.heard() == ["02-b.wav", "01-a.wav"]         # oldest first: other 10:01, loop 10:04
     loops = [(r.scheduled.minute, r.result) for r in records(d) if r.broadcast == "loop"]
     assert loops == [(0, "missed"), (1, "missed"), (2, "missed"), (3, "missed"), (4, "played")]
+    missed = [m for m in caplog.messages if m.startswith("missed")]
+    assert missed == ['missed "loop" 4 time(s) (11-30 10:00:00 to 11-30 10:03:00; the station was not running)']
 
 
 def test_the_first_start_looks_back_only_the_grace_time(tmp_path, out):
