@@ -150,3 +150,52 @@ def test_invalid_config_gives_its_errors_and_exit_2(tmp_path):
     for fragment in ("schedule.toml:2", "station.timezone", '"Asia/Shangai" is not a time zone; did you mean "Asia/Shanghai"?'):
         assert fragment in line
     assert result.stdout == ""
+
+
+SCHEDULE = """\
+[station]
+timezone = "Asia/Shanghai"
+country = "CN"
+quiet_hours = { from = "21:30", to = "07:00" }
+
+[[broadcast]]
+name = "早间通知"
+at = ["08:00"]
+clips = ["停水"]
+repeat = 2
+days = "workdays"
+
+[[broadcast]]
+name = "rounds"
+from = "14:00"
+until = "15:00"
+every = "30m"
+
+[[broadcast]]
+name = "late"
+cron = "0 22 * * *"
+"""
+
+
+def test_json_from_schedule_toml(tmp_path):
+    # 2026-01-01 is New Year's Day, 2026-01-03 a Saturday, Sunday 2026-01-04 a make-up workday.
+    (tmp_path / "schedule.toml").write_text(SCHEDULE, "utf-8")
+    Library(tmp_path / "audio_out").publish(date(2026, 1, 4), [], {**MANIFEST, "date": "2026-01-04"})
+    result = run("plan", "--json", "--from", "2026-01-03T07:00", "--hours", "31.5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"time": "2026-01-03T14:00:00+08:00", "broadcast": "rounds", "clips": ["all"], "repeat": 1},
+        {"time": "2026-01-03T14:30:00+08:00", "broadcast": "rounds", "clips": ["all"], "repeat": 1},
+        {"time": "2026-01-04T08:00:00+08:00", "broadcast": "早间通知", "clips": ["ting-shui"], "repeat": 2},
+        {"time": "2026-01-04T14:00:00+08:00", "broadcast": "rounds", "clips": ["ting-shui", "lost-keys"], "repeat": 1},
+    ]
+
+
+def test_every_config_error_is_listed_exit_2(tmp_path):
+    (tmp_path / "schedule.toml").write_text(
+        '[[broadcast]]\nname = "a"\nat = ["25:00"]\n\n[[broadcast]]\nname = "b"\ncron = "0 8 * * 8"\n', "utf-8")
+    result = run("plan", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    first, second = result.stderr.strip().splitlines()
+    assert first.startswith("error: schedule.toml:3 ") and '"25:00"' in first
+    assert second.startswith("error: schedule.toml:7 ") and '"0 8 * * 8"' in second
