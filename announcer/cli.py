@@ -119,9 +119,10 @@ def _config(path: Path | None):
 
 def _today(config) -> date:
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
-    return datetime.now(ZoneInfo(config.timezone) if config.timezone else None).date()
+    from announcer.plan import station_zone
+
+    return datetime.now(station_zone(config.station)).date()
 
 
 def cmd_build(args) -> int:

@@ -29,11 +29,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from announcer.config import Broadcast, Config, QuietHours, Station
+from announcer.config import Broadcast, Config, QuietHours, Station, WEEKDAYS
 from announcer.errors import tr
 
 SKIP_REASONS = {"holiday": ("节假日", "holiday"), "quiet-hours": ("静音时段", "quiet hours")}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ONE_DAY = timedelta(days=1)
 
 
