@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -25,7 +26,7 @@ import time
 import wave
 from pathlib import Path
 
-from announcer.errors import AnnouncerError, shorten, tr
+from announcer.errors import AnnouncerError, shorten
 
 # Command lines; the device option (if any) and then the WAV file are appended. No shell is involved.
 PLAYERS = {
@@ -135,7 +136,7 @@ class _ProcessPlayback(Playback):
         if code == 0 or self._stopped:
             self._finish()
         elif code < 0:
-            self._finish(_failed(self._program, tr(f"被信号 {-code} 中止", f"ended by signal {-code}"), self._device))
+            self._finish(_failed(self._program, _signal_name(-code), self._device))
         else:
             self._finish(_failed(self._program, lines[-1].strip() if lines else f"exit {code}", self._device))
 
@@ -220,7 +221,8 @@ class Player:
         volume_db = round(float(volume_db), 2)
         if path.suffix.lower() == ".wav" and volume_db == 0:
             return path
-        key = hashlib.sha256(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\0{volume_db}"
+        # The file itself, not its path: a rebuilt day hard-links unchanged clips, so they stay decoded.
+        key = hashlib.sha256(f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}:{volume_db}"
                              .encode()).hexdigest()[:20]
         wav = self.cache / f"{path.stem}.{key}.wav"
         try:
@@ -348,6 +350,13 @@ def _seconds(wav: Path) -> float:
         raise PlayerError("无法读取这段 WAV 音频。文件可能已损坏，请重新运行 announcer build。",
                           "cannot read this WAV clip; the file may be damaged: run announcer build again",
                           str(wav)) from None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _unknown(name: str) -> PlayerError:

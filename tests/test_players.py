@@ -139,7 +139,7 @@ def test_player_killed_by_a_signal_is_a_failure(fake_bin, clip):
     stand_in(fake_bin, "aplay", "kill -9 $$")
     playback = get_player("aplay").play(clip)
     assert playback.wait(5) and not playback.ok
-    assert "ended by signal 9" in playback.error
+    assert playback.error.startswith("playback failed (aplay: SIGKILL)")
 
 
 def test_wait_with_timeout_then_stop_cuts_it_off(fake_bin, clip):
@@ -332,3 +332,13 @@ def test_auto_picks_paplay_when_the_server_answers(pulse):
     if not shutil.which("paplay"):
         pytest.skip("paplay is not installed")
     assert get_player("auto").name == "paplay"
+
+
+@pytest.mark.real
+def test_a_clip_hard_linked_into_a_rebuilt_day_stays_decoded(fake_bin, tmp_path):
+    """A rebuild publishes unchanged clips as hard links into a new folder: no second decode."""
+    mp3 = tone(tmp_path / "01-bell.mp3", 660, 0.3)
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "01-bell.mp3").hardlink_to(mp3)
+    player = get_player("aplay", cache=tmp_path / "cache")
+    assert player.prepare(mp3) == player.prepare(tmp_path / "v2" / "01-bell.mp3")
