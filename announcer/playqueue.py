@@ -182,12 +182,12 @@ class PlayQueue:
                 if outcome == "stopped":
                     return
                 if outcome == "hung":
-                    self._finish(turn, "failed", "; ".join(turn.problems))
+                    self._finish(turn, "failed", _joined(turn.problems))
                     return
                 sounded = sounded or outcome == "played"
                 turn.index += 1
             turn.repeat, turn.index = turn.repeat + 1, 0
-        self._finish(turn, "failed" if turn.problems else "played", "; ".join(turn.problems) or None)
+        self._finish(turn, "failed" if turn.problems else "played", _joined(turn.problems) or None)
 
     def _open(self, turn: Turn) -> bool:
         """Resolve the day's version folder and the broadcast's clips in it; False (recorded) when there are none."""
@@ -226,6 +226,9 @@ class PlayQueue:
                                        f"{path.name} still playing after {limit:.0f} s; giving up this broadcast"))
             return "hung"
         if not playback.ok:
+            problem = getattr(playback, "problem", None)
+            if isinstance(problem, AnnouncerError) and problem.where:     # name the clip, not its long path
+                return self._clip_failed(turn, f"{path.name}: {tr(problem.zh, problem.en)}")
             return self._clip_failed(turn, playback.error or tr("播放器出错", "the player failed"))
         turn.played.append(str(clip.get("id", path.stem)))
         return "played"
@@ -261,6 +264,10 @@ class PlayQueue:
             reason = tr(f"被紧急广播打断 {turn.interruptions} 次，已从中断处重播",
                         f"interrupted {turn.interruptions} time(s) by an urgent broadcast; the clip was restarted")
         self._finished(turn, result, reason)
+
+
+def _joined(problems: list[str]) -> str:
+    return tr("；", "; ").join(p.rstrip("。.") for p in problems)
 
 
 def day_clips(library: Library, occurrence: Occurrence) -> tuple[Path, list[dict]]:

@@ -181,7 +181,7 @@ class Daemon:
 
     def _config_trouble(self, what: str, problems: list[str]) -> None:
         log.error(tr(f"{what}，继续使用上一次正确的时间表", f"{what}; the last good schedule keeps running")
-                  + (":" if problems else ""))
+                  + (tr("：", ":") if problems else ""))
         for problem in problems:
             log.error("  " + problem)
 
@@ -311,6 +311,10 @@ class Timetable:
 
     def stop(self) -> None:
         if self.scheduler.running:
+            # Pause, and let a pass over the due jobs finish (get_jobs waits for it): shutting down in the
+            # middle of one makes APScheduler 3.11 fail to remove a date job that just ran (JobLookupError).
+            self.scheduler.pause()
+            self.scheduler.get_jobs()
             self.scheduler.shutdown(wait=False)
 
     def sync(self) -> None:
