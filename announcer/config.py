@@ -542,11 +542,14 @@ def _some_times(times: tuple[time, ...]) -> tuple[time, ...]:
     return tuple(sorted(times))
 
 
+MIN_EVERY_S = 10   # shorter rounds are a typo ("1ms") and would flood the plan and the play queue
+
+
 def _every(value: Any) -> float:
     seconds = parse_duration(value, ('"20m"', '"20m"'))
-    if seconds <= 0:
-        raise Invalid(f'{show(value)} 太短；间隔要大于 0，如 "20m"',
-                      f'{show(value)} is too short; every needs a length above 0, like "20m"')
+    if seconds < MIN_EVERY_S:
+        raise Invalid(f'{show(value)} 太短；间隔至少 {MIN_EVERY_S} 秒，如 "20m"',
+                      f'{show(value)} is too short; every needs at least {MIN_EVERY_S} seconds, like "20m"')
     return seconds
 
 

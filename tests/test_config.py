@@ -526,6 +526,7 @@ def test_rounds(tmp_path):
     found = broadcast(tmp_path, 'from = "14:00"\nuntil = "15:00"\nevery = "20m"')
     assert (found.start, found.until, found.every_s) == (time(14), time(15), 1200.0)
     assert found.at == () and found.cron is None and found.once is None
+    assert broadcast(tmp_path, 'from = "14:00"\nuntil = "15:00"\nevery = "10s"').every_s == 10.0   # the shortest
 
 
 @pytest.mark.parametrize("cron, kept", [
@@ -617,7 +618,13 @@ def test_options(tmp_path):
     ('from = "14:00"\nuntil = "15:00"\nevery = "20 minutes"', 6,
      'broadcast[1].every: "20 minutes" is not a duration; write it like "20m"'),
     ('from = "14:00"\nuntil = "15:00"\nevery = "0s"', 6,
-     'broadcast[1].every: "0s" is too short; every needs a length above 0, like "20m"'),
+     'broadcast[1].every: "0s" is too short; every needs at least 10 seconds, like "20m"'),
+    ('from = "14:00"\nuntil = "15:00"\nevery = "1ms"', 6,
+     'broadcast[1].every: "1ms" is too short; every needs at least 10 seconds, like "20m"'),
+    ('from = "14:00"\nuntil = "15:00"\nevery = "9.9s"', 6,
+     'broadcast[1].every: "9.9s" is too short; every needs at least 10 seconds, like "20m"'),
+    ('from = "14:00"\nuntil = "15:00"\nevery = 1', 6,
+     'broadcast[1].every: 1 is too short; every needs at least 10 seconds, like "20m"'),
     ('from = "14:00"\nuntil = "15:00"\nevery = "20"', 6,
      'broadcast[1].every: "20" has no unit; write "20s" (seconds) or "20m" (minutes)'),
     # cron
