@@ -47,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("text", metavar="TEXT")
     s.add_argument("-o", "--output", type=Path, help="write a .mp3 or .wav file instead of playing")
     s.add_argument("--config", type=Path)
-    s.add_argument("--player", default="auto", help="paplay, pw-play, aplay, ffplay or auto")
+    s.add_argument("--player", type=_player, default="auto", help=f"{_player_names()} (default: auto)")
 
     pl = sub.add_parser("plan", help="show what plays when, without playing anything")
     pl.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="the station: play the clips at the times in schedule.toml, until stopped")
     r.add_argument("--config", type=Path, help="station config (default: ./schedule.toml)")
     r.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
-    r.add_argument("--player", help="paplay, pw-play, aplay, ffplay, null or auto (default: [station] player)")
+    r.add_argument("--player", type=_player, help=f"{_player_names()} (default: [station] player)")
 
     lg = sub.add_parser("log", help="what the station played on a day (proof of broadcast)")
     lg.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
@@ -95,6 +95,21 @@ def _date(text: str) -> date:
     except ValueError:
         raise argparse.ArgumentTypeError(
             tr(f"“{text}”不是日期，请写成 2026-11-30 这样", f"\"{text}\" is not a date; write it like 2026-11-30"))
+
+
+def _player_names() -> str:
+    from announcer.players import NAMES
+
+    return ", ".join((*NAMES, "auto"))
+
+
+def _player(text: str) -> str:
+    """A player name, checked here: `run` with an unknown one would otherwise wait forever, never playing."""
+    from announcer.players import NAMES, unknown_player
+
+    if text not in (*NAMES, "auto"):
+        raise argparse.ArgumentTypeError(str(unknown_player(text)))
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -291,7 +306,7 @@ def cmd_log(args) -> int:
     from datetime import datetime
 
     from announcer.plan import station_zone
-    from announcer.playlog import PlayLog, log_table
+    from announcer.playlog import RESULTS, PlayLog, log_table
 
     config = _config(args.config)
     zone = station_zone(config.station)
@@ -310,7 +325,7 @@ def cmd_log(args) -> int:
                       markup=False)
         return 0
     console.print(log_table(records, zone, title=tr(f"播放记录：{day}（{zone.key}）", f"play log: {day} ({zone.key})")))
-    counts = {result: sum(r.result == result for r in records) for result in ("played", "missed", "skipped", "failed")}
+    counts = {result: sum(r.result == result for r in records) for result in RESULTS}
     console.print(tr("已播放 {played}，错过 {missed}，跳过 {skipped}，失败 {failed}。",
                      "{played} played, {missed} missed, {skipped} skipped, {failed} failed.").format(**counts))
     return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from announcer.errors import AnnouncerError, ConfigError, shorten, tr
+from announcer.players import NAMES as PLAYER_NAMES
 from announcer.textfile import SETTINGS_ROLE, ZhEn, read_text
 from announcer.tomlpos import TomlLines, explain_syntax_error
 
@@ -754,7 +755,7 @@ def config_schema(folder: Path) -> Table:
                                  hints={"until": "to", "start": "from", "end": "to"}, make=_quiet_hours, fill=False),
             "holidays": Field(DATES, parse=lambda days: tuple(sorted(days))),
             "country": Field(TEXT, parse=_country),
-            "player": Field(TEXT, choices=("auto", "paplay", "pw-play", "aplay", "ffplay", "null"),
+            "player": Field(TEXT, choices=("auto", *PLAYER_NAMES),
                             noun=("播放程序", "a player")),
             "device": Field(TEXT),
         }),

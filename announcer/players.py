@@ -172,7 +172,7 @@ class Player:
 
     def __init__(self, name: str, device: str | None = None, cache: Path | None = None):
         if name not in NAMES:
-            raise _unknown(name)
+            raise unknown_player(name)
         self.name = name
         self.device = device
         self.cache = Path(cache) if cache else default_cache()
@@ -359,7 +359,7 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _unknown(name: str) -> PlayerError:
+def unknown_player(name: str) -> PlayerError:
     options = ", ".join((*NAMES, "auto"))
     return PlayerError(f"不认识播放器“{name}”。可用：{options}。", f"unknown player \"{name}\"; use one of {options}")
 

@@ -138,3 +138,19 @@ def test_an_output_folder_that_cannot_be_written_fails_before_speaking(tmp_path)
     (tmp_path / "out").write_text("a file, not a folder")
     result = announcer("build", "n.txt", "--out", "out", cwd=tmp_path)
     assert_one_line_error(result, "cannot write here", "out")
+
+
+@pytest.mark.parametrize("command", [["run", "--out", "out"], ["say", "明天停水。"]])
+def test_an_unknown_player_is_a_usage_error_at_once(tmp_path, command):
+    """`run --player winamp` used to start and wait forever, never playing."""
+    result = announcer(*command, "--player", "winamp", cwd=tmp_path)
+    assert_one_line_error(result, 'argument --player: unknown player "winamp"; use one of paplay, pw-play, aplay, '
+                                  "ffplay, null, auto", code=2)
+    assert not (tmp_path / "out").exists()
+
+
+def test_player_names_are_one_list():
+    from announcer.config import config_schema
+    from announcer.players import NAMES
+
+    assert config_schema(ROOT).fields["station"].fields["player"].choices == ("auto", *NAMES)
