@@ -36,7 +36,7 @@ import pytest
 
 RATE = 44100
 SINK = "speaker"
-NEEDS_PULSEAUDIO = "needs the `pulseaudio` server (scripts/setup installs it: apt-get install pulseaudio pulseaudio-utils)"
+NEEDS_PULSEAUDIO = "needs the `pulseaudio` server (scripts/test installs it: apt-get install pulseaudio pulseaudio-utils)"
 
 
 def have_pulseaudio() -> bool:
