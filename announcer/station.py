@@ -68,14 +68,20 @@ class Daemon:
         self._use(config)
         self._config_state = self._config_stat()
         self.playlog = PlayLog(self.out)
-        self.queue = PlayQueue(Library(self.out), self.player, self._finished, self.now, self._drop_player)
+        self.queue = PlayQueue(Library(self.out), self.player, self._finished, self.local_now, self._drop_player)
 
     def _use(self, config: Config) -> None:
         self.config = config
         self.zone = station_zone(config.station)
 
     def now(self) -> datetime:
-        return self._clock().astimezone(self.zone)
+        """The current instant, in UTC: all time arithmetic is done in UTC (within one zone Python
+        subtracts wall clocks, which is wrong across a clock change)."""
+        return self._clock().astimezone(timezone.utc)
+
+    def local_now(self) -> datetime:
+        """The current instant in the station's zone: for display and the play log."""
+        return self.now().astimezone(self.zone)
 
     # --- start and stop -------------------------------------------------------
 
@@ -228,7 +234,7 @@ class Daemon:
             self._player = None
 
     def _finished(self, turn: Turn, result: str, reason: str | None) -> None:
-        ended = self.now() if turn.started else None
+        ended = self.local_now() if turn.started else None
         if result == "played":
             log.info(tr(f"播完「{turn.name}」", f"finished \"{turn.name}\"") + (f" ({reason})" if reason else ""))
         elif result == "failed":
@@ -249,7 +255,7 @@ class Daemon:
                 return None
 
     def _handled(self, occurrence: Occurrence) -> bool:
-        key = (occurrence.broadcast.name, occurrence.time)
+        key = _key(occurrence)
         with self._lock:
             return key in self._taken or bool(self._playlog(
                 lambda: self.playlog.seen(occurrence.broadcast.name, occurrence.time)))
@@ -259,13 +265,18 @@ class Daemon:
         with self._lock:
             if self._handled(occurrence):
                 return False
-            self._taken.add((occurrence.broadcast.name, occurrence.time))
+            self._taken.add(_key(occurrence))
             return True
 
     def forget_before(self, moment: datetime) -> None:
         """Drop memory of occurrences before `moment` (the play log still has them)."""
         with self._lock:
             self._taken = {key for key in self._taken if key[1] >= moment}
+
+
+def _key(occurrence: Occurrence) -> tuple[str, datetime]:
+    """In UTC: two local times that differ only in fold (a fall-back hour) compare and hash equal."""
+    return occurrence.broadcast.name, occurrence.time.astimezone(timezone.utc)
 
 
 def _ago(delta: timedelta) -> str:
@@ -291,7 +302,7 @@ class Timetable:
                 # An occurrence more than `grace` late (the machine slept) is reported missed, not played.
                 "misfire_grace_time": max(1, int(daemon.grace.total_seconds())),
             },
-            timezone=daemon.zone)
+            timezone=timezone.utc)         # in UTC: APScheduler subtracts same-zone times by wall clock
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
         self.scheduler.add_listener(self._error, EVENT_JOB_ERROR)
         self._jobs: dict[str, Occurrence] = {}
@@ -334,7 +345,8 @@ class Timetable:
             for key, occurrence in wanted.items():
                 if self._jobs.get(key) == occurrence and self.scheduler.get_job(key):
                     continue
-                self.scheduler.add_job(self.daemon.due, "date", run_date=occurrence.time, args=[occurrence],
+                self.scheduler.add_job(self.daemon.due, "date", run_date=occurrence.time.astimezone(timezone.utc),
+                                       args=[occurrence],
                                        id=key, replace_existing=True)
                 self._jobs[key] = occurrence
             self._planned_until = now + AHEAD

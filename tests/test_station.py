@@ -488,6 +488,44 @@ def test_the_look_back_is_capped(tmp_path, out):
     assert [r.scheduled for r in records(d)][1:] == [at(12, day=DAY - timedelta(days=1))]
 
 
+LONDON = ZoneInfo("Europe/London")
+
+
+def london(cfg: Config) -> Config:
+    return replace(cfg, station=replace(cfg.station, timezone="Europe/London"))
+
+
+def test_catching_up_across_spring_forward_counts_real_time(tmp_path, out):
+    """Clocks jump 01:00 GMT -> 02:00 BST: 00:59 to 02:02 on the wall is 3 minutes, within the grace time."""
+    spring = date(2026, 3, 29)
+    make_day(out, spring)
+    b = broadcast(at=(time(0, 59),))
+    PlayLog(out).add(_record(datetime(2026, 3, 28, 0, 59, tzinfo=LONDON), "morning"))
+    d = daemon(tmp_path, london(config(b)), now=datetime(2026, 3, 29, 2, 2, tzinfo=LONDON))
+    d.start()
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a.wav", "02-b.wav"]
+    assert [(r.scheduled, r.result) for r in records(d)][-1] == (datetime(2026, 3, 29, 0, 59, tzinfo=LONDON), "played")
+
+
+def test_catching_up_across_fall_back_counts_real_time(tmp_path, out):
+    """Clocks go back 02:00 BST -> 01:00 GMT: 01:30 BST to 01:02 GMT is 32 minutes late, though the wall
+    clock reads earlier: missed, not played."""
+    autumn = date(2026, 10, 25)
+    make_day(out, autumn)
+    b = broadcast(at=(time(1, 30),))
+    PlayLog(out).add(_record(datetime(2026, 10, 24, 1, 30, tzinfo=LONDON), "morning"))
+    d = daemon(tmp_path, london(config(b)), now=datetime(2026, 10, 25, 1, 2, fold=1, tzinfo=LONDON))
+    d.start()
+    played(d)
+    d.stop()
+    assert d.fake.heard() == []
+    last = records(d)[-1]
+    assert (last.scheduled.utcoffset(), last.result) == (timedelta(hours=1), "missed")
+    assert last.scheduled == datetime(2026, 10, 25, 0, 30, tzinfo=ZoneInfo("UTC"))
+
+
 def _record(scheduled: datetime, name: str):
     from announcer.playlog import Record
     return Record(scheduled, name, ("a",), "played", started=scheduled, ended=scheduled + timedelta(seconds=5))
