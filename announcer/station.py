@@ -119,6 +119,20 @@ class Daemon:
         else:
             self.queue.submit(occurrence)
 
+    def fire(self, occurrence: Occurrence) -> None:
+        """The scheduler's job for an occurrence, which may run late (after a sleep or while busy): when a later
+        occurrence of the same broadcast is already due, this one is recorded missed and the later one plays
+        (as in catch_up: no backlog plays twice)."""
+        now = self.now()
+        if not occurrence.skipped and now > occurrence.time:
+            later = [o for o in self.upcoming(occurrence.time + timedelta(microseconds=1), now + timedelta(microseconds=1))
+                     if o.broadcast.name == occurrence.broadcast.name and not o.skipped and o.time > occurrence.time]
+            if later:
+                self.missed(occurrence, tr("同一广播有更晚的一次，只补播那一次",
+                                           "a later occurrence of the same broadcast plays instead"))
+                return
+        self.due(occurrence)
+
     def missed(self, occurrence: Occurrence, why: str, quiet: bool = False) -> None:
         if not self._take(occurrence):
             return
@@ -345,7 +359,7 @@ class Timetable:
             for key, occurrence in wanted.items():
                 if self._jobs.get(key) == occurrence and self.scheduler.get_job(key):
                     continue
-                self.scheduler.add_job(self.daemon.due, "date", run_date=occurrence.time.astimezone(timezone.utc),
+                self.scheduler.add_job(self.daemon.fire, "date", run_date=occurrence.time.astimezone(timezone.utc),
                                        args=[occurrence],
                                        id=key, replace_existing=True)
                 self._jobs[key] = occurrence

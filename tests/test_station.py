@@ -468,6 +468,38 @@ def test_no_backlog_burst_after_a_restart(tmp_path, out, caplog):
     assert missed == ['missed "loop" 4 time(s) (11-30 10:00:00 to 11-30 10:03:00; the station was not running)']
 
 
+def test_late_scheduler_jobs_after_a_sleep_play_only_the_latest(tmp_path, out):
+    """APScheduler runs jobs up to its misfire grace late: after waking at 10:03:30 the 10:01, 10:02 and 10:03
+    jobs all run; only the 10:03 one plays, the others are recorded missed (a later one plays instead)."""
+    make_day(out)
+    loop = broadcast("loop", at=(), start=time(10), until=time(11), every_s=60, clips=("a",))
+    d = daemon(tmp_path, config(loop), now=at(10, 3, 30))
+    d.queue.start()
+    for minute in (1, 2, 3):
+        d.fire(Occurrence(at(10, minute), loop))
+    played(d)
+    d.fire(Occurrence(at(10, 2), loop))                       # and nothing twice
+    played(d)
+    d.stop()
+    assert d.fake.heard() == ["01-a.wav"]
+    log = [(r.scheduled.minute, r.result, r.reason) for r in records(d)]
+    assert log == [(1, "missed", "a later occurrence of the same broadcast plays instead"),
+                   (2, "missed", "a later occurrence of the same broadcast plays instead"), (3, "played", None)]
+
+
+def test_a_late_job_still_plays_when_the_next_occurrence_is_skipped_or_not_due(tmp_path, out):
+    from announcer.config import QuietHours
+
+    make_day(out)
+    b = broadcast(at=(time(21, 28), time(21, 31)))
+    d = daemon(tmp_path, config(b, quiet_hours=QuietHours(time(21, 30), time(7))), now=at(21, 32))
+    d.queue.start()
+    d.fire(Occurrence(at(21, 28), b))                         # 21:31 is in the quiet hours
+    played(d)
+    d.stop()
+    assert [(r.scheduled, r.result) for r in records(d)] == [(at(21, 28), "played")]
+
+
 def test_the_first_start_looks_back_only_the_grace_time(tmp_path, out):
     make_day(out)
     b = broadcast(at=(time(6), time(9, 58)))
