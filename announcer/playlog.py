@@ -21,7 +21,7 @@ from pathlib import Path
 from announcer.errors import LibraryError, tr
 
 FILE = "playlog.sqlite"
-RESULTS = ("played", "missed", "skipped", "failed")
+RESULTS = ("played", "missed", "skipped", "failed", "playing")   # playing: started, not ended (yet)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS record (
     id INTEGER PRIMARY KEY,
@@ -49,7 +49,7 @@ class Record:
     scheduled: datetime              # aware
     broadcast: str
     clips: tuple[str, ...]           # clip ids
-    result: str                      # "played", "missed", "skipped", "failed"
+    result: str                      # "played", "missed", "skipped", "failed", "playing"
     reason: str | None = None
     started: datetime | None = None
     ended: datetime | None = None
@@ -69,15 +69,20 @@ class PlayLog:
         self.path = self.out / FILE
 
     def add(self, record: Record) -> None:
-        """Keep `record`; on disk when this returns."""
-        if record.result not in RESULTS:
-            raise ValueError(f"result must be one of {RESULTS}, not {record.result!r}")
-        row = (_us(record.scheduled), _iso(record.scheduled), record.broadcast, json.dumps(list(record.clips)),
-               record.result, record.reason, _iso(record.started), _iso(record.ended),
-               datetime.now(timezone.utc).isoformat())
+        """Keep `record`, replacing any earlier record of the same occurrence (broadcast and scheduled
+        instant: a "playing" row becomes what the turn ended as); on disk when this returns."""
+        self.add_many([record])
+
+    def add_many(self, records: list[Record]) -> None:
+        """`add` each of `records`, in one transaction (a catch-up may record hundreds of missed occurrences)."""
+        rows = [_row(record) for record in records]
+        if not rows:
+            return
         with self._connect(write=True) as db:
-            db.execute("INSERT INTO record (due_us, scheduled, broadcast, clips, result, reason, started, ended, "
-                       "written) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            for row in rows:
+                db.execute("DELETE FROM record WHERE broadcast = ? AND due_us = ?", (row[2], row[0]))
+                db.execute("INSERT INTO record (due_us, scheduled, broadcast, clips, result, reason, started, ended, "
+                           "written) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def records(self, day: date | None = None, zone: tzinfo | None = None) -> list[Record]:
         """Every record, or those scheduled on `day` in `zone` (None: this machine's zone); by scheduled time."""
@@ -88,7 +93,7 @@ class PlayLog:
         return [_record(row) for row in self._read(query + " ORDER BY due_us, id", args)]
 
     def seen(self, broadcast: str, scheduled: datetime) -> bool:
-        """Whether this occurrence has any record: it has been dealt with and must not play again."""
+        """Whether this occurrence has any record (also "playing"): it has been dealt with and must not play again."""
         rows = self._read("SELECT 1 FROM record WHERE broadcast = ? AND due_us = ? LIMIT 1",
                           (broadcast, _us(scheduled)))
         return bool(rows)
@@ -183,6 +188,14 @@ class _Connection:
             raise self.log._error(error) from None
 
 
+def _row(record: Record) -> tuple:
+    if record.result not in RESULTS:
+        raise ValueError(f"result must be one of {RESULTS}, not {record.result!r}")
+    return (_us(record.scheduled), _iso(record.scheduled), record.broadcast, json.dumps(list(record.clips)),
+            record.result, record.reason, _iso(record.started), _iso(record.ended),
+            datetime.now(timezone.utc).isoformat())
+
+
 def _damaged(e: Exception) -> bool:
     return isinstance(e, sqlite3.DatabaseError) and ("not a database" in str(e) or "malformed" in str(e))
 
@@ -207,8 +220,8 @@ def _midnight(day: date, zone: tzinfo | None) -> datetime:
 
 
 RESULT_NAMES = {"played": ("已播放", "played"), "missed": ("错过", "missed"), "skipped": ("跳过", "skipped"),
-                "failed": ("失败", "failed")}
-RESULT_STYLES = {"played": "green", "missed": "yellow", "skipped": "dim", "failed": "bold red"}
+                "failed": ("失败", "failed"), "playing": ("正在播放", "playing")}
+RESULT_STYLES = {"played": "green", "missed": "yellow", "skipped": "dim", "failed": "bold red", "playing": "cyan"}
 
 
 def log_table(records: list[Record], zone: tzinfo | None = None, title: str | None = None):

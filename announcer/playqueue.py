@@ -58,8 +58,10 @@ Finished = Callable[[Turn, str, "str | None"], None]
 
 class PlayQueue:
     def __init__(self, library: Library, player: Callable[[], object], finished: Finished,
-                 clock: Callable[[], datetime], player_failed: Callable[[], None] = lambda: None):
+                 clock: Callable[[], datetime], player_failed: Callable[[], None] = lambda: None,
+                 began: Callable[[Turn], None] = lambda turn: None):
         self.library = library
+        self._began = began                 # began(turn): a turn is on air (recorded "playing" before it sounds)
         self._player = player               # returns a players.Player; may raise PlayerError
         self._player_failed = player_failed
         self._finished = finished
@@ -162,6 +164,7 @@ class PlayQueue:
             turn.started = self._clock()
             if not self._open(turn):
                 return
+            self._began(turn)
             log.info(tr(f"播放「{turn.name}」（{turn.occurrence.time:%H:%M:%S}）：{len(turn.clips)} 段"
                         + (f"，重复 {broadcast.repeat} 遍" if broadcast.repeat > 1 else ""),
                         f"playing \"{turn.name}\" ({turn.occurrence.time:%H:%M:%S}): {len(turn.clips)} clip(s)"

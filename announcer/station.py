@@ -68,7 +68,8 @@ class Daemon:
         self._use(config)
         self._config_state = self._config_stat()
         self.playlog = PlayLog(self.out)
-        self.queue = PlayQueue(Library(self.out), self.player, self._finished, self.local_now, self._drop_player)
+        self.queue = PlayQueue(Library(self.out), self.player, self._finished, self.local_now, self._drop_player,
+                               began=self._began)
 
     def _use(self, config: Config) -> None:
         self.config = config
@@ -246,6 +247,11 @@ class Daemon:
     def _drop_player(self) -> None:
         with self._lock:
             self._player = None
+
+    def _began(self, turn: Turn) -> None:
+        """On the record before the first clip sounds: after a crash mid-broadcast the occurrence is neither
+        played again nor left without a record. The end of the turn replaces this row."""
+        self._record(Record(turn.occurrence.time, turn.name, (), "playing", started=turn.started))
 
     def _finished(self, turn: Turn, result: str, reason: str | None) -> None:
         ended = self.local_now() if turn.started else None

@@ -55,6 +55,27 @@ def test_last_scheduled(tmp_path):
     assert log.last_scheduled() == at("2026-11-30T17:30")
 
 
+def test_a_later_record_of_the_same_occurrence_replaces_the_earlier(tmp_path):
+    log = PlayLog(tmp_path)
+    due = at("2026-11-30T08:00")
+    log.add(Record(due, "morning", (), "playing", started=due))
+    log.add(Record(due, "evening", (), "playing", started=due))
+    assert log.seen("morning", due)                                  # on air counts as dealt with
+    log.add(played(due.astimezone(timezone.utc)))                    # the same instant, another offset
+    assert sorted((r.broadcast, r.result) for r in log.records()) == [("evening", "playing"), ("morning", "played")]
+
+
+def test_add_many_writes_all_or_nothing(tmp_path):
+    log = PlayLog(tmp_path)
+    base = at("2026-11-30T08:00")
+    log.add_many([Record(base + timedelta(minutes=m), "loop", (), "missed", "asleep") for m in range(100)])
+    assert len(log.records()) == 100
+    with pytest.raises(ValueError):
+        log.add_many([Record(base + timedelta(hours=5), "loop", (), "missed"), Record(base, "loop", (), "bogus")])
+    assert len(log.records()) == 100 and log.records()[0].result == "missed"
+    log.add_many([])
+
+
 def test_reading_an_empty_folder_creates_nothing(tmp_path):
     log = PlayLog(tmp_path / "audio_out")
     assert log.records(date(2026, 11, 30), SHANGHAI) == [] and log.last_scheduled() is None
@@ -218,6 +239,15 @@ def test_log_table_for_people(station):
     assert "noon" in rows[1] and "skipped" in rows[1] and "quiet hours" in rows[1]
     assert "停水通知" in rows[2] and "failed" in rows[2] and "Connection refused" in rows[2]
     assert "1 played, 0 missed, 1 skipped, 1 failed." in out
+
+
+def test_log_shows_a_broadcast_on_air_as_playing(station):
+    PlayLog(station / "audio_out").add(Record(at("2026-11-30T20:00"), "evening", (), "playing",
+                                              started=at("2026-11-30T20:00:00.03")))
+    for lang, word in (("en", "playing"), ("zh", "正在播放")):
+        result = announcer("log", "--date", "2026-11-30", cwd=station, lang=lang)
+        [row] = [line for line in result.stdout.splitlines() if line.startswith("│ 20:00 ")]
+        assert "evening" in row and word in row and "20:00:00–" in row, result.stdout
 
 
 def test_log_table_in_chinese(station):

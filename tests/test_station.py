@@ -388,6 +388,26 @@ def test_a_broken_play_log_is_reported_not_fatal(tmp_path, out, caplog):
     assert any("No space left" in m for m in caplog.messages)
 
 
+def test_a_broadcast_on_air_is_recorded_playing_and_a_crash_does_not_replay_it(tmp_path, out):
+    make_day(out)
+    b = broadcast()
+    player = FakePlayer({"01-a.wav": 60})
+    d = daemon(tmp_path, config(b), player=player)
+    d.start()
+    d.due(Occurrence(at(10), b))
+    player.wait_started(1)
+    [record] = records(d)
+    assert (record.result, record.started) == ("playing", at(10))
+    again = daemon(tmp_path, config(b), now=at(10, 1))       # as after a crash: the log says "playing"
+    again.start()
+    played(again)
+    again.stop()
+    assert again.fake.heard() == []
+    d.stop()                                                  # the turn's end replaces the "playing" row
+    [record] = records(d)
+    assert record.result == "failed" and "stopped during playback" in record.reason
+
+
 # --- skipped, missed, never twice ----------------------------------------------
 
 def test_skipped_occurrences_are_recorded_with_the_reason_when_their_time_comes(tmp_path, out):
