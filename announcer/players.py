@@ -92,8 +92,9 @@ class _ProcessPlayback(Playback):
         self._settled = False
         self._stderr = tempfile.TemporaryFile()
         try:
+            # Its own session: a Ctrl-C in the terminal reaches only the station, which stops it itself.
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                             stderr=self._stderr, env=env)
+                                             stderr=self._stderr, env=env, start_new_session=True)
         except OSError as e:
             self._stderr.close()
             self._process = None
@@ -277,7 +278,11 @@ def find_player(name: str = "auto") -> list[str]:
 def play(path: Path, player: str = "auto") -> None:
     """Play a sound file and wait until it has finished; PlayerError when it could not."""
     playback = get_player(player).play(path)
-    playback.wait()
+    try:
+        playback.wait()
+    except BaseException:
+        playback.stop()                          # in its own session, a Ctrl-C did not reach the player
+        raise
     if not playback.ok:
         raise playback.problem or PlayerError(playback.error or "", playback.error or "")
 
@@ -289,7 +294,7 @@ def _usable(name: str) -> bool:
     if name == "paplay" and shutil.which("pactl"):
         try:
             return subprocess.run(["pactl", "info"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, timeout=5).returncode == 0
+                                  stderr=subprocess.DEVNULL, timeout=5, start_new_session=True).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             return False
     if name == "pw-play":
@@ -316,7 +321,8 @@ def _decode(source: Path, wav: Path, volume_db: float) -> None:
         result = subprocess.run(
             ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", f"file:{source.resolve()}", "-vn",
              "-af", f"volume={volume_db}dB", "-c:a", "pcm_s16le", "-f", "wav", tmp],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+            start_new_session=True)             # out of Ctrl-C's reach; run() kills it if we are interrupted
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines()
             reason = shorten(lines[-1], 80) if lines else f"exit {result.returncode}"

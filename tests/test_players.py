@@ -191,6 +191,41 @@ def test_say_still_finds_and_plays(fake_bin, clip):
         players.play(clip, "aplay")
 
 
+# --- Ctrl-C: it reaches the station, which stops the players itself -------------------
+
+SESSION = 'set -- $(cat /proc/$$/stat); echo "$1 $6" > "$0.session"'   # pid and session id
+
+
+def own_session(bin_dir: Path, name: str) -> bool:
+    pid, session = (bin_dir / f"{name}.session").read_text().split()
+    return pid == session
+
+
+def test_players_and_ffmpeg_run_in_their_own_session(fake_bin, clip, tmp_path):
+    stand_in(fake_bin, "aplay", SESSION)
+    assert get_player("aplay").play(clip).wait(5)
+    assert own_session(fake_bin, "aplay")
+    (fake_bin / "ffmpeg").unlink()
+    stand_in(fake_bin, "ffmpeg", SESSION + "\nexit 1")
+    with pytest.raises(PlayerError):
+        get_player("aplay", cache=tmp_path / "cache").prepare(clip, -3)
+    assert own_session(fake_bin, "ffmpeg")
+
+
+def test_say_interrupted_stops_its_player(fake_bin, clip):
+    import os
+    import signal
+    import threading
+
+    stand_in(fake_bin, "aplay", 'echo $$ > "$0.pid"\nexec sleep 30')
+    main = threading.main_thread().ident
+    threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT)).start()     # Ctrl-C, to this process only
+    with pytest.raises(KeyboardInterrupt):
+        players.play(clip, "aplay")
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((fake_bin / "aplay.pid").read_text()), 0)
+
+
 # --- decoding: MP3 and volume, off the hot path ---------------------------------------
 
 @pytest.mark.real
