@@ -135,19 +135,28 @@ class Daemon:
         self.due(occurrence)
 
     def missed(self, occurrence: Occurrence, why: str, quiet: bool = False) -> None:
-        if not self._take(occurrence):
+        record = self._miss(occurrence, why)
+        if record is None:
             return
         if not quiet:
-                log.warning(tr(f"错过「{occurrence.broadcast.name}」{occurrence.time:%m-%d %H:%M:%S}（{why}）",
+            log.warning(tr(f"错过「{occurrence.broadcast.name}」{occurrence.time:%m-%d %H:%M:%S}（{why}）",
                            f"missed \"{occurrence.broadcast.name}\" of {occurrence.time:%m-%d %H:%M:%S} ({why})"))
-        self._record(Record(occurrence.time, occurrence.broadcast.name, (), "missed", why))
+        self._record(record)
+
+    def _miss(self, occurrence: Occurrence, why: str) -> Record | None:
+        """Claim an occurrence as missed; its record (to be written), or None when it was already handled."""
+        if not self._take(occurrence):
+            return None
+        return Record(occurrence.time, occurrence.broadcast.name, (), "missed", why)
 
     def catch_up(self, since: datetime, now: datetime, why: str) -> None:
         """Occurrences in [since, now) nobody handled: the latest of each broadcast within the grace time
-        plays now (oldest first); the others are recorded missed (one log line a broadcast), or skipped."""
+        plays now (oldest first); the others are recorded missed (in one transaction, one log line a
+        broadcast), or skipped."""
         late = [o for o in self.upcoming(since, now) if not self._handled(o)]
         latest = {o.broadcast.name: o for o in late if not o.skipped and now - o.time <= self.grace}
         missed: dict[str, list[Occurrence]] = {}
+        gone: list[Record] = []
         for o in late:
             if o.skipped:
                 self.due(o)
@@ -157,14 +166,17 @@ class Daemon:
                             "within the grace time: playing it now"))
                 self.due(o)
             else:
-                missed.setdefault(o.broadcast.name, []).append(o)
-                self.missed(o, why if now - o.time > self.grace else
-                            tr("同一广播有更晚的一次，只补播那一次", "a later occurrence of the same broadcast plays instead"),
-                            quiet=True)
-        for name, gone in missed.items():
-            first, last = f"{gone[0].time:%m-%d %H:%M:%S}", f"{gone[-1].time:%m-%d %H:%M:%S}"
-            log.warning(tr(f"错过「{name}」{len(gone)} 次（{first}" + (f" 到 {last}" if len(gone) > 1 else "") + f"，{why}）",
-                           f"missed \"{name}\" {len(gone)} time(s) ({first}" + (f" to {last}" if len(gone) > 1 else "")
+                record = self._miss(o, why if now - o.time > self.grace else
+                                    tr("同一广播有更晚的一次，只补播那一次", "a later occurrence of the same broadcast plays instead"))
+                if record is not None:
+                    gone.append(record)
+                    missed.setdefault(o.broadcast.name, []).append(o)
+        if gone:
+            self._playlog(lambda: self.playlog.add_many(gone))
+        for name, times in missed.items():
+            first, last = f"{times[0].time:%m-%d %H:%M:%S}", f"{times[-1].time:%m-%d %H:%M:%S}"
+            log.warning(tr(f"错过「{name}」{len(times)} 次（{first}" + (f" 到 {last}" if len(times) > 1 else "") + f"，{why}）",
+                           f"missed \"{name}\" {len(times)} time(s) ({first}" + (f" to {last}" if len(times) > 1 else "")
                            + f"; {why})"))
 
     # --- schedule.toml ---------------------------------------------------------
@@ -352,8 +364,9 @@ class Timetable:
         """One job per occurrence in the next hour; anything between the last plan and now was slept through."""
         with self._lock:
             now = self.daemon.now()
-            if self._planned_until is not None and self._planned_until < now:
-                self.daemon.catch_up(self._planned_until, now, why=tr("电脑休眠或太忙", "the machine was asleep or busy"))
+            if self._planned_until is not None and self._planned_until < now:      # at most `lookback` back
+                since = max(self._planned_until, now - self.daemon.lookback)
+                self.daemon.catch_up(since, now, why=tr("电脑休眠或太忙", "the machine was asleep or busy"))
             wanted: dict[str, Occurrence] = {}
             for occurrence in self.daemon.upcoming(now, now + AHEAD):
                 wanted.setdefault(job_id(occurrence), occurrence)

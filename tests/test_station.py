@@ -680,6 +680,24 @@ def test_a_gap_in_the_plan_after_a_sleep_is_caught_up(tmp_path, out):
         [job_id(Occurrence(at(10, 30), b))]               # the 10:30 job reports itself when it runs late
 
 
+def test_catching_up_after_a_long_sleep_looks_back_at_most_the_look_back(tmp_path, out, monkeypatch):
+    """Asleep for 10 days with a broadcast every minute: only the last day's 1440 are recorded, in one write."""
+    loop = broadcast("loop", at=(), start=time(0), until=time(0), every_s=60, clips=("a",))
+    d = daemon(tmp_path, config(loop), now=at(10, 0, 30, day=DAY - timedelta(days=10)))
+    timetable = Timetable(d)
+    timetable.sync()
+    writes = []
+    add_many = d.playlog.add_many
+    monkeypatch.setattr(d.playlog, "add_many", lambda rows: (writes.append(len(rows)), add_many(rows)))
+    d._clock.now = at(10, 0, 30)
+    timetable.sync()
+    log = records(d)
+    assert writes == [len(log)] and 1435 <= len(log) <= 1440
+    assert log[0].scheduled >= at(10, 0, 30, day=DAY - timedelta(days=1))
+    assert {(r.result, r.reason) for r in log if r.scheduled < at(9, 55)} == {("missed", "the machine was asleep or busy")}
+    assert {r.result for r in log} == {"missed"}                 # 10:00 plays
+
+
 def test_only_one_station_per_library(tmp_path):
     with _one_station(tmp_path):
         with pytest.raises(StationError, match="already playing"):
