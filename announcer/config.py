@@ -650,6 +650,13 @@ _CRON_FIELDS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+def _standard_cron_field(text: str, names: bool) -> bool:
+    """crontab(5) only: numbers (names in month and day-of-week), ranges, steps, lists; no croniter extensions."""
+    number = r"(?:\d+|[a-z]{3})" if names else r"\d+"
+    item = rf"(?:\*|{number}(?:-{number})?)(?:/\d+)?"
+    return re.fullmatch(rf"{item}(?:,{item})*", text.lower()) is not None
+
+
 def _cron(value: str) -> str:
     """A five-field crontab(5) expression that fires at some time, spaces tidied."""
     from croniter import CroniterBadDateError, croniter
@@ -668,6 +675,11 @@ def _cron(value: str) -> str:
                           f'请用 {takes_zh}',
                           f'{show(value)} is not a valid cron time: its {name_en} field "{fields[index]}" is wrong; '
                           f'use {takes_en}')
+        if not _standard_cron_field(fields[index], names=index >= 3):
+            raise Invalid(f'{show(value)} 不是标准的 cron 时间：第 {index + 1} 栏（{name_zh}）"{fields[index]}" '
+                          f'用了 crontab(5) 没有的扩展写法（如 L、W、#、?）；请用 {takes_zh}',
+                          f'{show(value)} is not standard cron: its {name_en} field "{fields[index]}" uses an '
+                          f'extension crontab(5) does not have (like L, W, # or ?); use {takes_en}')
     try:
         croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
     except CroniterBadDateError:

@@ -536,6 +536,7 @@ def test_rounds(tmp_path):
     ("0 9 1 jan,jul *", "0 9 1 jan,jul *"),
     ("*/15 8-17 * * SAT,SUN", "*/15 8-17 * * SAT,SUN"),
     ("0 8 29 2 *", "0 8 29 2 *"),                  # leap years only, but it does come round
+    ("0,30 8-17/2 1-15 * 1-5", "0,30 8-17/2 1-15 * 1-5"),   # lists, ranges and steps are crontab(5)
 ])
 def test_cron(tmp_path, cron, kept):
     assert broadcast(tmp_path, f'cron = "{cron}"').cron == kept
@@ -644,6 +645,17 @@ def test_options(tmp_path):
                                '"13" is wrong; use 1-12 or jan-dec'),
     ('cron = "0 8 * * monday"', 4, 'broadcast[1].cron: "0 8 * * monday" is not a valid cron time: its '
                                    'day-of-week field "monday" is wrong; use 0-7 or sun-sat (0 and 7 are Sunday)'),
+    ('cron = "0 8 L * *"', 4, 'broadcast[1].cron: "0 8 L * *" is not standard cron: its day-of-month field "L" '
+                              'uses an extension crontab(5) does not have (like L, W, # or ?); use 1-31'),
+    ('cron = "0 8 15W * *"', 4, 'broadcast[1].cron: "0 8 15W * *" is not standard cron: its day-of-month field '
+                                '"15W" uses an extension crontab(5) does not have (like L, W, # or ?); use 1-31'),
+    ('cron = "0 8 * * 1#2"', 4, 'broadcast[1].cron: "0 8 * * 1#2" is not standard cron: its day-of-week field '
+                                '"1#2" uses an extension crontab(5) does not have (like L, W, # or ?); use 0-7 or '
+                                'sun-sat (0 and 7 are Sunday)'),
+    ('cron = "0 8 ? * 1"', 4, 'broadcast[1].cron: "0 8 ? * 1" is not standard cron: its day-of-month field "?" '
+                              'uses an extension crontab(5) does not have (like L, W, # or ?); use 1-31'),
+    ('cron = "R 8 * * *"', 4, 'broadcast[1].cron: "R 8 * * *" is not standard cron: its minute field "R" '
+                              'uses an extension crontab(5) does not have (like L, W, # or ?); use 0-59'),
     ('cron = "0 8 31 2 *"', 4, 'broadcast[1].cron: "0 8 31 2 *" never comes round (there is no such day); '
                                'check the day and month fields'),
     # date
