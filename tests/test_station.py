@@ -50,12 +50,20 @@ class FakeClock:
 
 
 class FakePlayback:
-    def __init__(self, player: "FakePlayer", path: Path, seconds: float, error: str | None):
+    """Ends after `seconds`, or, when `seconds` is None, only when stopped or released by the test."""
+
+    def __init__(self, player: "FakePlayer", path: Path, seconds: float | None, error: str | None):
         self.path, self.ok, self.error = path, False, None
         self.started, self.ended, self.stopped = clock.monotonic(), None, False
         self._done = threading.Event()
         self._failure = error
-        threading.Timer(seconds, self._end).start()
+        if seconds is not None:
+            timer = threading.Timer(seconds, self._end)
+            timer.daemon = True
+            timer.start()
+
+    def release(self) -> None:
+        self._end()
 
     def _end(self, stopped: bool = False) -> None:
         if self._done.is_set():
@@ -74,18 +82,20 @@ class FakePlayback:
 
 
 class FakePlayer:
-    """Plays nothing; each clip 'plays' for `seconds[file name]` (default 0.01 s). `fail` maps a file to an error."""
+    """Plays nothing; each clip 'plays' for `seconds[file name]` (default 0.01 s). `fail` maps a file to an error.
+    A file in `hold` plays until the test calls `release` (no race with a timer on a loaded machine)."""
     name = "fake"
 
-    def __init__(self, seconds: dict[str, float] | None = None, default: float = 0.01):
-        self.seconds, self.default = seconds or {}, default
+    def __init__(self, seconds: dict[str, float] | None = None, default: float = 0.01, hold: set[str] = frozenset()):
+        self.seconds, self.default, self.hold = seconds or {}, default, set(hold)
         self.fail: dict[str, str] = {}
         self.playbacks: list[FakePlayback] = []
         self.volumes: list[float] = []
         self.started = threading.Condition()
 
     def play(self, path: Path, volume_db: float = 0.0) -> FakePlayback:
-        playback = FakePlayback(self, path, self.seconds.get(path.name, self.default), self.fail.get(path.name))
+        seconds = None if path.name in self.hold else self.seconds.get(path.name, self.default)
+        playback = FakePlayback(self, path, seconds, self.fail.get(path.name))
         with self.started:
             self.playbacks.append(playback)
             self.volumes.append(volume_db)
@@ -99,6 +109,13 @@ class FakePlayer:
     def wait_started(self, count: int, timeout: float = 5) -> None:
         with self.started:
             assert self.started.wait_for(lambda: len(self.playbacks) >= count, timeout), self.heard()
+
+    def release(self, count: int) -> None:
+        """Once `count` clips have started, end the last one (a held clip)."""
+        self.wait_started(count)
+        with self.started:
+            playback = self.playbacks[count - 1]
+        playback.release()
 
 
 def broadcast(name: str = "morning", **options) -> Broadcast:
@@ -189,12 +206,13 @@ def test_only_the_listed_clips_play(tmp_path, out):
 def test_urgent_broadcast_interrupts_and_the_interrupted_one_restarts_its_clip(tmp_path, out):
     make_day(out, clips=("a", "b", "c"))
     normal, urgent = broadcast("rounds"), broadcast("fire", priority="urgent", clips=("a",))
-    player = FakePlayer({"02-b.wav": 0.5}, default=0.02)
+    player = FakePlayer(default=0.02, hold={"02-b.wav"})
     d = daemon(tmp_path, config(normal, urgent), player=player)
     d.start()
     d.due(Occurrence(at(10), normal))
-    player.wait_started(2)                                  # b is playing
+    player.wait_started(2)                                  # b is playing (until released)
     d.due(Occurrence(at(10, 0, 1), urgent))
+    player.release(4)                                       # b again, from its start, after the urgent a
     played(d)
     d.stop()
     assert player.heard() == ["01-a.wav", "02-b.wav!", "01-a.wav", "02-b.wav", "03-c.wav"]
@@ -207,12 +225,14 @@ def test_urgent_broadcast_interrupts_and_the_interrupted_one_restarts_its_clip(t
 def test_an_urgent_broadcast_does_not_interrupt_another_urgent_one(tmp_path, out):
     make_day(out)
     one, two = broadcast("one", priority="urgent"), broadcast("two", priority="urgent")
-    player = FakePlayer({"01-a.wav": 0.2})
+    player = FakePlayer(hold={"01-a.wav"})
     d = daemon(tmp_path, config(one, two), player=player)
     d.start()
     d.due(Occurrence(at(10), one))
-    player.wait_started(1)
+    player.wait_started(1)                                  # one's a is playing (until released)
     d.due(Occurrence(at(10), two))
+    player.release(1)
+    player.release(3)                                       # two's a
     played(d)
     d.stop()
     assert player.heard() == ["01-a.wav", "02-b.wav"] * 2
@@ -222,13 +242,14 @@ def test_a_broadcast_waits_in_the_queue_at_most_once(tmp_path, out):
     """Regression: a broadcast due every minute behind a long one must not build up a backlog."""
     make_day(out)
     long, loop = broadcast("long"), broadcast("loop", clips=("b",))
-    player = FakePlayer({"01-a.wav": 0.3})
+    player = FakePlayer(hold={"01-a.wav"})
     d = daemon(tmp_path, config(long, loop), player=player)
     d.start()
     d.due(Occurrence(at(10), long))
-    player.wait_started(1)
+    player.wait_started(1)                                  # long's a is playing (until released)
     for minute in range(3):
         d.due(Occurrence(at(10, minute), loop))
+    player.release(1)
     played(d)
     d.stop()
     assert player.heard() == ["01-a.wav", "02-b.wav", "02-b.wav"]
@@ -621,9 +642,11 @@ def test_schedule_toml_reloaded_and_a_bad_edit_keeps_the_last_good_one(tmp_path,
 
 def test_timetable_plays_on_time_and_follows_a_reload(tmp_path, out):
     now = datetime.now(ZONE)
-    make_day(out, now.date())
-    soon = replace(broadcast("soon", clips=("a",)), at=(), once=(now + timedelta(seconds=0.4)).replace(tzinfo=None))
-    later = replace(broadcast("later", clips=("b",)), at=(), once=(now + timedelta(seconds=0.8)).replace(tzinfo=None))
+    for day in {(now + timedelta(seconds=2)).date(), (now + timedelta(seconds=2.5)).date()}:
+        make_day(out, day)
+    # Far enough ahead that a loaded machine has started the scheduler and synced before either is due.
+    soon = replace(broadcast("soon", clips=("a",)), at=(), once=(now + timedelta(seconds=2)).replace(tzinfo=None))
+    later = replace(broadcast("later", clips=("b",)), at=(), once=(now + timedelta(seconds=2.5)).replace(tzinfo=None))
     d = Daemon(config(soon), out, get_player=lambda name, device: player)
     player = FakePlayer()
     timetable = Timetable(d)
@@ -634,7 +657,7 @@ def test_timetable_plays_on_time_and_follows_a_reload(tmp_path, out):
             [job_id(Occurrence(soon.once.replace(tzinfo=ZONE), soon))]
         d._use(config(soon, later))          # as a reload would
         timetable.sync()
-        player.wait_started(2, timeout=3)
+        player.wait_started(2, timeout=8)
         played(d)
     finally:
         timetable.stop()
@@ -734,9 +757,8 @@ sys.exit(cli.main(sys.argv[1:]))
 
 
 def test_sigterm_during_playback_stops_cleanly(tmp_path, out):
-    now = datetime.now(ZONE)
-    make_day(out, now.date())
-    start = (now + timedelta(seconds=2)).replace(microsecond=0)
+    start = (datetime.now(ZONE) - timedelta(seconds=1)).replace(microsecond=0)   # just past: start-up plays it at once
+    make_day(out, start.date())
     (tmp_path / "schedule.toml").write_text(
         f'[station]\ntimezone = "Asia/Shanghai"\n\n[[broadcast]]\nname = "morning"\n'
         f'date = {start.replace(tzinfo=None).isoformat()}\n', "utf-8")
