@@ -422,21 +422,24 @@ def run(config: Config, out: Path, player: str | None = None) -> int:
         raise StationError("找不到 schedule.toml。请在当前文件夹写一个带 [[broadcast]] 的 schedule.toml，或用 --config 指定。",
                            "no schedule.toml found; write one with [[broadcast]] entries here, or pass --config")
     _log_to_stderr(station_zone(config.station))
-    with _one_station(Path(out)):
-        daemon = Daemon(config, out, player=player)
-        timetable = Timetable(daemon)
-        stop = threading.Event()
-        handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            timetable.start(since=daemon.start())
-            log.info(_on_air(daemon))
-            stop.wait()
-            log.info(tr("收到停止信号，正在停止……", "stopping..."))
-        finally:
-            timetable.stop()
-            daemon.stop()
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
+    # SIGTERM and SIGINT are blocked before any thread starts (threads inherit the mask) and taken with
+    # sigwait here: nothing runs inside a signal handler, and no thread is interrupted by one.
+    stops = {signal.SIGTERM, signal.SIGINT}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        with _one_station(Path(out)):
+            daemon = Daemon(config, out, player=player)
+            timetable = Timetable(daemon)
+            try:
+                timetable.start(since=daemon.start())
+                log.info(_on_air(daemon))
+                signal.sigwait(stops)
+                log.info(tr("收到停止信号，正在停止……", "stopping..."))
+            finally:
+                timetable.stop()
+                daemon.stop()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     log.info(tr("电台已停止", "station stopped"))
     return 0
 

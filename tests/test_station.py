@@ -756,7 +756,8 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-def test_sigterm_during_playback_stops_cleanly(tmp_path, out):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_during_playback_stops_cleanly(tmp_path, out, stop):
     start = (datetime.now(ZONE) - timedelta(seconds=1)).replace(microsecond=0)   # just past: start-up plays it at once
     make_day(out, start.date())
     (tmp_path / "schedule.toml").write_text(
@@ -767,7 +768,7 @@ def test_sigterm_during_playback_stops_cleanly(tmp_path, out):
         env={**os.environ, "PYTHONPATH": PYTHONPATH}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().strip() == "PLAYING"
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         _, stderr = process.communicate(timeout=10)
     finally:
         process.kill()
