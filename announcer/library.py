@@ -81,12 +81,18 @@ class Library:
 
     def manifest(self, day: date) -> dict | None:
         """The day's manifest, or None when the day has not been built."""
+        found = self.day(day)
+        return None if found is None else found[1]
+
+    def day(self, day: date) -> tuple[Path, dict] | None:
+        """The day's version folder (resolved once) and its manifest, or None when the day has not been built.
+        Read the clips from that folder, not through the day link, which a rebuild may swap meanwhile."""
         folder = self.day_version(day)
         if folder is None:
             return None
         path = folder / MANIFEST
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return folder, json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise LibraryError(
                 f"无法读取清单（{e}）。请重新运行 announcer build 生成这一天的音频。",

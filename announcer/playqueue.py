@@ -12,7 +12,6 @@ the next broadcast on, and a rebuild during a broadcast cannot break it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -22,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from announcer.errors import AnnouncerError, LibraryError, tr
-from announcer.library import MANIFEST, Library
+from announcer.library import Library
 from announcer.plan import Occurrence, select_clips
 
 log = logging.getLogger("announcer.station")
@@ -276,14 +275,10 @@ def _joined(problems: list[str]) -> str:
 def day_clips(library: Library, occurrence: Occurrence) -> tuple[Path, list[dict]]:
     """The version folder of the occurrence's day and the clips it plays there; LibraryError when there are none."""
     day = occurrence.time.date()
-    folder = library.day_version(day)
-    if folder is None:
+    found = library.day(day)
+    if found is None:
         raise LibraryError(f"{day} 还没有生成音频；请运行 announcer build", f"no clips for {day}; run announcer build")
-    try:      # from the version folder, not through the day link, which a rebuild may swap meanwhile
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise LibraryError(f"无法读取 {day} 的清单（{e}）；请重新运行 announcer build",
-                           f"cannot read {day}'s manifest ({e}); run announcer build again") from None
+    folder, manifest = found
     clips = select_clips(occurrence.broadcast, manifest)
     if not clips:
         wanted = ", ".join(occurrence.broadcast.clips)

@@ -102,3 +102,17 @@ def test_unreadable_manifest_is_a_clear_error(tmp_path):
     with pytest.raises(LibraryError, match="run announcer build again") as error:
         Library(tmp_path).manifest(DAY)
     assert error.value.where == str(tmp_path / "2026-11-30" / MANIFEST)
+
+
+def test_day_gives_the_version_folder_and_its_manifest(tmp_path):
+    library = Library(tmp_path)
+    assert library.day(DAY) is None
+    publish(library, tmp_path, b"x")
+    folder, manifest = library.day(DAY)
+    assert folder == (tmp_path / "2026-11-30").resolve() and not folder.is_symlink()
+    assert manifest == library.manifest(DAY)
+    publish(library, tmp_path, b"y")                       # a rebuild: the old folder still reads as it was
+    assert library.day(DAY)[0] != folder and (folder / MANIFEST).is_file()
+    (tmp_path / "2026-11-30" / MANIFEST).write_text("{not json")
+    with pytest.raises(LibraryError, match="run announcer build again"):
+        library.day(DAY)
