@@ -340,6 +340,7 @@ class Timetable:
         self._jobs: dict[str, Occurrence] = {}
         self._planned_until: datetime | None = None
         self._preparing: threading.Thread | None = None
+        self._versions: dict = {}           # day -> its version folder, when its clips were last prepared
         self._lock = threading.Lock()
 
     def start(self, since: datetime | None = None) -> None:
@@ -383,16 +384,31 @@ class Timetable:
                                        id=key, replace_existing=True)
                 self._jobs[key] = occurrence
             self._planned_until = now + AHEAD
-            if not (self._preparing and self._preparing.is_alive()):
-                self._preparing = threading.Thread(target=self.daemon.prepare, args=(list(wanted.values()),),
-                                                   name="announcer-prepare", daemon=True)
-                self._preparing.start()
+            self._prepare(list(wanted.values()))
             self._jobs = {k: o for k, o in self._jobs.items() if o.time >= now - self.daemon.lookback}
             self.daemon.forget_before(now - 2 * self.daemon.lookback)
+
+    def _prepare(self, occurrences: list[Occurrence]) -> None:
+        """Decode the occurrences' clips ahead, in the background (one pass at a time)."""
+        if self._preparing and self._preparing.is_alive():
+            return
+        library = self.daemon.queue.library
+        self._versions = {day: library.day_version(day) for day in {o.time.date() for o in occurrences}}
+        self._preparing = threading.Thread(target=self.daemon.prepare, args=(occurrences,),
+                                           name="announcer-prepare", daemon=True)
+        self._preparing.start()
 
     def _watch(self) -> None:
         if self.daemon.reload():
             self.sync()
+            return
+        # A day rebuilt (its link swapped to a new version): prepare its clips now, not at the next sync.
+        with self._lock:
+            now, library = self.daemon.now(), self.daemon.queue.library
+            coming = [o for o in self._jobs.values() if o.time >= now]
+            if any(library.day_version(day) != folder for day, folder in self._versions.items()) or \
+                    {o.time.date() for o in coming} - self._versions.keys():
+                self._prepare(coming)
 
     def _missed(self, event) -> None:
         occurrence = self._jobs.get(event.job_id)

@@ -721,6 +721,34 @@ def test_catching_up_after_a_long_sleep_looks_back_at_most_the_look_back(tmp_pat
     assert {r.result for r in log} == {"missed"}                 # 10:00 plays
 
 
+def test_a_day_rebuilt_while_running_is_prepared_at_once(tmp_path, out):
+    """The watch notices the day link's new target and decodes the new clips, not 15 minutes later."""
+    class PreparingPlayer(FakePlayer):
+        def __init__(self):
+            super().__init__()
+            self.prepared: list[str] = []
+
+        def prepare(self, path, volume_db=0.0):
+            self.prepared.append(path.name)
+
+    make_day(out, tag="-v1")
+    b = broadcast(at=(time(10, 30),), clips=("a",))
+    d = daemon(tmp_path, config(b), now=at(10), player=PreparingPlayer())
+    timetable = Timetable(d)
+
+    def prepared() -> list[str]:
+        timetable._preparing.join(5)
+        return d.fake.prepared
+
+    timetable.sync()
+    assert prepared() == ["01-a-v1.wav"]
+    timetable._watch()                                    # nothing changed: nothing prepared again
+    assert prepared() == ["01-a-v1.wav"]
+    make_day(out, tag="-v2")
+    timetable._watch()
+    assert prepared() == ["01-a-v1.wav", "01-a-v2.wav"]
+
+
 def test_only_one_station_per_library(tmp_path):
     with _one_station(tmp_path):
         with pytest.raises(StationError, match="already playing"):
