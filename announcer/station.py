@@ -196,19 +196,26 @@ class Daemon:
             self._config_trouble(tr(f"{self.config.path} 有错误", f"{self.config.path} has errors"),
                                  [str(p) for p in e.problems])
             return False
-        old = self.config.station
+        old, language = self.config.station, self.config.language
         with self._lock:
             self._use(config)
             if (old.player, old.device) != (config.station.player, config.station.device):
                 self._player = None
+        if os.environ.get("ANNOUNCER_LANG") == language:     # it came from schedule.toml (cli._config)
+            os.environ["ANNOUNCER_LANG"] = config.language
+        for handler in logging.getLogger("announcer").handlers:
+            if isinstance(handler.formatter, _ZoneFormatter):
+                handler.formatter.zone = self.zone
         log.info(tr(f"已重新读取 {config.path}：{len(config.broadcasts)} 个广播",
                     f"reloaded {config.path}: {len(config.broadcasts)} broadcast(s)"))
         return True
 
-    def _config_stat(self) -> tuple[int, int] | None:
+    def _config_stat(self) -> tuple[int, ...] | None:
+        """What tells an edit: an editor that replaces the file changes the inode, any write the ctime
+        (a same-size edit within one mtime tick changes neither mtime nor size)."""
         try:
             info = os.stat(self.config.path)
-            return info.st_mtime_ns, info.st_size
+            return info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns
         except (OSError, TypeError):
             return None
 

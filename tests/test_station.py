@@ -638,6 +638,41 @@ def test_schedule_toml_reloaded_and_a_bad_edit_keeps_the_last_good_one(tmp_path,
     assert d.config.broadcasts[0].at == (time(11),)
 
 
+def test_a_same_size_edit_in_the_same_mtime_tick_is_reloaded(tmp_path):
+    path = tmp_path / "schedule.toml"
+    path.write_text(SCHEDULE.format(at="10:00"), "utf-8")
+    from announcer.config import load_config
+    d = daemon(tmp_path, load_config(path))
+    before = os.stat(path)
+    path.write_text(SCHEDULE.format(at="10:30"), "utf-8")          # same size, in place
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))    # and the same mtime (a coarse clock)
+    assert d.reload()
+    assert d.config.broadcasts[0].at == (time(10, 30),)
+
+
+def test_a_reload_applies_the_language_and_the_log_time_zone(tmp_path, monkeypatch):
+    import logging
+
+    from announcer.config import load_config
+    from announcer.station import _ZoneFormatter
+
+    path = tmp_path / "schedule.toml"
+    path.write_text(SCHEDULE.format(at="10:00"), "utf-8")
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")                      # as cli sets it from schedule.toml
+    handler = logging.StreamHandler()
+    handler.setFormatter(_ZoneFormatter(ZONE))
+    logging.getLogger("announcer").addHandler(handler)
+    try:
+        d = daemon(tmp_path, load_config(path))
+        path.write_text(SCHEDULE.format(at="10:00").replace("Asia/Shanghai", "Europe/London")
+                        .replace("[station]\n", '[station]\nlanguage = "en"\n'), "utf-8")
+        assert d.reload()
+        assert os.environ["ANNOUNCER_LANG"] == "en"
+        assert handler.formatter.zone == LONDON
+    finally:
+        logging.getLogger("announcer").removeHandler(handler)
+
+
 # --- the real scheduler ----------------------------------------------------------
 
 def test_timetable_plays_on_time_and_follows_a_reload(tmp_path, out):
