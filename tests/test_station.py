@@ -702,6 +702,46 @@ def test_timetable_plays_on_time_and_follows_a_reload(tmp_path, out):
     assert abs((records(d)[0].started - soon.once.replace(tzinfo=ZONE)).total_seconds()) < 0.2
 
 
+def test_timetable_follows_an_edit_of_schedule_toml_and_keeps_running_after_a_bad_one(tmp_path, out, monkeypatch,
+                                                                                       caplog):
+    from announcer.config import load_config
+
+    monkeypatch.setattr("announcer.station.WATCH_S", 0.2)
+    base = datetime.now(ZONE).replace(microsecond=0)
+    when = {name: base + timedelta(seconds=s) for name, s in (("first", 2), ("second", 5), ("old", 60))}
+    for day in {t.date() for t in when.values()}:
+        make_day(out, day)
+
+    def schedule(*entries) -> str:
+        return '[station]\ntimezone = "Asia/Shanghai"\n' + "".join(
+            f'\n[[broadcast]]\nname = "{name}"\ndate = {when[name].replace(tzinfo=None).isoformat()}\n'
+            f'clips = ["{clip}"]\n' + extra for name, clip, extra in entries)
+
+    path = tmp_path / "schedule.toml"
+    path.write_text(schedule(("old", "a", "")), "utf-8")
+    player = FakePlayer()
+    d = Daemon(load_config(path), out, get_player=lambda name, device: player)
+    timetable = Timetable(d)
+    d.start()
+    timetable.start()
+    try:
+        path.write_text(schedule(("first", "b", ""), ("second", "a", "")), "utf-8")
+        player.wait_started(1, timeout=8)
+        assert player.heard() == ["02-b.wav"]
+        path.write_text(schedule(("first", "b", ""), ("second", "b", 'repeat = "twice"\n')), "utf-8")
+        player.wait_started(2, timeout=8)
+        played(d)
+    finally:
+        timetable.stop()
+        d.stop()
+    assert player.heard() == ["02-b.wav", "01-a.wav"]                  # "second" as the last good schedule has it
+    assert [(r.broadcast, r.result) for r in records(d)] == [("first", "played"), ("second", "played")]
+    assert not [j for j in timetable._jobs if "old" in j]
+    assert any("last good schedule" in m for m in caplog.messages)
+    started = {r.broadcast: r.started for r in records(d)}
+    assert abs((started["second"] - when["second"]).total_seconds()) < 0.2
+
+
 def test_an_occurrence_slept_through_is_recorded_missed(tmp_path, out):
     """The machine wakes 3 s after an occurrence, with a grace time of 1 s: recorded missed, not played."""
     now = datetime.now(ZONE)
