@@ -15,7 +15,10 @@ Missed occurrences: on start, and after the machine slept, an occurrence the
 play log has not seen plays now when it is at most `grace` (5 min) late; only
 the latest of each broadcast plays, oldest broadcast first. Older ones, back to
 the last occurrence the play log holds (at most 24 h), are recorded missed.
-Nothing plays twice.
+A scheduler job that runs late gives way to a later occurrence of its broadcast
+that is already due. Nothing plays twice: a broadcast is on the play log
+("playing") before it sounds. All time arithmetic is in UTC; the station's zone
+is for plan() and display only.
 """
 
 from __future__ import annotations
