@@ -98,6 +98,10 @@ class PlayLog:
                           (broadcast, _us(scheduled)))
         return bool(rows)
 
+    def unfinished(self) -> list[Record]:
+        """Records still "playing": their station stopped before the broadcast ended."""
+        return [_record(row) for row in self._read("SELECT * FROM record WHERE result = 'playing' ORDER BY due_us, id")]
+
     def last_scheduled(self) -> datetime | None:
         """The latest scheduled time recorded, or None for an empty log."""
         rows = self._read("SELECT scheduled FROM record ORDER BY due_us DESC, id DESC LIMIT 1")

@@ -30,6 +30,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -97,6 +98,8 @@ class Daemon:
             log.info(tr(f"播放器：{name}", f"player: {name}"))
         except AnnouncerError as e:
             log.error(tr(f"{e}（到点时会再试）", f"{e} (will try again at each occurrence)"))
+        for cut in self._playlog(lambda: self.playlog.unfinished()) or []:   # the station died mid-broadcast
+            self._record(replace(cut, result="failed", reason=tr("电台在播放途中停止", "the station stopped while it played")))
         now = self.now()
         last = self._playlog(lambda: self.playlog.last_scheduled())
         since = now - self.grace if last is None else max(last, now - self.lookback)

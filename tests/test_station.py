@@ -24,7 +24,7 @@ import pytest
 from announcer.config import AudioConfig, Broadcast, Config, SpeechConfig, Station
 from announcer.library import Library
 from announcer.plan import Occurrence
-from announcer.playlog import PlayLog
+from announcer.playlog import PlayLog, Record
 from announcer.players import PlayerError
 from announcer.station import Daemon, StationError, Timetable, _one_station, job_id
 
@@ -427,6 +427,19 @@ def test_a_broadcast_on_air_is_recorded_playing_and_a_crash_does_not_replay_it(t
     d.stop()                                                  # the turn's end replaces the "playing" row
     [record] = records(d)
     assert record.result == "failed" and "stopped during playback" in record.reason
+
+
+def test_a_broadcast_cut_by_a_crash_is_recorded_failed_at_the_next_start(tmp_path, out):
+    make_day(out)
+    b = broadcast()
+    PlayLog(out).add(Record(at(10), b.name, (), "playing", started=at(10)))   # the station died on air
+    d = daemon(tmp_path, config(b), now=at(10, 1))
+    d.start()
+    played(d)
+    d.stop()
+    assert d.fake.heard() == []
+    [record] = records(d)
+    assert (record.result, record.reason, record.started) == ("failed", "the station stopped while it played", at(10))
 
 
 # --- skipped, missed, never twice ----------------------------------------------
