@@ -100,7 +100,7 @@ def plan(config: Config, start: datetime, end: datetime) -> list[Occurrence]:
     found: list[Occurrence] = []
     for broadcast in config.broadcasts:
         seen: set[datetime] = set()
-        for day, wall in _wall_times(broadcast, first, last, zone):
+        for day, wall in _wall_times(broadcast, first, last):
             instant = _instant(wall, zone)
             if not start_u <= instant < end_u or instant in seen or not _on(broadcast.days, day, calendar):
                 continue
@@ -112,29 +112,30 @@ def plan(config: Config, start: datetime, end: datetime) -> list[Occurrence]:
     return found
 
 
-def _wall_times(b: Broadcast, first: date, last: date, zone: ZoneInfo) -> Iterator[tuple[date, datetime]]:
-    """(the day `days` is checked on, local wall time) for the days first..last, in time order."""
+def _wall_times(b: Broadcast, first: date, last: date) -> Iterator[tuple[date, datetime]]:
+    """(the day `days` is checked on, local wall time) for the days first..last, in time order.
+
+    config.py guarantees the shapes relied on here: a loop has until and every (of at least 10 s),
+    a cron line has five standard fields, and `date` is a naive local time.
+    """
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     if b.at:
         for day in days:
             for t in sorted(b.at):
                 yield day, datetime.combine(day, t)
     elif b.start is not None:
-        if b.until is None or not b.every_s or b.every_s <= 0:
-            raise ValueError(f"broadcast {b.name!r}: a loop needs until and a positive every")
         step = timedelta(seconds=b.every_s)
         for day in days:
             wall, stop = datetime.combine(day, b.start), datetime.combine(day, b.until)
             if b.until <= b.start:
-                stop += ONE_DAY                    # the round runs past midnight
+                stop += ONE_DAY                    # the round runs past midnight (tests/test_station.py only)
             while wall < stop:
                 yield day, wall
                 wall += step
     elif b.cron is not None:
         yield from _cron(b.cron, datetime.combine(first, time()), datetime.combine(last + ONE_DAY, time()))
     elif b.once is not None:
-        wall = b.once.astimezone(zone).replace(tzinfo=None) if b.once.tzinfo else b.once
-        yield wall.date(), wall
+        yield b.once.date(), b.once
 
 
 def _cron(expression: str, begin: datetime, stop: datetime) -> Iterator[tuple[date, datetime]]:
@@ -146,7 +147,7 @@ def _cron(expression: str, begin: datetime, stop: datetime) -> Iterator[tuple[da
     from croniter import croniter
 
     fields = expression.split()
-    day_or = len(fields) < 5 or not (fields[2].startswith("*") or fields[4].startswith("*"))
+    day_or = not (fields[2].startswith("*") or fields[4].startswith("*"))
     times = croniter(expression, begin - timedelta(seconds=1), day_or=day_or)
     while (wall := times.get_next(datetime)) < stop:
         yield wall.date(), wall
@@ -181,25 +182,18 @@ def _calendar(country: str | None, first: date, last: date):
 
 
 def _on(days: str | tuple[str, ...], day: date, calendar) -> bool:
-    """Does `day` match `days`? Weekends follow the calendar: a make-up workday is a workday."""
-    if isinstance(days, str):
-        days = (days,)
-    for name in days:
-        name = name.strip().lower()
-        if name == "daily":
-            return True
-        if name in ("workdays", "weekends"):
-            weekend = day.weekday() in (calendar.weekend if calendar is not None else (5, 6))
-            if calendar is not None and day in calendar.weekend_workdays:
-                weekend = False
-            if weekend == (name == "weekends"):
-                return True
-            continue
-        if name[:3] not in WEEKDAYS:
-            raise ValueError(f"unknown day {name!r}")
-        if WEEKDAYS.index(name[:3]) == day.weekday():
-            return True
-    return False
+    """Does `day` match `days` ("daily", "workdays", "weekends" or config's weekday names)?
+
+    Weekends follow the calendar: a make-up workday is a workday.
+    """
+    if days == "daily":
+        return True
+    if days in ("workdays", "weekends"):
+        weekend = day.weekday() in (calendar.weekend if calendar is not None else (5, 6))
+        if calendar is not None and day in calendar.weekend_workdays:
+            weekend = False
+        return weekend == (days == "weekends")
+    return WEEKDAYS[day.weekday()] in days
 
 
 def _skipped(local: datetime, off: set[date], quiet: QuietHours | None) -> str | None:

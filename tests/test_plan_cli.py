@@ -4,24 +4,39 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from announcer.cli import main
-from announcer.config import AudioConfig, Broadcast, Config, QuietHours, SpeechConfig, Station
 from announcer.library import Library
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STATION = Station(timezone="Asia/Shanghai", quiet_hours=QuietHours(time(21, 30), time(7, 0)),
-                  holidays=(date(2026, 12, 3),))
-BROADCASTS = (
-    Broadcast("早间通知", at=(time(8, 0),), clips=("停水",), repeat=2),
-    Broadcast("rounds", start=time(14, 0), until=time(15, 0), every_s=30 * 60),
-    Broadcast("late", at=(time(22, 0),)),
-)
+STATION = """\
+[station]
+timezone = "Asia/Shanghai"
+quiet_hours = { from = "21:30", to = "07:00" }
+holidays = [2026-12-03]
+"""
+BROADCASTS = """
+[[broadcast]]
+name = "早间通知"
+at = "08:00"
+clips = ["停水"]
+repeat = 2
+
+[[broadcast]]
+name = "rounds"
+from = "14:00"
+until = "15:00"
+every = "30m"
+
+[[broadcast]]
+name = "late"
+at = "22:00"
+"""
 MANIFEST = {"date": "2026-11-30", "clips": [
     {"id": "ting-shui", "tags": ["停水"]},
     {"id": "lost-keys", "tags": []},
@@ -30,11 +45,10 @@ MANIFEST = {"date": "2026-11-30", "clips": [
 
 @pytest.fixture
 def station(tmp_path, monkeypatch):
-    """A station folder: schedule settings (until load_config reads [[broadcast]]) and a built 2026-11-30."""
+    """A station folder: schedule.toml and a built 2026-11-30."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "200")
-    config = Config(path=None, speech=SpeechConfig(), audio=AudioConfig(), station=STATION, broadcasts=BROADCASTS)
-    monkeypatch.setattr("announcer.config.load_config", lambda path: config)
+    (tmp_path / "schedule.toml").write_text(STATION + BROADCASTS, "utf-8")
     Library(tmp_path / "audio_out").publish(date(2026, 11, 30), [], MANIFEST)
     return tmp_path
 
@@ -77,10 +91,8 @@ def test_from_a_date_starts_at_local_midnight(station, capsys):
     assert [item["time"] for item in got] == ["2026-12-01T08:00:00+08:00"]
 
 
-def test_default_window_starts_now(station, capsys, monkeypatch):
-    config = Config(path=None, speech=SpeechConfig(), audio=AudioConfig(), station=Station(timezone="Asia/Shanghai"),
-                    broadcasts=BROADCASTS)
-    monkeypatch.setattr("announcer.config.load_config", lambda path: config)
+def test_default_window_starts_now(station, capsys):
+    (station / "schedule.toml").write_text('[station]\ntimezone = "Asia/Shanghai"\n' + BROADCASTS, "utf-8")
     got = run_json(capsys)
     now = datetime.now().astimezone()
     times = [datetime.fromisoformat(item["time"]) for item in got]
