@@ -132,12 +132,18 @@ def _config(path: Path | None):
     return config
 
 
-def _today(config) -> date:
+def _now(config):
+    """Now in the station's zone: the one place the commands read the clock."""
     from datetime import datetime
 
     from announcer.plan import station_zone
 
-    return datetime.now(station_zone(config.station)).date()
+    return datetime.now(station_zone(config.station))
+
+
+def _today(config) -> date:
+    """Today in the station's zone (system zone when none is set)."""
+    return _now(config).date()
 
 
 def cmd_build(args) -> int:
@@ -251,14 +257,14 @@ def _hours(text: str) -> float:
 
 def cmd_plan(args) -> int:
     import json
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta, timezone
 
     from announcer.library import Library
     from announcer.plan import plan, planned_clips, station_zone
 
     config = _config(args.config)
     zone = station_zone(config.station)
-    start = args.start or datetime.now(zone)
+    start = args.start or _now(config)
     start = (start if start.tzinfo else start.replace(tzinfo=zone)).astimezone(zone)
     occurrences = plan(config, start, start.astimezone(timezone.utc) + timedelta(hours=args.hours))
     library, manifests = Library(args.out), {}
@@ -303,14 +309,13 @@ def cmd_run(args) -> int:
 
 def cmd_log(args) -> int:
     import json
-    from datetime import datetime
 
     from announcer.plan import station_zone
     from announcer.playlog import RESULTS, PlayLog, log_table
 
     config = _config(args.config)
     zone = station_zone(config.station)
-    day = args.date or datetime.now(zone).date()
+    day = args.date or _today(config)
     log = PlayLog(args.out)
     records = log.records(day, zone)
     if args.json:

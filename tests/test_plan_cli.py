@@ -211,3 +211,17 @@ def test_every_config_error_is_listed_exit_2(tmp_path):
     first, second = result.stderr.strip().splitlines()
     assert first.startswith("error: schedule.toml:3 ") and '"25:00"' in first
     assert second.startswith("error: schedule.toml:7 ") and '"0 8 * * 8"' in second
+
+
+def test_the_default_start_is_clis_now_in_the_station_zone(station, capsys, monkeypatch):
+    """plan and log take the clock from one place, cli._now (today is its date)."""
+    from zoneinfo import ZoneInfo
+
+    import announcer.cli
+
+    moment = datetime(2026, 11, 30, 13, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    monkeypatch.setattr(announcer.cli, "_now", lambda config: moment)
+    got = run_json(capsys, "--hours", "2")
+    assert [item["time"] for item in got] == ["2026-11-30T14:00:00+08:00", "2026-11-30T14:30:00+08:00"]
+    assert main(["log"]) == 0
+    assert "2026-11-30" in capsys.readouterr().out
