@@ -93,8 +93,7 @@ def plan(config: Config, start: datetime, end: datetime) -> list[Occurrence]:
         raise ValueError("plan() needs timezone-aware start and end")
     zone = station_zone(config.station)
     start_u, end_u = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
-    # A day earlier: a loop that runs past midnight started the day before.
-    first, last = start_u.astimezone(zone).date() - ONE_DAY, end_u.astimezone(zone).date()
+    first, last = start_u.astimezone(zone).date(), end_u.astimezone(zone).date()
     calendar = _calendar(config.station.country, first, last)
     off = set(config.station.holidays) | (set(calendar) if calendar is not None else set())
     found: list[Occurrence] = []
@@ -116,7 +115,7 @@ def _wall_times(b: Broadcast, first: date, last: date) -> Iterator[tuple[date, d
     """(the day `days` is checked on, local wall time) for the days first..last, in time order.
 
     config.py guarantees the shapes relied on here: a loop has until and every (of at least 10 s),
-    a cron line has five standard fields, and `date` is a naive local time.
+    a cron line has five standard fields, `date` is a naive local time, and a loop ends the day it starts.
     """
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     if b.at:
@@ -127,8 +126,6 @@ def _wall_times(b: Broadcast, first: date, last: date) -> Iterator[tuple[date, d
         step = timedelta(seconds=b.every_s)
         for day in days:
             wall, stop = datetime.combine(day, b.start), datetime.combine(day, b.until)
-            if b.until <= b.start:
-                stop += ONE_DAY                    # the round runs past midnight (tests/test_station.py only)
             while wall < stop:
                 yield day, wall
                 wall += step

@@ -793,7 +793,7 @@ def test_a_gap_in_the_plan_after_a_sleep_is_caught_up(tmp_path, out):
 
 def test_catching_up_after_a_long_sleep_looks_back_at_most_the_look_back(tmp_path, out, monkeypatch):
     """Asleep for 10 days with a broadcast every minute: only the last day's 1440 are recorded, in one write."""
-    loop = broadcast("loop", at=(), start=time(0), until=time(0), every_s=60, clips=("a",))
+    loop = broadcast("loop", at=(), start=time(0), until=time(23, 59, 59), every_s=60, clips=("a",))
     d = daemon(tmp_path, config(loop), now=at(10, 0, 30, day=DAY - timedelta(days=10)))
     timetable = Timetable(d)
     timetable.sync()
