@@ -221,7 +221,15 @@ def test_say_interrupted_stops_its_player(fake_bin, clip):
 
     stand_in(fake_bin, "aplay", 'echo $$ > "$0.pid"\nexec sleep 30')
     main = threading.main_thread().ident
-    threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT)).start()     # Ctrl-C, to this process only
+
+    def ctrl_c_once_playing():                    # Ctrl-C, to this process only, once the player runs
+        deadline = time.monotonic() + 30
+        pid = fake_bin / "aplay.pid"
+        while not (pid.exists() and pid.read_text().endswith("\n")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=ctrl_c_once_playing, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
         players.play(clip, "aplay")
     with pytest.raises(ProcessLookupError):
