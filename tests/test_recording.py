@@ -1,0 +1,158 @@
+"""announcer import: a phone recording through the clarity chain into the day's library (real ffmpeg, espeak-ng)."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from announcer.build import build_day
+from announcer.config import load_config
+from announcer.engines.fake import FakeEngine
+from announcer.errors import AudioError
+from announcer.library import Library
+from announcer.notices import read_notices
+from announcer.recording import import_recording
+
+pytestmark = pytest.mark.real
+
+DAY = date(2026, 11, 30)
+TEXT = "The water will be off tomorrow from nine to noon. Please store some water in advance."
+
+
+def _run(*command):
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def bad_recording(tmp_path_factory) -> Path:
+    """Speech 20 dB too quiet, 60 Hz hum and low rumble under it, saved as AAC in .m4a, as a phone might."""
+    folder = tmp_path_factory.mktemp("rec")
+    speech = folder / "speech.wav"
+    _run("espeak-ng", "-v", "en-us", "-s", "160", "-w", str(speech), TEXT)
+    m4a = folder / "phone memo.m4a"
+    _run("ffmpeg", "-v", "error", "-i", str(speech),
+         "-f", "lavfi", "-i", "sine=frequency=60:sample_rate=22050",
+         "-f", "lavfi", "-i", "anoisesrc=color=brown:amplitude=0.3:sample_rate=22050:seed=7",
+         "-filter_complex",
+         "[0]volume=-20dB[s];[1]volume=0.05[h];[2]lowpass=f=60,lowpass=f=60[r];"
+         "[s][h][r]amix=inputs=3:duration=first:normalize=0,apad=pad_dur=0.5[out]",
+         "-map", "[out]", "-c:a", "aac", "-b:a", "64k", str(m4a))
+    return m4a
+
+
+def _decoded(path: Path) -> tuple[np.ndarray, int]:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-"],
+                         check=True, capture_output=True).stdout
+    rate = 44100
+    return np.frombuffer(raw, dtype="<f4").astype(np.float64), rate
+
+
+def _band_db(x: np.ndarray, rate: int, low: float, high: float) -> float:
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1 / rate)
+    return 10 * np.log10(spectrum[(freqs >= low) & (freqs < high)].sum() + 1e-20)
+
+
+def _loudness(x, rate):
+    import pyloudnorm
+
+    return pyloudnorm.Meter(rate).integrated_loudness(x)
+
+
+@pytest.fixture(scope="module")
+def imported(bad_recording, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lib") / "out"
+    result = import_recording(bad_recording, DAY, out, load_config(None), title="停水通知")
+    return out, result
+
+
+def test_bad_recording_is_really_bad(bad_recording):
+    x, rate = _decoded(bad_recording)
+    assert _loudness(x, rate) < -30
+    assert _band_db(x, rate, 1, 100) > _band_db(x, rate, 300, 3400)   # hum and rumble outweigh the speech
+
+
+def test_imported_recording_meets_the_clarity_targets(imported):
+    out, result = imported
+    x, rate = _decoded(result.folder / result.clip["file"])
+    assert abs(_loudness(x, rate) + 16) <= 0.5
+    oversampled = np.abs(np.asarray(__import__("scipy.signal", fromlist=["x"]).resample_poly(x, 4, 1)))
+    assert 20 * np.log10(oversampled.max()) <= -1.0
+    assert _band_db(x, rate, 1, 100) <= _band_db(x, rate, 300, 3400) - 25
+
+
+def test_imported_clip_joins_the_manifest_like_a_synthesized_one(imported):
+    out, result = imported
+    folder, manifest = Library(out).day(DAY)
+    assert manifest["date"] == "2026-11-30" and manifest["clips"] == [result.clip]
+    clip = result.clip
+    assert clip["id"] == "ting-shui-tong-zhi" and clip["file"] == "01-ting-shui-tong-zhi.mp3"
+    assert clip["title"] == "停水通知" and clip["text"] == "" and clip["engine"] == "recording"
+    assert clip["voice"] == "" and clip["tags"] == [] and clip["speech_rate"]["value"] is None
+    assert clip["true_peak_dbtp"] <= -1.0 and abs(clip["loudness_lufs"] + 16) <= 0.5
+    assert 4 < clip["duration_s"] < 12
+    assert hashlib.sha256((folder / clip["file"]).read_bytes()).hexdigest() == clip["sha256"]
+    for key in ("spoken_text", "language", "warnings"):
+        assert key in clip
+
+
+def test_existing_clips_are_kept_and_the_recording_goes_last(bad_recording, tmp_path):
+    out = tmp_path / "out"
+    built = build_day(read_notices([_notices(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+    before = {c["file"]: (built.folder / c["file"]).read_bytes() for c in built.clips}
+    result = import_recording(bad_recording, DAY, out, load_config(None))
+    folder, manifest = Library(out).day(DAY)
+    assert [c["file"] for c in manifest["clips"]] == [*before, "02-phone-memo.mp3"]
+    assert manifest["clips"][:1] == built.clips and result.clip["title"] == "phone memo"
+    for name, data in before.items():
+        assert (folder / name).read_bytes() == data
+
+
+def _notices(tmp_path):
+    path = tmp_path / "n.txt"
+    path.write_text("# Keys found\nA set of keys was found near the gate.\n", "utf-8")
+    return path
+
+
+def test_text_gives_the_pace_and_a_too_fast_warning(tmp_path):
+    fast = tmp_path / "fast.wav"
+    _run("espeak-ng", "-v", "en-us", "-s", "330", "-w", str(fast), TEXT)
+    result = import_recording(fast, DAY, tmp_path / "out", load_config(None), text=TEXT)
+    rate = result.clip["speech_rate"]
+    assert rate["unit"] == "words/min" and rate["value"] > 200
+    assert result.clip["text"] == TEXT and result.clip["language"] == "en" and result.clip["spoken_text"]
+    assert any(w.startswith("too fast:") and "target 145.0" in w for w in result.clip["warnings"])
+
+
+def _day_state(out: Path):
+    found = Library(out).day(DAY)
+    return None if found is None else (found[0], json.dumps(found[1]))
+
+
+@pytest.mark.parametrize("kind", ["silence", "corrupt", "not audio", "missing"])
+def test_unusable_input_is_a_clear_error_and_adds_nothing(tmp_path, kind):
+    out = tmp_path / "out"
+    build_day(read_notices([_notices(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+    before = _day_state(out)
+    path = tmp_path / {"silence": "quiet.m4a", "corrupt": "broken.m4a", "not audio": "notes.mp3",
+                       "missing": "nowhere.m4a"}[kind]
+    if kind == "silence":
+        _run("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", "3",
+             "-c:a", "aac", str(path))
+    elif kind == "corrupt":
+        good = tmp_path / "good.m4a"
+        _run("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3", "-c:a", "aac", str(good))
+        path.write_bytes(good.read_bytes()[: 600])
+    elif kind == "not audio":
+        path.write_text("这不是声音文件\n", "utf-8")
+    with pytest.raises(AudioError) as caught:
+        import_recording(path, DAY, out, load_config(None))
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message
+    assert _day_state(out) == before
+    assert not list(out.glob(".import-*"))
