@@ -66,6 +66,15 @@ def parser() -> argparse.ArgumentParser:
     lg.add_argument("--json", action="store_true", help="print a JSON array of the day's records")
     lg.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
     lg.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
+
+    ex = sub.add_parser("export", help="copy the day's clips to a USB stick for a handheld loudspeaker")
+    ex.add_argument("dest", type=Path, metavar="DEST", help="a folder on the mounted stick or card")
+    ex.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
+    ex.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
+    ex.add_argument("--loop-file", action="store_true", help="also write 000-all.mp3: every clip in one file")
+    ex.add_argument("--clean", action="store_true", help="remove the audio files already in DEST first")
+    ex.add_argument("--dry-run", action="store_true", help="list what would be written; write nothing")
+    ex.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
     return p
 
 
@@ -336,4 +345,27 @@ def cmd_log(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say, "plan": cmd_plan, "run": cmd_run, "log": cmd_log}
+def cmd_export(args) -> int:
+    from announcer.export import loop_gap, plan_export, write_export
+
+    config = _config(args.config)
+    day = args.date or _today(config)
+    plan = plan_export(args.dest, day, args.out, loop_file=args.loop_file, clean=args.clean,
+                       gap_s=loop_gap(config), bitrate_kbps=config.audio.bitrate_kbps)
+    if args.dry_run:
+        for path in plan.remove:
+            print(tr(f"删除 {path.name}", f"remove {path.name}"))
+        for file in plan.files:
+            how = tr("原样复制", "copied") if file.copied else tr("重新编码", "re-encoded")
+            print(f"{file.name}  {len(file.data) / 1e6:.2f} MB  ({file.source}, {how})")
+        print(tr(f"试运行：将写入 {len(plan.files)} 个文件到 {plan.dest}，未写入任何内容。",
+                 f"dry run: {len(plan.files)} files would be written to {plan.dest}; nothing was written."))
+        return 0
+    written = write_export(plan)
+    print(tr(f"已按播放顺序写入 {len(written)} 个文件到 {plan.dest}。安全弹出U盘后再拔下。",
+             f"wrote {len(written)} files to {plan.dest} in play order; eject the stick safely before unplugging it."))
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say, "plan": cmd_plan, "run": cmd_run, "log": cmd_log,
+            "export": cmd_export}
