@@ -14,7 +14,7 @@ from pathlib import Path
 from announcer import __version__
 from announcer.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, estimate_seconds
 from announcer.config import AudioConfig, Config
-from announcer.errors import AudioError, NoticeError, tr
+from announcer.errors import AudioError, LibraryError, NoticeError, tr
 from announcer.library import Library
 from announcer.notices import Notice
 
@@ -25,7 +25,7 @@ Progress = Callable[[Notice, bool], None]   # called after each clip: (notice, c
 class DayBuild:
     day: date
     folder: Path
-    clips: list[dict]     # the manifest entries
+    clips: list[dict]     # the notices' manifest entries (imported recordings kept follow them in the manifest)
     rendered: int         # clips synthesized this time
     reused: int           # clips taken from the cache
 
@@ -57,9 +57,27 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
         name = f"{number:02d}-{notice.id}.{audio.format}"
         files.append((name, cached[key].audio))
         clips.append(_entry(notice, name, cached[key].info))
-    manifest = {"date": day.isoformat(), "announcer": __version__, "clips": clips}
-    folder = library.publish(day, files, manifest)
+    kept = _kept_recordings(library, day, len(clips))
+    manifest = {"date": day.isoformat(), "announcer": __version__, "clips": clips + [e for _, _, e in kept]}
+    folder = library.publish(day, files + [(name, source) for name, source, _ in kept], manifest)
     return DayBuild(day, folder, clips, rendered=len(pending), reused=len(todays) - len(pending))
+
+
+def _kept_recordings(library: Library, day: date, after: int) -> list[tuple[str, Path, dict]]:
+    """The day's imported recordings (`announcer import`), numbered on after the notices: (name, source, entry)."""
+    try:
+        found = library.day(day)
+    except LibraryError:
+        return []   # an unreadable manifest: the rebuild replaces it, as its error message says
+    if found is None:
+        return []
+    folder, manifest = found
+    kept = []
+    for clip in manifest.get("clips", []):
+        if clip.get("engine") == "recording" and (folder / clip["file"]).is_file():
+            name = f"{after + len(kept) + 1:02d}-{clip['id']}{Path(clip['file']).suffix}"
+            kept.append((name, folder / clip["file"], {**clip, "file": name}))
+    return kept
 
 
 def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Library, cached: dict,

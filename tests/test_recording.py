@@ -113,6 +113,19 @@ def test_existing_clips_are_kept_and_the_recording_goes_last(bad_recording, tmp_
         assert (folder / name).read_bytes() == data
 
 
+def test_build_keeps_the_days_imported_recordings(bad_recording, tmp_path):
+    out = tmp_path / "out"
+    build_day(read_notices([_notices(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+    imported = import_recording(bad_recording, DAY, out, load_config(None), title="Lost cat")
+    later = tmp_path / "later.txt"
+    later.write_text("# Bins\nBins go out tonight.\n\n# Keys found\nKeys were found.\n", "utf-8")
+    build_day(read_notices([later]), DAY, out, load_config(None), engine=FakeEngine())
+    folder, manifest = Library(out).day(DAY)
+    assert [c["file"] for c in manifest["clips"]] == ["01-bins.mp3", "02-keys-found.mp3", "03-lost-cat.mp3"]
+    assert manifest["clips"][2] == {**imported.clip, "file": "03-lost-cat.mp3"}
+    assert hashlib.sha256((folder / "03-lost-cat.mp3").read_bytes()).hexdigest() == imported.clip["sha256"]
+
+
 def _notices(tmp_path):
     path = tmp_path / "n.txt"
     path.write_text("# Keys found\nA set of keys was found near the gate.\n", "utf-8")
