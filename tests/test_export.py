@@ -195,6 +195,14 @@ def test_destination_errors(day, tmp_path, monkeypatch):
         "plug the stick in and mount it, then try again")
 
 
+def test_a_write_protected_stick_is_named_before_any_work(day, stick, monkeypatch):
+    monkeypatch.setattr(export.os, "access", lambda path, mode: False)   # root may write anywhere
+    with pytest.raises(ExportError) as caught:
+        plan_export(stick, DAY, day)
+    assert str(caught.value) == (f"{stick}: cannot write here; the stick may be write-protected "
+                                 "(check its lock switch) or the folder's permissions")
+
+
 def test_day_not_built_or_empty(tmp_path, stick):
     out = tmp_path / "out"
     with pytest.raises(ExportError) as caught:
