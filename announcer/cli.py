@@ -75,6 +75,14 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--clean", action="store_true", help="remove the audio files already in DEST first")
     ex.add_argument("--dry-run", action="store_true", help="list what would be written; write nothing")
     ex.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
+
+    im = sub.add_parser("import", help="clean up your own recording and add it to the day's clips")
+    im.add_argument("recording", type=Path, metavar="RECORDING", help="a sound file: m4a, mp3, wav, amr, ogg...")
+    im.add_argument("--title", help="the clip's title (default: the file name); its id is made from it")
+    im.add_argument("--text", help="what the recording says: stored, and used to measure the pace")
+    im.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
+    im.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
+    im.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
     return p
 
 
@@ -367,5 +375,24 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from announcer.recording import import_recording
+
+    config = _config(args.config)
+    day = args.date or _today(config)
+    result = import_recording(args.recording, day, args.out, config, title=args.title, text=args.text)
+    clip = result.clip
+    print(tr(f"已加入 {result.folder / clip['file']}（第 {result.clips} 段）：{clip['duration_s']:.1f} 秒，"
+             f"{clip['loudness_lufs']:.1f} LUFS，峰值 {clip['true_peak_dbtp']:.1f} dBTP",
+             f"added {result.folder / clip['file']} (clip {result.clips}): {clip['duration_s']:.1f} s, "
+             f"{clip['loudness_lufs']:.1f} LUFS, true peak {clip['true_peak_dbtp']:.1f} dBTP"))
+    rate = clip["speech_rate"]
+    if rate["value"] is not None:
+        print(tr(f"语速 {rate['value']:.1f} {rate['unit']}", f"pace {rate['value']:.1f} {rate['unit']}"))
+    for warning in clip["warnings"]:
+        print(tr("提醒：", "warning: ") + warning)
+    return 0
+
+
 COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say, "plan": cmd_plan, "run": cmd_run, "log": cmd_log,
-            "export": cmd_export}
+            "export": cmd_export, "import": cmd_import}

@@ -169,3 +169,30 @@ def test_unusable_input_is_a_clear_error_and_adds_nothing(tmp_path, kind):
     assert "\n" not in message and str(path) in message
     assert _day_state(out) == before
     assert not list(out.glob(".import-*"))
+
+
+def _cli(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "announcer", "import", *args, "--date", "2026-11-30",
+                           "--out", str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**__import__("os").environ, "ANNOUNCER_LANG": "en"})
+
+
+def test_cli_import_reports_the_clip_and_the_pace(tmp_path):
+    fast = tmp_path / "fast.ogg"
+    _run("espeak-ng", "-v", "en-us", "-s", "330", "-w", str(tmp_path / "fast.wav"), TEXT)
+    _run("ffmpeg", "-v", "error", "-i", str(tmp_path / "fast.wav"), "-c:a", "libvorbis", str(fast))
+    result = _cli(tmp_path, str(fast), "--title", "Water off", "--text", TEXT)
+    assert result.returncode == 0, result.stderr
+    assert "01-water-off.mp3" in result.stdout and "LUFS" in result.stdout
+    assert "warning: too fast:" in result.stdout and "target 145.0" in result.stdout
+    clip = Library(tmp_path / "out").manifest(DAY)["clips"][0]
+    assert clip["engine"] == "recording" and clip["title"] == "Water off"
+
+
+def test_cli_import_of_a_non_audio_file_is_one_line_and_exit_1(tmp_path):
+    notes = tmp_path / "notes.m4a"
+    notes.write_text("hello\n", "utf-8")
+    result = _cli(tmp_path, str(notes))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out" / "2026-11-30").exists()
