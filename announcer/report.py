@@ -24,7 +24,7 @@ def clarity_table(clips: list[dict], title: str | None = None) -> Table:
         table.add_row(
             clip["file"],
             f"{clip['duration_s']:.1f}",
-            f"{rate['value']:.1f} {unit}",
+            "—" if rate["value"] is None else f"{rate['value']:.1f} {unit}",   # a recording with no text
             f"{clip['loudness_lufs']:.1f}",
             f"{clip['true_peak_dbtp']:.1f}",
             "\n".join(clip["warnings"]) or "—",

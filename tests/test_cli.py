@@ -154,3 +154,16 @@ def test_player_names_are_one_list():
     from announcer.players import NAMES
 
     assert config_schema(ROOT).fields["station"].fields["player"].choices == ("auto", *NAMES)
+
+
+def test_clarity_table_shows_a_recording_without_a_pace():
+    from rich.console import Console
+
+    from announcer.report import clarity_table
+
+    clip = {"file": "03-own.mp3", "duration_s": 12.0, "speech_rate": {"value": None, "unit": None},
+            "loudness_lufs": -16.0, "true_peak_dbtp": -1.2, "warnings": []}
+    console = Console(width=120, record=True)
+    console.print(clarity_table([clip]))
+    row = next(line for line in console.export_text().splitlines() if "03-own.mp3" in line)
+    assert "12.0" in row and "—" in row and "-16.0" in row
