@@ -180,13 +180,17 @@ def _day_clips(day: date, out: Path) -> tuple[Path, list[dict]]:
     return folder, clips
 
 
-def _export_file(number: int, clip: dict, folder: Path, bitrate: int) -> ExportFile:
-    source = folder / clip["file"]
+def _read_clip(source: Path) -> bytes:
     try:
-        data = source.read_bytes()
+        return source.read_bytes()
     except OSError as e:
         raise LibraryError(f"无法读取音频（{e.strerror}）。请重新运行 announcer build。",
                            f"cannot read the clip ({e.strerror}); run announcer build again", str(source)) from None
+
+
+def _export_file(number: int, clip: dict, folder: Path, bitrate: int) -> ExportFile:
+    source = folder / clip["file"]
+    data = _read_clip(source)
     name = ascii_name(number, clip.get("id", ""))
     if source.suffix.lower() == ".mp3" and mp3_fits(data):
         return ExportFile(name, data, clip["file"], True)
@@ -200,7 +204,7 @@ def _loop_bytes(clips: list[dict], folder: Path, gap_s: float, bitrate: int) -> 
     """Every clip with `gap_s` between, and `gap_s` at the end too, so the loop keeps the same rhythm."""
     from announcer import effects
 
-    sounds = [effects.mono(effects.decode((folder / c["file"]).read_bytes(), Path(c["file"]).suffix.lstrip(".").lower()),
+    sounds = [effects.mono(effects.decode(_read_clip(folder / c["file"]), Path(c["file"]).suffix.lstrip(".").lower()),
                            RATE) for c in clips]
     whole = effects.join(sounds, gap_s, RATE) + effects.silence(gap_s, RATE)
     return effects.encode(whole, "mp3", bitrate, RATE)

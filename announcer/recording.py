@@ -54,9 +54,10 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
     audio = config.audio
     where = str(path)
     sound = effects.load_sound(path, audio.sample_rate)
-    voice = effects.trim_silence(sound)
-    if len(voice) > 0:
-        voice = effects.high_pass(voice, max(audio.highpass_hz, RECORDING_HIGHPASS_HZ))
+    # High-pass first: hum and rumble would otherwise count as sound, and the trim would keep dead air.
+    # Anything 30 dB under the loudest moment is room noise or the filter's edge, not speech.
+    voice = effects.trim_silence(effects.high_pass(sound, max(audio.highpass_hz, RECORDING_HIGHPASS_HZ)),
+                                 below_peak_db=30.0)
     if len(voice) < MIN_SPEECH_S * 1000 or not effects.loudness_lufs(voice) > SILENT_LUFS:
         raise AudioError(
             "这段录音没有声音（或几乎听不到）。请重新录音，说话时靠近手机话筒。",

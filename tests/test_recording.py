@@ -71,6 +71,19 @@ def imported(bad_recording, tmp_path_factory):
     return out, result
 
 
+def test_hum_before_and_after_the_speech_is_trimmed_away(bad_recording, tmp_path):
+    """Two seconds of hum-only air on each side must not stay in the clip: the trim comes after the high-pass."""
+    padded = tmp_path / "padded.m4a"
+    _run("ffmpeg", "-v", "error", "-i", str(bad_recording),
+         "-f", "lavfi", "-i", "sine=frequency=60:sample_rate=22050", "-filter_complex",
+         "[1]volume=0.05,atrim=duration=2[h1];[1]volume=0.05,atrim=duration=2[h2];[h1][0][h2]concat=n=3:v=0:a=1[out]",
+         "-map", "[out]", "-c:a", "aac", "-b:a", "64k", str(padded))
+    config = load_config(None)
+    plain = import_recording(bad_recording, DAY, tmp_path / "a", config, title="plain")
+    hummed = import_recording(padded, DAY, tmp_path / "b", config, title="padded")
+    assert abs(hummed.clip["duration_s"] - plain.clip["duration_s"]) < 0.6
+
+
 def test_bad_recording_is_really_bad(bad_recording):
     x, rate = _decoded(bad_recording)
     assert _loudness(x, rate) < -30
