@@ -107,27 +107,35 @@ def write_export(plan: ExportPlan) -> list[Path]:
             raise _cannot_write(path, e) from None
     if plan.remove:
         _fsync_dir(plan.dest)
-    written = []
-    for index, file in enumerate(plan.files):
-        path = plan.dest / file.name
-        try:
-            with open(path, "wb") as f:
-                f.write(file.data)
-                f.flush()
-                os.fsync(f.fileno())
-            _fsync_dir(plan.dest)
-        except OSError as e:
-            path.unlink(missing_ok=True)
-            if e.errno == errno.ENOSPC:
-                rest = sum(len(f.data) + SLACK_BYTES for f in plan.files[index:])
-                raise ExportError(
-                    f"U盘已满：写入 {file.name} 时空间用完（已写好 {len(written)} 个文件）。"
-                    f"还需要约 {_mb(rest)} 空间，请删除其他文件或换一个更大的U盘后重新导出。",
-                    f"the stick is full: it ran out of space writing {file.name} ({len(written)} files written); "
-                    f"about {_mb(rest)} more is needed; free some space or use a bigger stick, then export again",
-                    str(plan.dest)) from None
-            raise _cannot_write(path, e) from None
-        written.append(path)
+    written: list[Path] = []
+    try:
+        for index, file in enumerate(plan.files):
+            path = plan.dest / file.name
+            try:
+                with open(path, "wb") as f:
+                    written.append(path)
+                    f.write(file.data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                _fsync_dir(plan.dest)
+            except OSError as e:
+                if e.errno == errno.ENOSPC:
+                    rest = sum(len(f.data) + SLACK_BYTES for f in plan.files[index:])
+                    raise ExportError(
+                        f"U盘已满：写入 {file.name} 时空间用完，已写入的文件已删除。"
+                        f"还需要约 {_mb(rest)} 空间，请删除其他文件或换一个更大的U盘后重新导出。",
+                        f"the stick is full: it ran out of space writing {file.name}, and what was written is "
+                        f"removed again; about {_mb(rest)} more is needed; free some space or use a bigger stick, "
+                        "then export again", str(plan.dest)) from None
+                raise _cannot_write(path, e) from None
+    except BaseException:
+        # Half a day on the stick would play as if it were whole, and block the next export: take it off.
+        for path in written:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise
     return written
 
 

@@ -166,9 +166,9 @@ def test_a_stick_full_mid_write_leaves_no_partial_file(day, stick, monkeypatch):
         write_export(plan)
     rest = sum(len(f.data) + export.SLACK_BYTES for f in plan.files[1:])
     assert str(caught.value) == (
-        f"{stick}: the stick is full: it ran out of space writing 002-clip.mp3 (1 files written); "
-        f"about {rest / 1e6:.1f} MB more is needed; free some space or use a bigger stick, then export again")
-    assert [p.name for p in stick.iterdir()] == ["001-ting-shui.mp3"]
+        f"{stick}: the stick is full: it ran out of space writing 002-clip.mp3, and what was written is removed "
+        f"again; about {rest / 1e6:.1f} MB more is needed; free some space or use a bigger stick, then export again")
+    assert list(stick.iterdir()) == []          # no half day left to play, nothing to block the next export
 
 
 def test_loop_file_holds_every_clip_with_the_gaps(day, stick):
@@ -239,3 +239,19 @@ def test_cli_writes_the_day_and_refuses_in_one_line(day, stick, capsys):
     assert main(args) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {stick}: the folder already holds 3 audio files")
+
+
+def test_ctrl_c_mid_export_takes_the_half_day_off_the_stick(day, stick, monkeypatch):
+    plan = plan_export(stick, DAY, day)
+    real_fsync, calls = export.os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real_fsync(fd)
+
+    monkeypatch.setattr(export.os, "fsync", fsync)
+    with pytest.raises(KeyboardInterrupt):
+        write_export(plan)
+    assert list(stick.iterdir()) == []
