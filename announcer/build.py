@@ -14,7 +14,7 @@ from pathlib import Path
 from announcer import __version__
 from announcer.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, estimate_seconds
 from announcer.config import AudioConfig, Config
-from announcer.errors import AudioError, LibraryError, NoticeError, tr
+from announcer.errors import AudioError, NoticeError, tr
 from announcer.library import Library
 from announcer.notices import Notice
 
@@ -57,27 +57,40 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
         name = f"{number:02d}-{notice.id}.{audio.format}"
         files.append((name, cached[key].audio))
         clips.append(_entry(notice, name, cached[key].info))
-    kept = _kept_recordings(library, day, len(clips))
-    manifest = {"date": day.isoformat(), "announcer": __version__, "clips": clips + [e for _, _, e in kept]}
-    folder = library.publish(day, files + [(name, source) for name, source, _ in kept], manifest)
+
+    def with_recordings(current):
+        kept = _kept_recordings(current, clips)
+        manifest = {"date": day.isoformat(), "announcer": __version__, "clips": clips + [e for _, _, e in kept]}
+        return files + [(name, source) for name, source, _ in kept], manifest
+
+    folder = library.update(day, with_recordings, replace_damaged=True)
     return DayBuild(day, folder, clips, rendered=len(pending), reused=len(todays) - len(pending))
 
 
-def _kept_recordings(library: Library, day: date, after: int) -> list[tuple[str, Path, dict]]:
-    """The day's imported recordings (`announcer import`), numbered on after the notices: (name, source, entry)."""
-    try:
-        found = library.day(day)
-    except LibraryError:
-        return []   # an unreadable manifest: the rebuild replaces it, as its error message says
-    if found is None:
+def _kept_recordings(current: tuple[Path, dict] | None, clips: list[dict]) -> list[tuple[str, Path, dict]]:
+    """The day's imported recordings (`announcer import`), numbered on after the notices, their ids kept
+    apart from the notices' ids: (name, source, entry)."""
+    if current is None:
         return []
-    folder, manifest = found
-    kept = []
+    folder, manifest = current
+    taken, kept = {c["id"] for c in clips}, []
     for clip in manifest.get("clips", []):
         if clip.get("engine") == "recording" and (folder / clip["file"]).is_file():
-            name = f"{after + len(kept) + 1:02d}-{clip['id']}{Path(clip['file']).suffix}"
-            kept.append((name, folder / clip["file"], {**clip, "file": name}))
+            clip_id = unique_id(clip["id"], taken)
+            taken.add(clip_id)
+            name = f"{len(clips) + len(kept) + 1:02d}-{clip_id}{Path(clip['file']).suffix}"
+            kept.append((name, folder / clip["file"], {**clip, "id": clip_id, "file": name}))
     return kept
+
+
+def unique_id(clip_id: str, taken: set) -> str:
+    """`clip_id`, or `clip_id-2`, `-3`... when another clip of the day has it."""
+    if clip_id not in taken:
+        return clip_id
+    n = 2
+    while f"{clip_id}-{n}" in taken:
+        n += 1
+    return f"{clip_id}-{n}"
 
 
 def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Library, cached: dict,

@@ -132,7 +132,21 @@ class Library:
 
     def publish(self, day: date, files: list[tuple[str, Path]], manifest: dict) -> Path:
         """Make `files` (name, source) and `manifest` the day, all or nothing."""
+        return self.update(day, lambda current: (files, manifest), replace_damaged=True)
+
+    def update(self, day: date, change, *, replace_damaged: bool = False) -> Path:
+        """Publish `change(current)` as the day, where `current` is `day(day)` read under the same lock,
+        so two writers (a build and an import) never lose each other's clips. `change` returns
+        (files, manifest) like `publish` takes. A damaged manifest is an error, or with
+        `replace_damaged` (a rebuild) counts as no day at all."""
         with self._locked():
+            try:
+                current = self.day(day)
+            except LibraryError:
+                if not replace_damaged:
+                    raise
+                current = None
+            files, manifest = change(current)
             self._tidy()
             versions = self.out / DAYS
             name = f"{day.isoformat()}.{time.time_ns()}"

@@ -48,7 +48,7 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
                      title: str | None = None, text: str | None = None) -> Imported:
     """Clean `path` and append it to `day` in the library at `out`; AudioError for unusable input."""
     from announcer import effects
-    from announcer.build import _chime, finish
+    from announcer.build import _chime, finish, unique_id
 
     path = Path(path)
     audio = config.audio
@@ -73,12 +73,6 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
     library.prepare()
     data, heard, lufs, peak = finish(voice, replace(audio, highpass_hz=0.0), chime=_chime(audio), where=where)
 
-    found = library.day(day)
-    folder, manifest = found if found is not None else (None, {"clips": []})
-    existing = list(manifest.get("clips", []))
-    clip_id = _unique(_clip_id(title, path), {c.get("id") for c in existing})
-    name = f"{len(existing) + 1:02d}-{clip_id}.{audio.format}"
-
     warnings = []
     if abs(lufs - audio.loudness_lufs) > 0.5:
         warnings.append(tr(f"响度 {lufs:.1f} LUFS，偏离目标 {audio.loudness_lufs} LUFS。",
@@ -95,10 +89,7 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
             rate = {"value": round(value, 2), "unit": unit}
             if note:
                 warnings.append(note)
-    entry = {
-        "id": clip_id,
-        "title": title or path.stem,
-        "file": name,
+    details = {
         "text": text or "",
         "tags": [],
         "spoken_text": spoken_text,
@@ -112,13 +103,25 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
         "sha256": hashlib.sha256(data).hexdigest(),
         "warnings": warnings,
     }
+    made: list[tuple[dict, int]] = []   # the new entry and the day's clip count, once published
+
     with tempfile.TemporaryDirectory(dir=library.out, prefix=".import-") as tmp:
-        new_file = Path(tmp) / name
-        new_file.write_bytes(data)
-        files = [(c["file"], folder / c["file"]) for c in existing] + [(name, new_file)]
-        new_manifest = {**manifest, "date": day.isoformat(), "announcer": __version__, "clips": [*existing, entry]}
-        published = library.publish(day, files, new_manifest)
-    return Imported(day, published, entry, len(existing) + 1)
+
+        def append(current):
+            """The day as it is now (read under the library's lock) plus this clip, last."""
+            folder, manifest = current if current is not None else (None, {"clips": []})
+            existing = list(manifest.get("clips", []))
+            clip_id = unique_id(_clip_id(title, path), {c.get("id") for c in existing})
+            name = f"{len(existing) + 1:02d}-{clip_id}.{audio.format}"
+            (Path(tmp) / name).write_bytes(data)
+            entry = {"id": clip_id, "title": title or path.stem, "file": name, **details}
+            made.append((entry, len(existing) + 1))
+            files = [(c["file"], folder / c["file"]) for c in existing] + [(name, Path(tmp) / name)]
+            return files, {**manifest, "date": day.isoformat(), "announcer": __version__, "clips": [*existing, entry]}
+
+        published = library.update(day, append)
+    entry, count = made[-1]
+    return Imported(day, published, entry, count)
 
 
 def gate(seg, open_db: float = GATE_OPEN_DB, depth_db: float = GATE_DEPTH_DB):
@@ -214,12 +217,3 @@ def _clip_id(title: str | None, path: Path) -> str:
     from announcer.notices import slugify
 
     return slugify(title or path.stem) or "recording"
-
-
-def _unique(clip_id: str, taken: set) -> str:
-    if clip_id not in taken:
-        return clip_id
-    n = 2
-    while f"{clip_id}-{n}" in taken:
-        n += 1
-    return f"{clip_id}-{n}"

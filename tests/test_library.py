@@ -116,3 +116,23 @@ def test_day_gives_the_version_folder_and_its_manifest(tmp_path):
     (tmp_path / "2026-11-30" / MANIFEST).write_text("{not json")
     with pytest.raises(LibraryError, match="run announcer build again"):
         library.day(DAY)
+
+
+def test_update_sees_the_day_as_it_is_and_a_damaged_one_only_when_replacing(tmp_path):
+    library = Library(tmp_path / "out")
+    publish(library, tmp_path, b"first")
+    extra = tmp_path / "extra.mp3"
+    extra.write_bytes(b"extra")
+
+    def append(current):
+        folder, manifest = current
+        return ([(c["file"], folder / c["file"]) for c in manifest["clips"]] + [("02-b.mp3", extra)],
+                {**manifest, "clips": manifest["clips"] + [{"file": "02-b.mp3"}]})
+
+    library.update(DAY, append)
+    assert library.manifest(DAY)["clips"] == [{"file": "01-a.mp3"}, {"file": "02-b.mp3"}]
+    (tmp_path / "out" / "2026-11-30" / MANIFEST).write_text("{not json")
+    with pytest.raises(LibraryError):
+        library.update(DAY, append)
+    library.update(DAY, lambda current: ([], {"clips": [], "seen": current is None}), replace_damaged=True)
+    assert library.manifest(DAY) == {"clips": [], "seen": True}

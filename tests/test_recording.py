@@ -139,6 +139,19 @@ def test_build_keeps_the_days_imported_recordings(bad_recording, tmp_path):
     assert hashlib.sha256((folder / "03-lost-cat.mp3").read_bytes()).hexdigest() == imported.clip["sha256"]
 
 
+
+def test_a_kept_recording_never_shares_an_id_with_a_notice(bad_recording, tmp_path):
+    """Broadcasts pick clips by id: a later notice with the recording's title must not make two "lost-cat"s."""
+    out = tmp_path / "out"
+    import_recording(bad_recording, DAY, out, load_config(None), title="Lost cat")
+    later = tmp_path / "later.txt"
+    later.write_text("# Lost cat\nA grey cat is lost near the gate.\n", "utf-8")
+    build_day(read_notices([later]), DAY, out, load_config(None), engine=FakeEngine())
+    _, manifest = Library(out).day(DAY)
+    assert [(c["id"], c["file"], c["engine"]) for c in manifest["clips"]] == [
+        ("lost-cat", "01-lost-cat.mp3", "fake"), ("lost-cat-2", "02-lost-cat-2.mp3", "recording")]
+
+
 def _notices(tmp_path):
     path = tmp_path / "n.txt"
     path.write_text("# Keys found\nA set of keys was found near the gate.\n", "utf-8")
