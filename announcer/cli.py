@@ -376,7 +376,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from announcer.recording import UNIT_NAMES, import_recording
+    from announcer.recording import import_recording
+    from announcer.speakable import PACE_UNIT_NAMES
 
     config = _config(args.config)
     day = args.date or _today(config)
@@ -388,7 +389,7 @@ def cmd_import(args) -> int:
              f"{clip['loudness_lufs']:.1f} LUFS, true peak {clip['true_peak_dbtp']:.1f} dBTP"))
     rate = clip["speech_rate"]
     if rate["value"] is not None:
-        zh_unit, en_unit = UNIT_NAMES.get(rate["unit"], (rate["unit"], rate["unit"]))
+        zh_unit, en_unit = PACE_UNIT_NAMES.get(rate["unit"], (rate["unit"], rate["unit"]))
         print(tr(f"语速 {rate['value']:.1f} {zh_unit}", f"pace {rate['value']:.1f} {en_unit}"))
     for warning in clip["warnings"]:
         print(tr("提醒：", "warning: ") + warning)

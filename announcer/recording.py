@@ -33,7 +33,6 @@ SPEECH_UNDER_PEAK_DB = 30.0     # frames this far under the loud ones are not sp
 MIN_SPEECH_S = 0.3
 PACE_WARN_OFF = 0.10
 
-UNIT_NAMES = {"syllables/s": ("音节/秒", "syllables/s"), "words/min": ("词/分钟", "words/min")}
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ def pace(speakable, speaking_s: float, targets: dict[str, float]):
 
     The speaking time is shared between languages by how long each would take at its target.
     """
-    from announcer.speakable import PACE_UNITS
+    from announcer.speakable import PACE_UNIT_NAMES, PACE_UNITS
     from announcer.speech import in_pace_unit, per_second
 
     languages = [lang for lang in PACE_UNITS if speakable.units(lang) > 0]
@@ -191,7 +190,7 @@ def pace(speakable, speaking_s: float, targets: dict[str, float]):
     unit, target = PACE_UNITS[main], targets[main]
     note = None
     if abs(value / target - 1) > PACE_WARN_OFF:
-        zh_unit, en_unit = UNIT_NAMES[unit]
+        zh_unit, en_unit = PACE_UNIT_NAMES[unit]
         if value > target:
             note = tr(f"语速太快：{value:.1f} {zh_unit}，目标 {target:.1f}。请放慢一些重新录音。",
                       f"too fast: {value:.1f} {en_unit}, target {target:.1f}; record it again a little slower")

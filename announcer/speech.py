@@ -26,7 +26,7 @@ from announcer.config import SpeechConfig
 from announcer.engines.base import Engine, SynthesisFailed, SynthesisOptions
 from announcer.engines.espeak_cli import espeak_voice_name
 from announcer.errors import SpeechError, shorten, tr
-from announcer.speakable import PACE_UNITS, Run, Speakable
+from announcer.speakable import PACE_UNIT_NAMES, PACE_UNITS, Run, Speakable
 
 if TYPE_CHECKING:
     from pydub import AudioSegment
@@ -49,7 +49,6 @@ LENGTH_SLACK_S = (0.12, 0.4)   # added below / above, for very short pieces
 AGREE = 0.05                   # two suspicious takes this close are taken as genuine
 STALE_MEMORY = 500             # pieces remembered to spot stale audio
 
-_UNIT_NAMES_ZH = {"syllables/s": "音节/秒", "words/min": "词/分钟"}
 _LANGUAGE_NAMES = {"zh": ("中文", "Chinese"), "en": ("英文", "English")}
 
 
@@ -227,7 +226,7 @@ class Speaker:
             zh_name, en_name = _LANGUAGE_NAMES.get(language, (language, language))
             got, want = in_pace_unit(language, pace), self.config.pace[language]
             note = tr(
-                f"{zh_name}语速实测为 {got:.1f} {_UNIT_NAMES_ZH[unit]}，目标是 {want:.1f}，语音引擎无法调到相差 10% 以内。"
+                f"{zh_name}语速实测为 {got:.1f} {PACE_UNIT_NAMES[unit][0]}，目标是 {want:.1f}，语音引擎无法调到相差 10% 以内。"
                 "可以在 schedule.toml 里换一个语速。",
                 f"{en_name} pace is {got:.1f} {unit} against a target of {want:.1f}; the engine cannot get within 10%. "
                 "Consider another pace in schedule.toml.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PACE_UNITS = {"zh": "syllables/s", "en": "words/min"}
+PACE_UNIT_NAMES = {"syllables/s": ("音节/秒", "syllables/s"), "words/min": ("词/分钟", "words/min")}  # (zh, en)
 
 
 @dataclass(frozen=True)
