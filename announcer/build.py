@@ -147,10 +147,7 @@ def _open_speaker(config: Config, engine=None):
 def _finish_clip(speech, speakable, notice: Notice, audio: AudioConfig, chime) -> tuple[bytes, dict]:
     repeat = notice.repeat or audio.repeat
     data, heard, lufs, peak = finish(speech.audio, audio, chime=chime, repeat=repeat, where=notice.where)
-    warnings = list(speech.warnings)
-    if abs(lufs - audio.loudness_lufs) > 0.5:
-        warnings.append(tr(f"响度 {lufs:.1f} LUFS，偏离目标 {audio.loudness_lufs} LUFS。",
-                           f"loudness {lufs:.1f} LUFS is off the {audio.loudness_lufs} LUFS target"))
+    warnings = list(speech.warnings) + loudness_warnings(lufs, audio)
     duration = len(heard) / 1000
     if duration > MAX_SECONDS * repeat + 5:
         warnings.append(tr(f"音频长 {duration:.0f} 秒，建议缩短到 {MAX_SECONDS:.0f} 秒以内。",
@@ -168,6 +165,14 @@ def _finish_clip(speech, speakable, notice: Notice, audio: AudioConfig, chime) -
         "warnings": warnings,
     }
     return data, info
+
+
+def loudness_warnings(lufs: float, audio: AudioConfig) -> list[str]:
+    """A note for the report when a finished clip missed the loudness target by more than 0.5 LU."""
+    if abs(lufs - audio.loudness_lufs) <= 0.5:
+        return []
+    return [tr(f"响度 {lufs:.1f} LUFS，偏离目标 {audio.loudness_lufs} LUFS。",
+               f"loudness {lufs:.1f} LUFS is off the {audio.loudness_lufs} LUFS target")]
 
 
 def finish(speech, audio: AudioConfig, *, chime=None, repeat: int = 1, lead_in: bool = True,

@@ -47,7 +47,7 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
                      title: str | None = None, text: str | None = None) -> Imported:
     """Clean `path` and append it to `day` in the library at `out`; AudioError for unusable input."""
     from announcer import effects
-    from announcer.build import _chime, finish, unique_id
+    from announcer.build import _chime, finish, loudness_warnings, unique_id
 
     path = Path(path)
     audio = config.audio
@@ -72,10 +72,7 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
     library.prepare()
     data, heard, lufs, peak = finish(voice, replace(audio, highpass_hz=0.0), chime=_chime(audio), where=where)
 
-    warnings = []
-    if abs(lufs - audio.loudness_lufs) > 0.5:
-        warnings.append(tr(f"响度 {lufs:.1f} LUFS，偏离目标 {audio.loudness_lufs} LUFS。",
-                           f"loudness {lufs:.1f} LUFS is off the {audio.loudness_lufs} LUFS target"))
+    warnings = loudness_warnings(lufs, audio)
     spoken_text, language, rate = "", "", {"value": None, "unit": None}
     if text:
         from announcer.speakable import make_speakable
