@@ -90,12 +90,20 @@ class Broadcast:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """[web]: the staff member's web page (`announcer serve`, `announcer run --web`)."""
+    token: str | None = None         # required when the page listens beyond this computer
+    upload_limit_mb: float = 50.0    # largest upload: notices or a recording
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     speech: SpeechConfig
     audio: AudioConfig
     station: Station = field(default_factory=Station)
     broadcasts: tuple[Broadcast, ...] = ()
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def timezone(self) -> str | None:
@@ -796,6 +804,10 @@ def config_schema(folder: Path) -> Table:
             "bitrate": Field(WHOLE, min=64, max=320, unit=("kbps", "kbps"), to="bitrate_kbps"),
             "sample_rate": Field(WHOLE, choices=(22050, 44100, 48000), noun=("采样率", "a sample rate")),
         }),
+        "web": Table({
+            "token": Field(Kind("口令", "a token", _token)),
+            "upload_limit": Field(NUMBER, min=1, max=500, unit=("MB", "MB"), to="upload_limit_mb"),
+        }),
         "broadcast": Tables(Table({
             "name": Field(TEXT, required=True),
             "at": Field(CLOCKS, parse=_some_times),
@@ -834,33 +846,52 @@ def load_config(path: Path | None) -> Config:
     """Read and check schedule.toml; None gives the defaults. Raises ConfigError listing every problem."""
     if path is None:
         return Config(path=None, speech=SpeechConfig(), audio=AudioConfig())
-    name = str(path)
     try:
         text = read_text(path, AnnouncerError, SETTINGS_ROLE)
     except AnnouncerError as error:
         raise ConfigError([error]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Check the text of a settings file that is (or will be) at `path`. Each problem in the ConfigError
+    carries `line` and `key` too, so a form can show it beside the field."""
+    name = str(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         line, zh, en = explain_syntax_error(str(error), text)
-        raise ConfigError([AnnouncerError(zh, en, where=f"{name}:{line}")]) from None
+        raise ConfigError([_located(AnnouncerError(zh, en, where=f"{name}:{line}"), line, "")]) from None
     problems: list[Problem] = []
     lines = TomlLines(text)
     values = check(data, config_schema(path.parent), (), problems)
     problems += _same_names(values.get("broadcasts", []), lines)
     if problems:
         located = sorted(((lines.line(p.path), p) for p in problems), key=lambda item: item[0])
-        raise ConfigError([AnnouncerError(p.zh, p.en, where=f"{name}:{line} {label(p.path)}".rstrip())
-                           for line, p in located])
+        raise ConfigError([_located(AnnouncerError(p.zh, p.en, where=f"{name}:{line} {label(p.path)}".rstrip()),
+                                    line, label(p.path)) for line, p in located])
     return _build(path, values, lines)
 
 
+def _located(error: AnnouncerError, line: int, key: str) -> AnnouncerError:
+    error.line, error.key = line, key
+    return error
+
+
+def _token(value: Any) -> str:
+    text = _to_text(value).strip()
+    if len(text) < 12 or text.lower() in ("changeme", "password", "123456789012"):
+        raise Invalid("口令太短或太容易猜：请写至少 12 个字符，字母和数字混合",
+                      "the token is too short or too easy to guess: write at least 12 characters, letters and digits")
+    return text
+
+
 def _build(path: Path, values: dict[str, Any], lines: TomlLines) -> Config:
-    station, speech, audio = (dict(values.get(key, {})) for key in ("station", "speech", "audio"))
+    station, speech, audio, web = (dict(values.get(key, {})) for key in ("station", "speech", "audio", "web"))
     factor = speech.pop("pace")
     speech["pace"] = {"zh": speech.pop("zh_pace") * factor, "en": speech.pop("en_pace") * factor}
     speech["voices"] = {**SpeechConfig().voices, **speech.get("voices", {})}
     broadcasts = tuple(Broadcast(line=lines.line(("broadcast", index)), **entry)
                        for index, entry in enumerate(values.get("broadcasts", [])))
     return Config(path=path, speech=SpeechConfig(**speech), audio=AudioConfig(**audio),
-                  station=Station(**station), broadcasts=broadcasts)
+                  station=Station(**station), broadcasts=broadcasts, web=WebConfig(**web))

@@ -1,0 +1,11 @@
+"""The staff member's web page (`announcer serve`, `announcer run --web`).
+
+Server-rendered HTML (FastAPI + Jinja2) with a little plain JavaScript; no
+front-end build. One module per page: today (notices → clips), recordings,
+schedule (plan and settings), playlog, usb, controls (play now / stop).
+`site.py` holds what every page shares; `security.py` what keeps it safe.
+"""
+
+from announcer.web.site import Site, create_app
+
+__all__ = ["Site", "create_app"]
