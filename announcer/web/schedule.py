@@ -1,7 +1,289 @@
-"""schedule page (being written)."""
+"""/schedule: what plays today and tomorrow, "play now" per broadcast, and schedule.toml in an editor.
 
-from fastapi import APIRouter, Depends
+A save is checked with the same rules as the commands (`parse_config`); an invalid text
+is never written. The file's hash as loaded travels with the form, so a change made
+meanwhile (by hand, or in another window) is never overwritten unseen.
+"""
 
-from announcer.web.site import check_csrf
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import tomli_w
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+
+from announcer.config import Config, parse_config
+from announcer.errors import AnnouncerError, ConfigError
+from announcer.library import Library, atomic_write
+from announcer.plan import plan, planned_clips, skip_reason, station_zone
+from announcer.textfile import SETTINGS_ROLE, read_text
+from announcer.tomlpos import TomlLines
+from announcer.web.security import is_loopback
+from announcer.web.site import Site, check_csrf, lang_of, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
+
+ABSENT = "absent"                 # the hash of a schedule file that does not exist yet
+MAX_TEXT = 1_000_000              # characters; a schedule is a few kilobytes
+WEEKDAYS = {"zh": "周一 周二 周三 周四 周五 周六 周日".split(), "en": "Mon Tue Wed Thu Fri Sat Sun".split()}
+DAY_SETS = {"daily": ("每天", "daily"), "workdays": ("工作日", "workdays"), "weekends": ("周末", "weekends")}
+
+
+@dataclass
+class Problem:
+    line: int | None
+    key: str
+    text: str
+
+
+def _t(request: Request, zh: str, en: str) -> str:
+    return en if lang_of(request) == "en" else zh
+
+
+def config_file(site: Site) -> Path:
+    """The schedule.toml the page edits (and creates when there is none yet)."""
+    return site.config_path or Path("schedule.toml")
+
+
+def _loaded(path: Path) -> tuple[bytes | None, str]:
+    """The file's bytes (None when it does not exist) and their hash."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, ABSENT
+    except OSError:
+        return b"", "unreadable"
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _problems(request: Request, error: AnnouncerError) -> list[Problem]:
+    lang = lang_of(request)
+    return [Problem(getattr(p, "line", None), getattr(p, "key", ""), p.en if lang == "en" else p.zh)
+            for p in error.problems]
+
+
+def _file_state(request: Request, site: Site) -> dict:
+    """The file as it is now: its text for the editor, its hash, and its config or its problems."""
+    path = config_file(site)
+    data, digest = _loaded(path)
+    text, config, problems = "", None, []
+    if data is None:
+        config = parse_config("", path)
+    else:
+        try:
+            text = read_text(path, AnnouncerError, SETTINGS_ROLE)
+            config = parse_config(text, path)
+        except AnnouncerError as error:
+            problems = _problems(request, error)
+    return {"path": path, "exists": data is not None, "text": text, "digest": digest, "config": config,
+            "problems": problems}
+
+
+def _plan_rows(request: Request, site: Site, config: Config) -> tuple[list[dict], str]:
+    """Every occurrence today and tomorrow in the station's zone, for the table."""
+    zone = station_zone(config.station)
+    now = site.now().astimezone(zone)
+    today = now.date()
+    start = datetime.combine(today, time(), tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=2), time(), tzinfo=zone)
+    library, manifests = Library(site.out), {}
+    lang = lang_of(request)
+
+    def manifest(day: date):
+        if day not in manifests:
+            try:
+                manifests[day] = library.manifest(day)
+            except AnnouncerError as error:
+                manifests[day] = error
+        return manifests[day]
+
+    rows = []
+    for occurrence in plan(config, start, end):
+        broadcast, moment = occurrence.broadcast, occurrence.time
+        found = manifest(moment.date())
+        built = isinstance(found, dict)
+        if isinstance(found, AnnouncerError):
+            clips = found.message(lang)
+        elif found is None:
+            chosen = ", ".join(_t(request, "全部", "all") if c == "all" else c for c in broadcast.clips)
+            clips = chosen + _t(request, "（当天还没有生成）", " (not built yet)")
+        else:
+            clips = ", ".join(planned_clips(broadcast, found)) or _t(request, "没有符合的片段", "no matching clips")
+        rows.append({
+            "day": moment.date(), "today": moment.date() == today,
+            "day_label": f"{moment:%Y-%m-%d} {WEEKDAYS[lang][moment.weekday()]}",
+            "time": moment.strftime("%H:%M:%S" if moment.second else "%H:%M"),
+            "name": broadcast.name, "clips": clips, "built": built, "repeat": broadcast.repeat,
+            "skipped": occurrence.skipped, "reason": skip_reason_in(request, occurrence.skipped),
+            "past": moment < now,
+        })
+    return rows, zone.key
+
+
+def skip_reason_in(request: Request, code: str | None) -> str:
+    """Why an occurrence will not play, in the page's language (plan.skip_reason follows the process's)."""
+    if code is None:
+        return ""
+    from announcer.plan import SKIP_REASONS
+
+    return _t(request, *SKIP_REASONS[code]) if code in SKIP_REASONS else skip_reason(code)
+
+
+def _timing(request: Request, b) -> str:
+    """When a broadcast plays, in a few words."""
+    def clock(t: time) -> str:
+        return t.strftime("%H:%M:%S" if t.second else "%H:%M")
+
+    if b.at:
+        when = ", ".join(clock(t) for t in sorted(b.at))
+    elif b.start is not None:
+        minutes = b.every_s / 60
+        every = f"{minutes:g} " + _t(request, "分钟", "min") if b.every_s % 60 == 0 else f"{b.every_s:g} s"
+        when = _t(request, f"{clock(b.start)}–{clock(b.until)} 每 {every}",
+                  f"{clock(b.start)}–{clock(b.until)} every {every}")
+    elif b.cron is not None:
+        when = f"cron {b.cron}"
+    elif b.once is not None:
+        when = _t(request, f"仅一次 {b.once:%Y-%m-%d %H:%M}", f"once, {b.once:%Y-%m-%d %H:%M}")
+    else:
+        when = ""
+    if b.once is not None or (b.cron is not None and b.days == "daily"):
+        return when
+    if isinstance(b.days, str):
+        days = _t(request, *DAY_SETS.get(b.days, (b.days, b.days)))
+    else:
+        from announcer.config import WEEKDAYS as CODES
+
+        days = " ".join(WEEKDAYS[lang_of(request)][CODES.index(d)] for d in b.days)
+    return f"{when} · {days}"
+
+
+def _page(request: Request, site: Site, state: dict, *, status: int = 200, text: str | None = None,
+          digest: str | None = None, errors: list[Problem] | None = None, mine: str | None = None,
+          flash: str | None = None, flash_kind: str | None = None, add: dict | None = None):
+    """The schedule page. The plan comes from the file on disk; the editor may hold a submitted text."""
+    config = state["config"]
+    rows, zone = _plan_rows(request, site, config) if config is not None else ([], "")
+    broadcasts = [{"name": b.name, "timing": _timing(request, b),
+                   "clips": ", ".join(_t(request, "全部", "all") if c == "all" else c for c in b.clips)}
+                  for b in (config.broadcasts if config is not None else ())]
+    shown = state["text"] if text is None else text
+    errors = state["problems"] if errors is None else errors
+    marks: dict[int, list[str]] = {}
+    for problem in errors:
+        if problem.line:
+            marks.setdefault(problem.line, []).append(problem.text)
+    return render(request, "schedule.html", status=status, page="schedule", flash=flash, flash_kind=flash_kind,
+                  rows=rows, zone=zone, broadcasts=broadcasts, file_ok=config is not None,
+                  file_problems=state["problems"], path=state["path"], exists=state["exists"],
+                  text=shown, digest=state["digest"] if digest is None else digest, errors=errors,
+                  lines=shown.split("\n"), marks=marks, mine=mine, add=add or {},
+                  today=site.now().date())
+
+
+@router.get("/schedule")
+def schedule_page(request: Request, saved: str | None = None):
+    site: Site = request.app.state.site
+    state = _file_state(request, site)
+    flash = None
+    if saved == "added":
+        flash = _t(request, "已加入并保存。正在运行的电台会在几秒内采用新的计划。",
+                   "added and saved; the running station picks it up within a few seconds")
+    elif saved is not None:
+        flash = _t(request, "已保存。正在运行的电台会在几秒内采用新的设置。",
+                   "saved; the running station picks it up within a few seconds")
+    return _page(request, site, state, flash=flash)
+
+
+@router.post("/schedule")
+def save_schedule(request: Request, text: str = Form(""), loaded: str = Form("")):
+    return _save(request, text, loaded, "1")
+
+
+@router.post("/schedule/add")
+def add_broadcast(request: Request, text: str = Form(""), loaded: str = Form(""), new_name: str = Form(""),
+                  new_at: str = Form(""), new_days: str = Form("daily")):
+    """Append a [[broadcast]] block to the editor's text, then check and save it like any edit."""
+    site: Site = request.app.state.site
+    add = {"name": new_name, "at": new_at, "days": new_days}
+    name = new_name.strip()
+    times = [t for t in re.split(r"[\s,，、;；]+", new_at.strip()) if t]
+    missing = []
+    if not name:
+        missing.append(Problem(None, "name", _t(request, "请给新的广播起个名字。", "give the new broadcast a name")))
+    if not times:
+        missing.append(Problem(None, "at", _t(request, "请写至少一个播放时间，如 08:00。",
+                                             "write at least one time to play, like 08:00")))
+    if new_days not in DAY_SETS:
+        new_days = "daily"
+    text = _normalised(text)
+    if missing:
+        return _page(request, site, _file_state(request, site), status=422, text=text, digest=loaded,
+                     errors=missing, add=add)
+    block = tomli_w.dumps({"broadcast": [{"name": name, "at": times, "days": new_days}]})
+    joined = text.rstrip("\n") + ("\n\n" if text.strip() else "") + block
+    return _save(request, joined, loaded, "added", add=add)
+
+
+def _normalised(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _save(request: Request, text: str, loaded: str, saved: str, add: dict | None = None):
+    site: Site = request.app.state.site
+    state = _file_state(request, site)
+    path = state["path"]
+    text = _normalised(text)
+    if len(text) > MAX_TEXT:
+        return _page(request, site, state, status=413, text=text[:MAX_TEXT], digest=loaded, errors=[
+            Problem(None, "", _t(request, "内容太长，不像是设置文件。", "the text is far too long for a settings file"))])
+    if loaded != state["digest"]:
+        # Someone changed the file since this page was loaded: keep both, overwrite neither.
+        return _page(request, site, state, status=409, mine=text, flash_kind="bad", flash=_t(
+            request,
+            "schedule.toml 在您打开页面之后被改过了（别人改的，或在另一个窗口里）。为了不覆盖那次修改，这次没有保存。"
+            "下面的编辑框里是文件现在的内容，旁边是您刚才写的内容：请把您的修改加到现在的内容里，再保存。",
+            "schedule.toml was changed since you opened this page (by someone else, or in another window), so "
+            "this was not saved, to keep that change. The editor below holds the file as it is now, and your "
+            "text is beside it: put your changes into the current text, then save again."))
+    try:
+        config = parse_config(text, path)
+    except ConfigError as error:
+        return _page(request, site, state, status=422, text=text, digest=loaded, errors=_problems(request, error),
+                     add=add, flash_kind="bad", flash=_t(request, "设置有问题，没有保存。请按下面的提示修改后再保存。",
+                                                         "there are problems, so nothing was saved; fix them as "
+                                                         "shown below and save again"))
+    if config.web.token is None and not is_loopback(site.host):
+        line = TomlLines(text).line(("web",)) if re.search(r"^\s*\[web\]", text, re.M) else None
+        return _page(request, site, state, status=422, text=text, digest=loaded, add=add, errors=[Problem(
+            line, "web.token", _t(request,
+                                  "页面正在向网络开放，请保留 [web] 里的 token：正在运行的页面仍然需要原来的口令，"
+                                  "去掉它只会让设置文件和实际情况不一致。",
+                                  "keep the token while the page is open to the network: the running page still "
+                                  "asks for the old one, so removing it from the file would only make the file "
+                                  "disagree with what is in force"))],
+            flash_kind="bad", flash=_t(request, "没有保存。", "not saved"))
+    _write(path, text.encode("utf-8"))
+    return RedirectResponse(f"/schedule?saved={saved}", status_code=303)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Atomically, through a link to the real file, keeping its permissions."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mode = None
+    atomic_write(target, data)
+    if mode is not None:
+        try:
+            os.chmod(target, mode)
+        except OSError:
+            pass
