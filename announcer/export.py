@@ -6,6 +6,10 @@ in play order: `001-<id>.mp3`, `002-...`. Every file is MP3 at 44.1 kHz and at
 most 192 kbps; clips that already are go on as they are, others are re-encoded.
 All audio is prepared in memory first, so the stick is only touched once the
 files are known to fit.
+
+A new directory entry goes into the first gap that fits, and files deleted earlier leave
+gaps of all sizes; names of 16-26 characters, never 8.3, all take 3 entries on FAT (4 on
+exFAT), so write order stays directory order. FAT-like sticks are read back to be sure.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from announcer.errors import AnnouncerError, LibraryError
 from announcer.library import Library
 
 AUDIO_SUFFIXES = (".mp3", ".wav", ".wma", ".m4a", ".aac", ".ogg", ".flac", ".amr", ".ape", ".mp2", ".opus")
-LOOP_NAME = "000-all.mp3"     # written first, so "track 1" on a player that loops one file
+LOOP_NAME = "000-all-clips.mp3"   # written first, so "track 1" on a player that loops one file
 DEFAULT_GAP_S = 3.0           # between clips in the loop file when no [[broadcast]] sets one
 MAX_KBPS = 192
 RATE = 44100
 SLACK_BYTES = 64 * 1024       # per file: FAT cluster rounding and directory entries
-_ID_LENGTH = 20
+NAME_LENGTHS = (16, 26)       # FAT: 1 short + 2 long-name entries; exFAT: 2 + 2 name entries
+FALLBACK_ID = "announcement"  # for an id with no ASCII letters or digits
+FAT_TYPES = {"vfat", "msdos", "fat", "exfat", "fuse.fusefat", "fuseblk", "fuse.exfat", "fuse.exfat-fuse"}
 MOUNT_ROOTS = (Path("/media"), Path("/mnt"))   # where a stick is mounted; a plain folder there means it is not
 
 
@@ -57,10 +63,14 @@ class ExportPlan:
 
 
 def ascii_name(number: int, clip_id: str) -> str:
-    """`001-ting-shui.mp3`: ASCII letters, digits and dashes only, short enough for any FAT player."""
+    """`001-ting-shui-tong-zhi.mp3`, `002-fire-notice.mp3`: ASCII, and a length in NAME_LENGTHS."""
+    prefix, shortest, longest = f"{number:03d}-", *NAME_LENGTHS
     text = unicodedata.normalize("NFKD", clip_id).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:_ID_LENGTH].strip("-") or "clip"
-    return f"{number:03d}-{text}.mp3"
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    text = text[:longest - len(prefix) - len(".mp3")].strip("-") or FALLBACK_ID
+    if len(prefix + text + ".mp3") < shortest:
+        text += "-notice"
+    return f"{prefix}{text}.mp3"
 
 
 def loop_gap(config) -> float:
@@ -119,7 +129,7 @@ def write_export(plan: ExportPlan) -> list[Path]:
                     os.fsync(f.fileno())
                 _fsync_dir(plan.dest)
             except OSError as e:
-                if e.errno == errno.ENOSPC:
+                if _out_of_space(e, plan.dest, len(file.data)):
                     rest = sum(len(f.data) + SLACK_BYTES for f in plan.files[index:])
                     raise ExportError(
                         f"U盘已满：写入 {file.name} 时空间用完，已写入的文件已删除。"
@@ -128,6 +138,12 @@ def write_export(plan: ExportPlan) -> list[Path]:
                         f"removed again; about {_mb(rest)} more is needed; free some space or use a bigger stick, "
                         "then export again", str(plan.dest)) from None
                 raise _cannot_write(path, e) from None
+        if fs_type(plan.dest) in FAT_TYPES:
+            try:
+                listing = os.listdir(plan.dest)
+            except OSError as e:
+                raise _cannot_write(plan.dest, e) from None
+            check_play_order(plan.dest, [file.name for file in plan.files], listing)
     except BaseException:
         # Half a day on the stick would play as if it were whole, and block the next export: take it off.
         for path in written:
@@ -137,6 +153,37 @@ def write_export(plan: ExportPlan) -> list[Path]:
                 pass
         raise
     return written
+
+
+def check_play_order(dest: Path, names: list[str], listing: list[str]) -> None:
+    """Refuse when `listing` (the folder in directory order) does not hold `names` in that order."""
+    wanted = {name.lower() for name in names}
+    if [name.lower() for name in listing if name.lower() in wanted] != [name.lower() for name in names]:
+        raise ExportError(
+            "文件在U盘上的顺序不对，播放器会打乱播放顺序（U盘上删除过的文件留下了空位），已写入的文件已删除。"
+            "请把U盘上的文件全部复制出来，把U盘格式化（FAT32）后重新导出。",
+            "the files would play out of order (gaps left by files deleted from the stick put them out of "
+            "order), and what was written is removed again; copy everything off the stick and format it "
+            "(FAT32), then export again", str(dest))
+
+
+def fs_type(path: Path, mountinfo: str | None = None) -> str:
+    """The type of the file system `path` is on ("vfat", "ext4", ...), from /proc/self/mountinfo; "" if unknown."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            return ""
+    path = Path(os.path.realpath(path))
+    best, kind = -1, ""
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 8 or "-" not in fields[6:]:
+            continue
+        point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))   # \040: space
+        if (point == path or point in path.parents) and len(point.parts) >= best:   # the last of equals is on top
+            best, kind = len(point.parts), fields[fields.index("-", 6) + 1]
+    return kind
 
 
 def check_destination(dest: Path) -> None:
@@ -233,6 +280,16 @@ def mp3_fits(data: bytes) -> bool:
     if rate != 0 or not 0 < index < 15 or _MP3_KBPS[index] > MAX_KBPS:
         return False
     return b"Xing" not in data[start:start + 200]   # a Xing tag marks variable bitrate
+
+
+def _out_of_space(e: OSError, folder: Path, size: int) -> bool:
+    """ENOSPC, or less space left than the file needs (fusefat fails a full write with EPERM)."""
+    if e.errno == errno.ENOSPC:
+        return True
+    try:
+        return shutil.disk_usage(folder).free < size
+    except OSError:
+        return False
 
 
 def _fsync_dir(folder: Path) -> None:

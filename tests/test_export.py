@@ -2,9 +2,12 @@
 
 import errno
 import os
+import re
 import shutil
 import struct
 import subprocess
+import time
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -12,14 +15,18 @@ import numpy as np
 import pytest
 
 from announcer import effects, export
-from announcer.export import ExportError, ascii_name, mp3_fits, plan_export, write_export
+from announcer.cli import main
+from announcer.export import (ExportError, ascii_name, check_play_order, fs_type, mp3_fits, plan_export,
+                              write_export)
 from announcer.library import Library
 
 DAY = date(2026, 11, 30)
 MKFS = shutil.which("mkfs.vfat", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-FAT_TOOLS = MKFS and shutil.which("mcopy")
-needs_fat = pytest.mark.skipif(not FAT_TOOLS, reason="mkfs.vfat (dosfstools) and mcopy (mtools) are not installed; "
-                                                     "scripts/test installs them")
+FUSEFAT = shutil.which("fusefat")
+FUSERMOUNT = shutil.which("fusermount") or shutil.which("fusermount3")
+OUT_OF_ORDER = ("the files would play out of order (gaps left by files deleted from the stick put them out of "
+                "order), and what was written is removed again; copy everything off the stick and format it "
+                "(FAT32), then export again")
 
 
 def tone(seconds: float, hz: float, rate: int = 44100):
@@ -63,17 +70,32 @@ def stick(tmp_path):
     return folder
 
 
-def test_names_are_short_ascii_and_numbered_in_play_order():
+def test_names_are_ascii_and_numbered_in_play_order():
     assert ascii_name(1, "ting-shui-tong-zhi") == "001-ting-shui-tong-zhi.mp3"
     assert ascii_name(12, "Lost & Found!") == "012-lost-found.mp3"
-    assert ascii_name(3, "停水通知") == "003-clip.mp3"
-    assert ascii_name(4, "Café") == "004-cafe.mp3"
-    assert len(ascii_name(5, "a" * 80)) <= 28
+    assert ascii_name(3, "停水通知") == "003-announcement.mp3"
+    assert ascii_name(4, "Café") == "004-cafe-notice.mp3"
+    assert ascii_name(5, "a" * 80) == "005-" + "a" * 18 + ".mp3"
+    assert export.LOOP_NAME == "000-all-clips.mp3"
+
+
+def valid_8_3(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9!#$%&'()@^_`{}~-]{1,8}(\.[A-Za-z0-9!#$%&'()@^_`{}~-]{1,3})?", name) is not None
+
+
+def test_every_name_takes_the_same_number_of_directory_entries():
+    ids = ["", "a", "ab", "x-y", "fire", "1234567", "12345678", "停水通知", "停水 notice", "Café au lait",
+           "Lost & Found!", "--", "a" * 80, "ab-" * 30, "water-notice-long", "ting-shui-tong-zhi-bu-chong"]
+    names = [ascii_name(number, clip_id) for number in range(1, 1000) for clip_id in ids] + [export.LOOP_NAME]
+    for name in names:      # FAT: 1 + 2 long-name entries; exFAT: 2 + 2 name entries
+        assert 16 <= len(name) <= 26 and not valid_8_3(name), name
+        assert re.fullmatch(r"\d{3}-[a-z0-9]+(-[a-z0-9]+)*\.mp3", name), name
+    assert valid_8_3("note1.txt") and valid_8_3("001-x.mp3") and not valid_8_3("001-fire-x.mp3")
 
 
 def test_clips_go_in_manifest_order_copied_when_they_qualify(day, stick, sounds):
     written = write_export(plan_export(stick, DAY, day))
-    assert [p.name for p in written] == ["001-ting-shui.mp3", "002-clip.mp3", "003-lost-found.mp3"]
+    assert [p.name for p in written] == ["001-ting-shui.mp3", "002-announcement.mp3", "003-lost-found.mp3"]
     assert written[0].read_bytes() == sounds["mp3"]           # 128 kbps MP3 at 44.1 kHz: as it is
     for path in written[1:]:                                   # WAV and 256 kbps: re-encoded
         assert mp3_fits(path.read_bytes())
@@ -83,7 +105,7 @@ def test_clips_go_in_manifest_order_copied_when_they_qualify(day, stick, sounds)
 
 
 def fat_root_entries(image: Path) -> list[str]:
-    """Short names in the FAT root directory, in on-disk order (FAT12/16/32)."""
+    """Names in the FAT root directory, in on-disk order (FAT12/16/32): the long name where there is one."""
     data = image.read_bytes()
     sector, per_cluster, reserved, fats, root_count = struct.unpack_from("<HBHBH", data, 11)
     fat16_size = struct.unpack_from("<H", data, 22)[0]
@@ -98,27 +120,177 @@ def fat_root_entries(image: Path) -> list[str]:
             start = (first_data + (cluster - 2) * per_cluster) * sector
             raw += data[start:start + per_cluster * sector]
             cluster = struct.unpack_from("<I", data, reserved * sector + cluster * 4)[0] & 0x0FFFFFFF
-    names = []
+    names, long = [], ""
     for offset in range(0, len(raw), 32):
         entry = raw[offset:offset + 32]
         if entry[0] == 0:
             break
-        if entry[0] == 0xE5 or entry[11] & 0x0F == 0x0F or entry[11] & 0x08:
-            continue
-        names.append(entry[:8].decode("ascii").rstrip() + "." + entry[8:11].decode("ascii").rstrip())
+        if entry[0] == 0xE5:                # deleted
+            long = ""
+        elif entry[11] == 0x0F:             # a long-name part; the last part comes first
+            long = (entry[1:11] + entry[14:26] + entry[28:32]).decode("utf-16-le").split("\0")[0] + long
+        else:
+            short = entry[:8].decode("ascii").rstrip() + "." + entry[8:11].decode("ascii").rstrip()
+            if not entry[11] & 0x08:        # not the volume label
+                names.append(long or short.rstrip("."))
+            long = ""
     return names
 
 
-@needs_fat
-def test_on_a_fat32_stick_the_directory_order_is_the_play_order(day, stick, tmp_path):
-    image = tmp_path / "stick.img"
-    subprocess.run([MKFS, "-F", "32", "-C", str(image), "40000"], check=True, capture_output=True)
-    written = write_export(plan_export(stick, DAY, day, loop_file=True))
-    for path in written:        # copied in the order export wrote them, as a file manager would
-        subprocess.run(["mcopy", "-i", str(image), str(path), "::/"], check=True, capture_output=True)
-    on_disk = fat_root_entries(image)
-    assert [name[:3] for name in on_disk] == ["000", "001", "002", "003"]
-    assert on_disk[0] == "000-ALL.MP3"
+class FatStick:
+    """A FAT image mounted with fusefat, which like Linux vfat puts a new entry in the first gap that fits."""
+
+    def __init__(self, image: Path, mount: Path, process: subprocess.Popen):
+        self.image, self.mount, self.process = image, mount, process
+
+    def unmount(self) -> None:
+        if self.process.poll() is None:
+            if subprocess.run([FUSERMOUNT, "-u", str(self.mount)], capture_output=True).returncode:
+                subprocess.run([FUSERMOUNT, "-uz", str(self.mount)], capture_output=True)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def entries(self) -> list[str]:
+        """Unmount, then the root directory's names as the image holds them."""
+        self.unmount()
+        return fat_root_entries(self.image)
+
+
+@pytest.fixture
+def fat(tmp_path):
+    """fat(kb, *mkfs_args): a fresh FAT image of `kb` KiB, mounted with fusefat until the test ends."""
+    if not (MKFS and FUSEFAT and FUSERMOUNT):
+        pytest.skip("mkfs.vfat (dosfstools), fusefat and fusermount (fuse) are needed; scripts/test installs them")
+    sticks: list[FatStick] = []
+
+    def mount(kb: int = 4096, *mkfs_args: str) -> FatStick:
+        image, point, log = (tmp_path / f"fat{len(sticks)}{suffix}" for suffix in (".img", "", ".log"))
+        point.mkdir()
+        subprocess.run([MKFS, *mkfs_args, "-C", str(image), str(kb)], check=True, capture_output=True)
+        with open(log, "wb") as out:        # fusefat talks on stdout; -f: stay ours, to wait for on unmount
+            process = subprocess.Popen([FUSEFAT, "-f", "-o", "rw+", str(image), str(point)],
+                                       stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while not os.path.ismount(point) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sticks.append(FatStick(image, point, process))
+        if not os.path.ismount(point):
+            sticks[-1].unmount()
+            said = log.read_text(errors="replace").strip().splitlines()
+            pytest.skip(f"fusefat could not mount a FAT image here (is /dev/fuse usable?): {said[-1:] or 'no output'}")
+        return sticks[-1]
+
+    yield mount
+    for stick in sticks:
+        stick.unmount()
+
+
+YESTERDAY = ["001-old-a.mp3", "note1.txt", "002-yesterdays-long-name.mp3", "note2.txt", "003-mid-name.mp3",
+             "note3.txt"]   # the audio leaves gaps of 2, 4 and 3 entries between the kept notes
+
+
+def reused_stick(fat, tmp_path, sounds) -> tuple[FatStick, Path]:
+    """Yesterday's stick, and a day whose old names (3 entries, then 2) would land out of order in its gaps."""
+    stick = fat()
+    for name in YESTERDAY:
+        (stick.mount / name).write_text("yesterday")
+    out = tmp_path / "out"
+    make_day(out, tmp_path, [("water-notice-long", "01-water.mp3", sounds["mp3"]),
+                             ("fire", "02-fire.mp3", sounds["mp3"])])
+    return stick, out
+
+
+def old_ascii_name(number: int, clip_id: str) -> str:
+    """Names as they were before: as long as the id, so 2 to 3 entries on FAT."""
+    text = unicodedata.normalize("NFKD", clip_id).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:20].strip("-") or "clip"
+    return f"{number:03d}-{text}.mp3"
+
+
+def test_reusing_a_stick_with_gaps_keeps_the_play_order_on_disk(fat, tmp_path, sounds, capsys):
+    stick, out = reused_stick(fat, tmp_path, sounds)
+    assert main(["export", str(stick.mount), "--date", "2026-11-30", "--out", str(out), "--clean"]) == 0, \
+        capsys.readouterr().err
+    on_disk = stick.entries()
+    assert [name for name in on_disk if name.endswith(".mp3")] == ["001-water-notice-long.mp3",
+                                                                   "002-fire-notice.mp3"]
+    assert [name for name in on_disk if name.endswith(".txt")] == ["note1.txt", "note2.txt", "note3.txt"]
+
+
+def test_files_that_land_out_of_order_are_refused_and_taken_off(fat, tmp_path, sounds, capsys, monkeypatch):
+    stick, out = reused_stick(fat, tmp_path, sounds)
+    monkeypatch.setattr(export, "ascii_name", old_ascii_name)
+    assert main(["export", str(stick.mount), "--date", "2026-11-30", "--out", str(out), "--clean"]) == 1
+    assert capsys.readouterr().err == f"error: {stick.mount}: {OUT_OF_ORDER}\n"
+    assert os.listdir(stick.mount) == ["note1.txt", "note2.txt", "note3.txt"]
+    assert stick.entries() == ["note1.txt", "note2.txt", "note3.txt"]
+
+
+def test_play_order_is_read_back_from_the_directory_listing(tmp_path):
+    names = ["000-all-clips.mp3", "001-fire-notice.mp3"]
+    check_play_order(tmp_path, names, ["notes.txt", "000-all-clips.mp3", "photos", "001-FIRE-NOTICE.MP3"])
+    with pytest.raises(ExportError) as caught:
+        check_play_order(tmp_path, names, ["001-fire-notice.mp3", "notes.txt", "000-all-clips.mp3"])
+    assert str(caught.value) == f"{tmp_path}: {OUT_OF_ORDER}"
+
+
+def test_the_file_system_is_the_one_at_the_longest_mount_point():
+    mountinfo = "\n".join([
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+        r"40 22 8:17 / /media/pi/MY\040STICK rw,nosuid,nodev shared:5 - vfat /dev/sdb1 rw,shortname=mixed",
+        "41 22 0:40 / /media/pi/MY rw - tmpfs tmpfs rw",
+        "42 22 0:41 / /media/pi/CARD rw - ext4 /dev/sdc1 rw",
+        "43 42 0:42 / /media/pi/CARD rw - exfat /dev/sdc1 rw",
+    ])
+    assert fs_type(Path("/media/pi/MY STICK/sounds"), mountinfo) == "vfat"
+    assert fs_type(Path("/media/pi/MY"), mountinfo) == "tmpfs"
+    assert fs_type(Path("/media/pi/MY STICKER"), mountinfo) == "ext4"
+    assert fs_type(Path("/media/pi/CARD"), mountinfo) == "exfat"      # mounted over the one before
+    assert fs_type(Path("/home/pi"), mountinfo) == "ext4"
+
+
+def test_export_onto_a_fat32_stick_keeps_the_play_order_on_disk(fat, day, monkeypatch):
+    stick = fat(40000, "-F", "32")
+    # fusefat reports 0 bytes free on FAT32 (right on FAT12/16); the image has about 40 MB
+    monkeypatch.setattr(export.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(40_000_000, 0, 40_000_000))
+    written = write_export(plan_export(stick.mount, DAY, day, loop_file=True))
+    assert stick.entries() == [p.name for p in written] == [
+        "000-all-clips.mp3", "001-ting-shui.mp3", "002-announcement.mp3", "003-lost-found.mp3"]
+
+
+def padded_day(tmp_path, sounds, count: int, size: int) -> Path:
+    """A day of `count` MP3 clips of about `size` bytes each, copied as they are."""
+    out, data = tmp_path / "out", sounds["mp3"] + bytes(size - len(sounds["mp3"]))
+    make_day(out, tmp_path, [(f"notice-{n}", f"{n:02d}-notice.mp3", data) for n in range(1, count + 1)])
+    return out
+
+
+def test_a_small_stick_is_refused_before_anything_is_written(fat, tmp_path, sounds):
+    stick = fat(1024)           # about 1 MB free
+    out = padded_day(tmp_path, sounds, 3, 400_000)
+    with pytest.raises(ExportError) as caught:
+        plan_export(stick.mount, DAY, out)
+    assert str(caught.value).startswith(f"{stick.mount}: not enough space: 1.4 MB is needed but only ")
+    assert os.listdir(stick.mount) == []
+    assert stick.entries() == []
+
+
+def test_a_stick_that_really_fills_up_mid_write_keeps_none_of_the_new_files(fat, tmp_path, sounds):
+    stick = fat(1024)
+    (stick.mount / "keep.txt").write_text("kept")
+    plan = plan_export(stick.mount, DAY, padded_day(tmp_path, sounds, 2, 300_000))
+    with open(stick.mount / "filler.bin", "wb") as f:      # something else takes the space meanwhile
+        f.write(bytes(shutil.disk_usage(stick.mount).free - 450_000))
+    assert 300_000 < shutil.disk_usage(stick.mount).free < 600_000     # fusefat keeps statvfs up to date
+    with pytest.raises(ExportError) as caught:
+        write_export(plan)
+    assert str(caught.value).startswith(f"{stick.mount}: the stick is full: it ran out of space writing "
+                                        "002-notice-2.mp3, and what was written is removed again; about ")
+    assert sorted(os.listdir(stick.mount)) == ["filler.bin", "keep.txt"]
+    assert stick.entries() == ["keep.txt", "filler.bin"]
 
 
 def test_refuses_a_stick_that_already_holds_audio(day, stick):
@@ -138,7 +310,7 @@ def test_clean_removes_only_audio_files(day, stick):
     (stick / "photos").mkdir()
     write_export(plan_export(stick, DAY, day, clean=True))
     assert sorted(p.name for p in stick.iterdir()) == [
-        "001-ting-shui.mp3", "002-clip.mp3", "003-lost-found.mp3", "notes.txt", "photos"]
+        "001-ting-shui.mp3", "002-announcement.mp3", "003-lost-found.mp3", "notes.txt", "photos"]
 
 
 def test_free_space_is_checked_before_anything_is_written(day, stick, monkeypatch):
@@ -166,14 +338,14 @@ def test_a_stick_full_mid_write_leaves_no_partial_file(day, stick, monkeypatch):
         write_export(plan)
     rest = sum(len(f.data) + export.SLACK_BYTES for f in plan.files[1:])
     assert str(caught.value) == (
-        f"{stick}: the stick is full: it ran out of space writing 002-clip.mp3, and what was written is removed "
-        f"again; about {rest / 1e6:.1f} MB more is needed; free some space or use a bigger stick, then export again")
+        f"{stick}: the stick is full: it ran out of space writing 002-announcement.mp3, and what was written is "
+        f"removed again; about {rest / 1e6:.1f} MB more is needed; free some space or use a bigger stick, then export again")
     assert list(stick.iterdir()) == []          # no half day left to play, nothing to block the next export
 
 
 def test_loop_file_holds_every_clip_with_the_gaps(day, stick):
     written = write_export(plan_export(stick, DAY, day, loop_file=True, gap_s=3.0))
-    assert written[0].name == "000-all.mp3"
+    assert written[0].name == "000-all-clips.mp3"
     clips = sum(len(effects.decode(p.read_bytes(), "mp3")) for p in written[1:]) / 1000
     loop = len(effects.decode(written[0].read_bytes(), "mp3")) / 1000
     assert loop == pytest.approx(clips + 3 * 3.0, abs=0.1)    # a gap after each clip, so the loop keeps time
@@ -216,22 +388,18 @@ def test_day_not_built_or_empty(tmp_path, stick):
 
 
 def test_cli_dry_run_lists_and_writes_nothing(day, stick, capsys):
-    from announcer.cli import main
-
     (stick / "old.mp3").write_bytes(b"x")
     assert main(["export", str(stick), "--date", "2026-11-30", "--out", str(day), "--dry-run", "--clean",
                  "--loop-file"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "remove old.mp3"
-    assert [line.split()[0] for line in out[1:5]] == ["000-all.mp3", "001-ting-shui.mp3", "002-clip.mp3",
-                                                      "003-lost-found.mp3"]
+    assert [line.split()[0] for line in out[1:5]] == ["000-all-clips.mp3", "001-ting-shui.mp3",
+                                                      "002-announcement.mp3", "003-lost-found.mp3"]
     assert out[-1] == f"dry run: 4 files would be written to {stick}; nothing was written."
     assert [p.name for p in stick.iterdir()] == ["old.mp3"]
 
 
 def test_cli_writes_the_day_and_refuses_in_one_line(day, stick, capsys):
-    from announcer.cli import main
-
     args = ["export", str(stick), "--date", "2026-11-30", "--out", str(day)]
     assert main(args) == 0
     assert capsys.readouterr().out == (f"wrote 3 files to {stick} in play order; "
