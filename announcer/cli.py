@@ -71,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("dest", type=Path, metavar="DEST", help="a folder on the mounted stick or card")
     ex.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
     ex.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
-    ex.add_argument("--loop-file", action="store_true", help="also write 000-all.mp3: every clip in one file")
+    ex.add_argument("--loop-file", action="store_true", help="also write 000-all-clips.mp3: every clip in one file")
     ex.add_argument("--clean", action="store_true", help="remove the audio files already in DEST first")
     ex.add_argument("--dry-run", action="store_true", help="list what would be written; write nothing")
     ex.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
