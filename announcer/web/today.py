@@ -1,7 +1,538 @@
-"""today page (being written)."""
+"""The Today page: the day's notices → check → build → the clarity table, and the day's clips for the page.
 
-from fastapi import APIRouter, Depends
+The day's notices are kept in `<out>/.notices/<date>.toml` (`[[notice]]` tables,
+as in examples/notices.toml). Anything pasted or uploaded is read by the same
+code as the `check` and `build` commands, so the same input gets the same
+one-line errors, and bad input writes nothing. A build runs in a background
+thread, one at a time per site; the page polls its progress.
+"""
 
-from announcer.web.site import check_csrf
+from __future__ import annotations
+
+import re
+import secrets
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path, PurePosixPath
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from announcer.errors import AnnouncerError, LibraryError, NoticeError
+from announcer.library import Library, atomic_write
+from announcer.notices import Notice, read_notices
+from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
+
+NOTICES_DIR = ".notices"
+NOTICE_ID = re.compile(r"^[a-z0-9-]{1,80}$")
+JOB_ID = re.compile(r"^[0-9a-f]{16}$")
+MEDIA_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
+CHUNK = 1 << 16
+KEEP_JOBS = 20
+
+# ?msg= after a redirect → (zh, en) flash; "{n}" is the number of stored notices.
+MESSAGES = {
+    "saved": ("已保存 {n} 条通知。请先看下面的检查结果，再点“生成音频”。",
+              "Saved {n} notices. Look at the check below, then press Build."),
+    "edited": ("已保存修改，正在重新生成（没改的通知直接沿用）。", "Saved the change; building again (unchanged notices are reused)."),
+    "deleted": ("已删除这条通知，正在重新生成。", "Deleted the notice; building again."),
+    "deleted-last": ("已删除最后一条通知。已生成的音频保持原样，直到保存新的通知并重新生成。",
+                     "Deleted the last notice. The clips already built stay as they are until you save new notices "
+                     "and build again."),
+    "busy": ("已保存。另一个生成任务正在进行，等它完成后请再点“生成音频”。",
+             "Saved. Another build is running; press Build again when it has finished."),
+}
+
+
+# ---------------------------------------------------------------------------
+# The day's notices on disk
+
+def notices_path(out: Path, day: date) -> Path:
+    return Path(out) / NOTICES_DIR / f"{day.isoformat()}.toml"
+
+
+def notices_label(day: date) -> str:
+    """How the stored file is named in messages (never the full path)."""
+    return f"{NOTICES_DIR}/{day.isoformat()}.toml"
+
+
+def stored_notices(out: Path, day: date) -> list[Notice]:
+    """The day's saved notices ([] when none), read like a notices file given to the commands."""
+    path = notices_path(out, day)
+    if not path.is_file():
+        return []
+    try:
+        notices = read_notices([path])
+    except AnnouncerError as error:
+        raise relabel(error, str(path), notices_label(day)) from None
+    return [replace(n, source=notices_label(day)) for n in notices]
+
+
+def parse_notices(data: bytes, suffix: str, label: str) -> list[Notice]:
+    """Notices from the bytes of a pasted text or uploaded file, through `read_notices` exactly as the
+    commands read a file; `suffix` (".txt" or ".toml") picks the format. Errors name `label`, not the temp file."""
+    with tempfile.TemporaryDirectory(prefix="announcer-notices-") as tmp:
+        path = Path(tmp) / f"notices{suffix}"
+        path.write_bytes(data)
+        try:
+            notices = read_notices([path])
+        except AnnouncerError as error:
+            raise relabel(error, str(path), label) from None
+    return [replace(n, source=label) for n in notices]
+
+
+def relabel(error: AnnouncerError, old: str, new: str) -> AnnouncerError:
+    """Say `new` where the messages would name the path `old`."""
+    for problem in {id(p): p for p in [error, *error.problems]}.values():
+        if problem.where:
+            problem.where = problem.where.replace(old, new)
+    return error
+
+
+def notices_toml(notices: list[Notice]) -> bytes:
+    import tomli_w
+
+    tables = []
+    for n in notices:
+        entry = {"id": n.id, "title": n.title, "text": n.text, "language": n.language, "repeat": n.repeat,
+                 "valid_from": n.valid_from, "valid_until": n.valid_until, "tags": list(n.tags) or None}
+        tables.append("[[notice]]\n" + tomli_w.dumps({k: v for k, v in entry.items() if v is not None}))
+    return "\n".join(tables).encode("utf-8")
+
+
+_notices_lock = threading.Lock()   # one read-change-write of a day's notices at a time
+
+
+def write_notices(out: Path, day: date, notices: list[Notice]) -> list[Notice]:
+    """Store `notices` as the day's (none: remove the file). What is written is read back first, so the
+    stored file always reads; returns the notices as stored."""
+    path = notices_path(out, day)
+    if not notices:
+        path.unlink(missing_ok=True)
+        return []
+    data = notices_toml(notices)
+    stored = parse_notices(data, ".toml", notices_label(day))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LibraryError(f"无法创建文件夹（{error.strerror}）。请检查 --out 文件夹是否可以写入。",
+                           f"cannot make the folder ({error.strerror}); check that the --out folder can be written",
+                           str(path.parent)) from None
+    atomic_write(path, data)
+    return stored
+
+
+def _merge(existing: list[Notice], added: list[Notice]) -> list[Notice]:
+    """`added` after `existing`, an id already taken getting -2, -3..."""
+    from announcer.build import unique_id
+
+    taken = {n.id for n in existing}
+    out = list(existing)
+    for notice in added:
+        ident = unique_id(notice.id, taken)
+        taken.add(ident)
+        out.append(replace(notice, id=ident))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Uploads
+
+def too_big(limit: int) -> WebError:
+    mb = limit / 1e6
+    return WebError(f"上传的内容太大：最多 {mb:g} MB。请把文件缩小或拆开后再上传。",
+                    f"the upload is too big: at most {mb:g} MB; make the file smaller or split it", status=413)
+
+
+async def read_limited(upload: UploadFile, limit: int) -> bytes:
+    """The upload's bytes, refusing more than `limit` while reading."""
+    parts, size = [], 0
+    while chunk := await upload.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise too_big(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def save_limited(upload: UploadFile, path: Path, limit: int) -> int:
+    """Copy the upload to `path` chunk by chunk, refusing more than `limit`; returns the size."""
+    size = 0
+    with open(path, "wb") as target:
+        while chunk := await upload.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_big(limit)
+            target.write(chunk)
+    return size
+
+
+def upload_name(upload: UploadFile, fallback: str) -> str:
+    """The uploaded file's own name, for messages: no folders, no control characters, not too long."""
+    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    return name[:80] or fallback
+
+
+def chosen_file(form, name: str = "file") -> UploadFile | None:
+    value = form.get(name)
+    return value if isinstance(value, UploadFile) and value.filename else None
+
+
+# ---------------------------------------------------------------------------
+# Builds in the background
+
+@dataclass
+class BuildJob:
+    id: str
+    day: date
+    total: int
+    done: int = 0
+    finished: bool = False
+    ok: bool = False
+    rendered: int = 0
+    reused: int = 0
+    errors: list[AnnouncerError] = field(default_factory=list)
+    internal: str | None = None     # an unexpected failure, as "Type: message"
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def step(self, notice, cached) -> None:
+        with self._lock:             # called from the build's two worker threads
+            self.done = min(self.done + 1, self.total)
+
+    def messages(self, lang: str) -> list[str]:
+        out = [p.message(lang) for e in self.errors for p in e.problems]
+        if self.internal:
+            out.append(f"内部错误：{self.internal}。请把这行发给维护人员。" if lang != "en"
+                       else f"internal error: {self.internal}; please report this line")
+        return out
+
+    def to_json(self, lang: str) -> dict:
+        return {"job": self.id, "day": self.day.isoformat(), "done": self.done, "total": self.total,
+                "finished": self.finished, "ok": self.ok, "rendered": self.rendered, "reused": self.reused,
+                "errors": self.messages(lang)}
+
+
+class Builds:
+    """The site's builds: at most one running; the last few kept so the page can show how they ended."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.jobs: OrderedDict[str, BuildJob] = OrderedDict()
+
+    def running(self) -> BuildJob | None:
+        with self.lock:
+            return next((j for j in self.jobs.values() if not j.finished), None)
+
+    def get(self, job_id: str) -> BuildJob | None:
+        with self.lock:
+            return self.jobs.get(job_id)
+
+    def start(self, notices: list[Notice], day: date, out: Path, config, engine=None) -> BuildJob:
+        with self.lock:
+            busy = next((j for j in self.jobs.values() if not j.finished), None)
+            if busy is not None:
+                raise WebError(f"正在生成 {busy.day} 的音频，请等它完成后再试。",
+                               f"a build for {busy.day} is already running; wait until it has finished", status=409)
+            job = BuildJob(secrets.token_hex(8), day, total=sum(n.valid_on(day) for n in notices))
+            self.jobs[job.id] = job
+            while len(self.jobs) > KEEP_JOBS:
+                self.jobs.popitem(last=False)
+        threading.Thread(target=self._run, args=(job, notices, out, config, engine),
+                         name=f"build-{day}", daemon=True).start()
+        return job
+
+    @staticmethod
+    def _run(job: BuildJob, notices, out, config, engine) -> None:
+        from announcer.build import build_day
+
+        try:
+            result = build_day(notices, job.day, out, config, engine=engine, progress=job.step)
+            job.rendered, job.reused, job.done, job.ok = result.rendered, result.reused, job.total, True
+        except AnnouncerError as error:
+            job.errors = [error]
+        except Exception as error:     # shown on the page, not lost in a thread
+            job.internal = f"{type(error).__name__}: {error}"
+        finally:
+            job.finished = True
+
+
+_builds_lock = threading.Lock()
+
+
+def builds(request: Request) -> Builds:
+    state = request.app.state
+    with _builds_lock:
+        found = getattr(state, "today_builds", None)
+        if found is None:
+            found = state.today_builds = Builds()
+    return found
+
+
+def start_build(request: Request, day: date) -> BuildJob:
+    site: Site = request.app.state.site
+    config = site.config()
+    notices = stored_notices(site.out, day)
+    if not notices:
+        raise WebError(f"{day} 还没有保存通知。请先粘贴或上传通知并保存。",
+                       f"no notices are saved for {day}; paste or upload them and save first")
+    return builds(request).start(notices, day, site.out, config, getattr(request.app.state, "engine", None))
+
+
+# ---------------------------------------------------------------------------
+# The page
+
+def _unit_name(unit: str | None, lang: str) -> str:
+    from announcer.speakable import PACE_UNIT_NAMES
+
+    if not unit:
+        return ""
+    zh, en = PACE_UNIT_NAMES.get(unit, (unit, unit))
+    return en if lang == "en" else zh
+
+
+def clip_rows(site: Site, day: date, lang: str, only_recordings: bool = False) -> tuple[list[dict] | None, list[str]]:
+    """The clarity table's rows for the day (None: not built yet) and any problem reading it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from announcer.web.waveform import wave_of, wave_svg
+
+    try:
+        found = Library(site.out).day(day)
+    except AnnouncerError as error:
+        return None, [p.message(lang) for p in error.problems]
+    if found is None:
+        return None, []
+    folder, manifest = found
+    clips = [c for c in manifest.get("clips", []) if isinstance(c, dict) and isinstance(c.get("file"), str)]
+    numbered = [(n, c) for n, c in enumerate(clips, 1) if not only_recordings or c.get("engine") == "recording"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        waves = list(pool.map(lambda c: wave_of(folder / c["file"]), [c for _, c in numbered]))
+    rows = []
+    for (number, clip), wave in zip(numbered, waves):
+        rate = clip.get("speech_rate") or {}
+        title = clip.get("title") or clip.get("id") or clip["file"]
+        rows.append({
+            "number": number, "id": clip.get("id", ""), "title": title, "file": clip["file"],
+            "text": clip.get("text") or "", "recording": clip.get("engine") == "recording",
+            "duration": clip.get("duration_s"), "lufs": clip.get("loudness_lufs"),
+            "peak": clip.get("true_peak_dbtp"), "pace": rate.get("value"),
+            "pace_unit": _unit_name(rate.get("unit"), lang), "warnings": list(clip.get("warnings") or []),
+            "version": str(clip.get("sha256") or "")[:12],
+            "wave": wave_svg(wave, f"{title}: {'波形与响度' if lang != 'en' else 'waveform and loudness'}"),
+        })
+    return rows, []
+
+
+def _page(request: Request, day: date, *, status: int = 200, flash: str | None = None, flash_kind: str = "ok",
+          notice_errors: list[str] | None = None, draft: str = "", job: BuildJob | None = None):
+    from announcer.check import check_notices
+
+    site: Site = request.app.state.site
+    lang = lang_of(request)
+    stored_errors: list[str] = []
+    findings = []
+    try:
+        notices = stored_notices(site.out, day)
+    except AnnouncerError as error:
+        notices, stored_errors = [], [p.message(lang) for p in error.problems]
+    config_errors: list[str] = []
+    try:
+        config = site.config()
+        findings = check_notices(notices, config.speech) if notices else []
+    except AnnouncerError as error:
+        config_errors = [p.message(lang) for p in error.problems]
+    clips, clip_errors = clip_rows(site, day, lang)
+    running = builds(request).running()
+    if job is None or (running is not None and job.finished):
+        job = running
+    build_errors = job.messages(lang) if job is not None and job.finished and not job.ok else []
+    if job is not None and job.finished and job.ok and flash is None:
+        flash = (f"Built {job.total} clips: {job.rendered} rendered, {job.reused} from the cache." if lang == "en"
+                 else f"生成完成：共 {job.total} 段，新生成 {job.rendered} 段，沿用缓存 {job.reused} 段。")
+    return render(
+        request, "today.html", status=status, page="today", flash=flash, flash_kind=flash_kind, day=day,
+        is_today=day == site.today(), notices=notices, valid={n.id: n.valid_on(day) for n in notices},
+        findings=findings, stored_errors=stored_errors, config_errors=config_errors,
+        notice_errors=notice_errors or [], draft=draft, clips=clips, clip_errors=clip_errors,
+        job=job if job is not None and not job.finished else None, build_errors=build_errors)
+
+
+@router.get("/")
+def today_page(request: Request, date: str | None = None, job: str | None = None, msg: str | None = None):
+    site: Site = request.app.state.site
+    day = parse_day(date, site)
+    lang = lang_of(request)
+    found = builds(request).get(job) if job and JOB_ID.match(job) else None
+    flash = None
+    if msg in MESSAGES:
+        zh, en = MESSAGES[msg]
+        count = 0
+        if msg == "saved":
+            try:
+                count = len(stored_notices(site.out, day))
+            except AnnouncerError:
+                pass
+        flash = (en if lang == "en" else zh).replace("{n}", str(count))
+    return _page(request, day, flash=flash, flash_kind="warn" if msg == "busy" else "ok", job=found)
+
+
+def _back(day: date, **params) -> RedirectResponse:
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v)
+    return RedirectResponse(f"/?date={day.isoformat()}" + (f"&{query}" if query else ""), status_code=303)
+
+
+@router.post("/notices")
+async def save_notices(request: Request):
+    """Paste (`text`) or upload (`file`) the day's notices; `append` adds them to the ones already saved."""
+    site: Site = request.app.state.site
+    form = await request.form()
+    day = parse_day(str(form.get("date") or ""), site)
+    lang = lang_of(request)
+    text = str(form.get("text") or "") if not isinstance(form.get("text"), UploadFile) else ""
+    upload = chosen_file(form)
+    if upload is not None:
+        name = upload_name(upload, "notices.txt")
+        data = await read_limited(upload, site.upload_limit())
+        suffix = ".toml" if name.lower().endswith(".toml") else ".txt"
+        label = name
+    elif text.strip():
+        data, suffix = text.encode("utf-8"), ".txt"
+        label = "pasted text" if lang == "en" else "粘贴的通知"
+        if len(data) > site.upload_limit():
+            raise too_big(site.upload_limit())
+    else:
+        return _page(request, day, status=400, notice_errors=[
+            "Paste the notices into the box, or choose a file." if lang == "en" else "请把通知粘贴到框里，或选择一个文件。"])
+    try:
+        added = await run_in_threadpool(parse_notices, data, suffix, label)
+
+        def store():
+            with _notices_lock:
+                existing = stored_notices(site.out, day) if form.get("append") else []
+                return write_notices(site.out, day, _merge(existing, added))
+
+        await run_in_threadpool(store)
+    except AnnouncerError as error:
+        return _page(request, day, status=400, notice_errors=[p.message(lang) for p in error.problems], draft=text)
+    return _back(day, msg="saved")
+
+
+def _find(notices: list[Notice], notice_id: str, day: date) -> int:
+    if NOTICE_ID.match(notice_id):
+        for index, notice in enumerate(notices):
+            if notice.id == notice_id:
+                return index
+    raise WebError(f"{day} 没有 id 为“{notice_id[:40]}”的通知；请刷新页面再试。",
+                   f"there is no notice with the id \"{notice_id[:40]}\" on {day}; reload the page and try again",
+                   status=404)
+
+
+def _rebuild(request: Request, day: date, msg: str) -> RedirectResponse:
+    try:
+        job = start_build(request, day)
+    except WebError as error:
+        if error.status == 409:
+            return _back(day, msg="busy")
+        raise
+    return _back(day, job=job.id, msg=msg)
+
+
+@router.post("/notices/{notice_id}")
+async def edit_notice(request: Request, notice_id: str):
+    """Replace one notice's text, then build the day again (the other clips come from the cache)."""
+    site: Site = request.app.state.site
+    form = await request.form()
+    day = parse_day(str(form.get("date") or ""), site)
+    text = str(form.get("text") or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        raise WebError("通知的正文是空的。请写上正文，或删除这条通知。",
+                       "the notice's text is empty; write it, or delete the notice")
+
+    def change():
+        with _notices_lock:
+            notices = stored_notices(site.out, day)
+            index = _find(notices, notice_id, day)
+            notices[index] = replace(notices[index], text=text)
+            write_notices(site.out, day, notices)
+
+    await run_in_threadpool(change)
+    return await run_in_threadpool(_rebuild, request, day, "edited")
+
+
+@router.post("/notices/{notice_id}/delete")
+async def delete_notice(request: Request, notice_id: str):
+    site: Site = request.app.state.site
+    form = await request.form()
+    day = parse_day(str(form.get("date") or ""), site)
+
+    def change() -> list[Notice]:
+        with _notices_lock:
+            notices = stored_notices(site.out, day)
+            del notices[_find(notices, notice_id, day)]
+            return write_notices(site.out, day, notices)
+
+    left = await run_in_threadpool(change)
+    if not any(n.valid_on(day) for n in left):
+        return _back(day, msg="deleted-last")
+    return await run_in_threadpool(_rebuild, request, day, "deleted")
+
+
+@router.post("/build")
+async def build(request: Request):
+    """Start building the day in the background: {"ok": true, "job": id}."""
+    site: Site = request.app.state.site
+    form = await request.form()
+    day = parse_day(str(form.get("date") or request.query_params.get("date") or ""), site)
+    job = await run_in_threadpool(start_build, request, day)
+    return JSONResponse({"ok": True, "job": job.id})
+
+
+@router.get("/build/{job_id}")
+def build_state(request: Request, job_id: str):
+    job = builds(request).get(job_id) if JOB_ID.match(job_id) else None
+    lang = lang_of(request)
+    if job is None:
+        return JSONResponse({"ok": False, "errors": [
+            "no such build; reload the page" if lang == "en" else "找不到这个生成任务，请刷新页面。"]}, status_code=404)
+    return JSONResponse(job.to_json(lang))
+
+
+# ---------------------------------------------------------------------------
+# The day's clips, for the page's players
+
+def _no_clip() -> WebError:
+    return WebError("找不到这个音频。", "no such clip", status=404)
+
+
+@router.get("/clips/{day}/{file}")
+def clip_file(request: Request, day: str, file: str):
+    """A clip of the day, only when the day's manifest lists exactly this file name, and only from inside
+    the day's folder in the library (no other path, no link leading out)."""
+    site: Site = request.app.state.site
+    the_day = parse_day(day, site)
+    if not file or file != PurePosixPath(file).name or file.startswith(".") or "\\" in file or "\x00" in file:
+        raise _no_clip()
+    try:
+        found = Library(site.out).day(the_day)
+    except AnnouncerError:
+        raise _no_clip() from None
+    if found is None:
+        raise _no_clip()
+    folder, manifest = found
+    listed = {c.get("file") for c in manifest.get("clips", []) if isinstance(c, dict)}
+    if file not in listed:
+        raise _no_clip()
+    root = site.out.resolve()
+    path = (folder / file).resolve()
+    if path.parent != folder.resolve() or not folder.resolve().is_relative_to(root) or not path.is_file():
+        raise _no_clip()
+    media = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,445 @@
+"""The Today page: notices saved like the commands read them, check, build in the background, the clarity
+table, clips served only from the day's manifest."""
+
+import asyncio
+import hashlib
+import html
+import io
+import json
+import os
+import re
+import threading
+import time
+import tomllib
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.datastructures import UploadFile
+
+from announcer.engines.fake import FakeEngine
+from announcer.errors import NoticeError
+from announcer.library import Library
+from announcer.notices import read_notices
+from announcer.web import Site, create_app
+from announcer.web.today import save_limited
+
+DAY = date(2026, 11, 30)
+NOTICES = ("# 停水通知\n因管道维修，明天上午九点到十二点停水，请提前储水。\n\n"
+           "# Keys found\nA set of keys was found near the gate. Please collect them at the office.\n")
+
+
+def make_client(tmp_path, config="", engine=None) -> TestClient:
+    path = tmp_path / "schedule.toml"
+    path.write_text('[station]\ntimezone = "Asia/Shanghai"\nlanguage = "en"\n' + config, "utf-8")
+    site = Site(path, tmp_path / "out", clock=lambda: datetime(2026, 11, 30, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    app = create_app(site)
+    app.state.engine = engine if engine is not None else FakeEngine()
+    return TestClient(app, base_url="http://127.0.0.1:8080")
+
+
+@pytest.fixture
+def client(tmp_path):
+    with make_client(tmp_path) as c:
+        yield c
+
+
+def csrf(client) -> str:
+    page = client.get("/login")
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def stored(tmp_path) -> dict | None:
+    path = tmp_path / "out" / ".notices" / f"{DAY}.toml"
+    return tomllib.loads(path.read_text("utf-8")) if path.exists() else None
+
+
+def save(client, text=NOTICES, **extra):
+    return client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": text, **extra},
+                       follow_redirects=False)
+
+
+def start_build(client):
+    return client.post("/build", data={"date": str(DAY)},
+                       headers={"X-CSRF-Token": csrf(client), "Accept": "application/json"})
+
+
+def wait(client, job: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = client.get(f"/build/{job}", headers={"Accept": "application/json"}).json()
+        if state["finished"] or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
+
+
+def build(client) -> dict:
+    answer = start_build(client)
+    assert answer.status_code == 200 and answer.json()["ok"], answer.text
+    state = wait(client, answer.json()["job"])
+    assert state["finished"] and state["ok"], state
+    return state
+
+
+def manifest(tmp_path) -> dict | None:
+    return Library(tmp_path / "out").manifest(DAY)
+
+
+def clip_rows(page: str) -> list[str]:
+    return re.findall(r'<tr class="clip" data-id="([^"]+)"', page)
+
+
+# ---------------------------------------------------------------------------
+# Saving notices
+
+def test_pasted_chinese_and_english_notices_are_stored_as_toml(client, tmp_path):
+    answer = save(client)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/?date={DAY}&msg=saved"
+    data = stored(tmp_path)
+    assert [(n["id"], n["title"]) for n in data["notice"]] == [("ting-shui-tong-zhi", "停水通知"),
+                                                               ("keys-found", "Keys found")]
+    assert data["notice"][0]["text"] == "因管道维修，明天上午九点到十二点停水，请提前储水。"
+    assert (tmp_path / "out" / ".notices" / f"{DAY}.toml").read_text("utf-8").startswith("[[notice]]\n")
+    page = client.get(answer.headers["location"])
+    assert "Saved 2 notices" in page.text
+    assert "停水通知" in page.text and 'class="notice-edit"' in page.text
+
+
+def test_saving_again_replaces_the_notices_unless_added(client, tmp_path):
+    save(client)
+    save(client, "# Keys found\nAnother set of keys.\n", append="1")
+    assert [n["id"] for n in stored(tmp_path)["notice"]] == ["ting-shui-tong-zhi", "keys-found", "keys-found-2"]
+    save(client, "Only this one.\n")
+    assert [n["text"] for n in stored(tmp_path)["notice"]] == ["Only this one."]
+
+
+def test_gbk_text_file_upload(client, tmp_path):
+    data = NOTICES.replace("\n", "\r\n").encode("gbk")
+    answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY)},
+                         files={"file": ("今天的通知.txt", data, "text/plain")}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert stored(tmp_path)["notice"][0]["text"] == "因管道维修，明天上午九点到十二点停水，请提前储水。"
+
+
+def test_toml_upload_keeps_the_metadata(client, tmp_path):
+    example = Path(__file__).parent.parent / "examples" / "notices.toml"
+    answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY)},
+                         files={"file": ("notices.toml", example.read_bytes(), "application/toml")},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    first, second = stored(tmp_path)["notice"]
+    assert first["valid_from"] == date(2026, 11, 1) and first["tags"] == ["环境"]
+    assert second["repeat"] == 2 and second["language"] == "en"
+    assert [n.id for n in read_notices([tmp_path / "out" / ".notices" / f"{DAY}.toml"])] == \
+        [n.id for n in read_notices([example])]
+
+
+BAD_TOML = '[[notice]]\ntitle = "停水"\nrepeat = "twice"\ntext = "明天停水。"\n'
+
+
+def test_bad_toml_upload_shows_the_commands_error_and_stores_nothing(client, tmp_path):
+    save(client)
+    before = stored(tmp_path)
+    answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY)},
+                         files={"file": ("notices.toml", BAD_TOML.encode(), "application/toml")})
+    assert answer.status_code == 400
+    # The same one line the `check` / `build` commands give for this file.
+    path = tmp_path / "notices.toml"
+    path.write_text(BAD_TOML, "utf-8")
+    with pytest.raises(NoticeError) as caught:
+        read_notices([path])
+    expected = caught.value.message("en").replace(str(path), "notices.toml")
+    assert expected.startswith("notices.toml:3")
+    assert expected in html.unescape(answer.text)
+    assert "Nothing was saved" in answer.text
+    assert stored(tmp_path) == before
+
+
+def test_a_word_document_is_refused_like_the_commands_do(client, tmp_path):
+    answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY)},
+                         files={"file": ("通知.docx", b"PK\x03\x04rest of a zip", "application/octet-stream")})
+    assert answer.status_code == 400
+    assert "通知.docx: this is a Word/Excel document or a zip archive, not a text file" in answer.text
+    assert stored(tmp_path) is None
+
+
+def test_nothing_pasted_is_an_error(client, tmp_path):
+    answer = save(client, "  \n")
+    assert answer.status_code == 400 and "Paste the notices" in answer.text
+    assert stored(tmp_path) is None
+
+
+def test_a_failed_save_keeps_what_was_pasted(client, tmp_path):
+    answer = save(client, "# 只有标题\n")
+    assert answer.status_code == 400
+    assert "pasted text:1 (notice 1 “只有标题”): notice has a title but no text" in html.unescape(answer.text)
+    assert "# 只有标题" in html.unescape(answer.text.split('id="notices-text"')[1].split("</textarea>")[0])
+
+
+# ---------------------------------------------------------------------------
+# Check
+
+def test_check_findings_are_shown_before_building(client):
+    long_stretch = " ".join(["word"] * 30) + "."
+    save(client, f"# Long one\n{long_stretch}\n\n# Fine\nThe office opens at nine.\n")
+    page = client.get(f"/?date={DAY}").text
+    findings = page.split('id="check-findings"')[1].split("</table>")[0]
+    assert "warning" in findings and "Long one" in findings and "too long to follow" in findings
+    assert "Fine" not in findings
+    save(client, "The office opens at nine.\n")
+    page = client.get(f"/?date={DAY}").text
+    assert 'id="check-findings"' in page and "no problems" in page
+
+
+# ---------------------------------------------------------------------------
+# Build and the clarity table
+
+def test_build_through_the_json_endpoints_fills_the_clarity_table(client, tmp_path):
+    save(client)
+    page = client.get(f"/?date={DAY}").text
+    assert 'id="no-clips"' in page and 'id="build"' in page and 'id="build-progress"' in page
+    state = build(client)
+    assert (state["done"], state["total"], state["errors"]) == (2, 2, [])
+    page = client.get(f"/?date={DAY}&job={state['job']}").text
+    assert "Built 2 clips: 2 rendered, 0 from the cache." in page
+    assert clip_rows(page) == ["ting-shui-tong-zhi", "keys-found"]
+    table = page.split('<table id="clips">')[1].split("</table>")[0]
+    assert table.count('<audio class="clip-audio" controls preload="metadata"') == 2
+    assert f'src="/clips/{DAY}/01-ting-shui-tong-zhi.mp3?v=' in table
+    assert table.count('<svg class="wave"') == 2
+    assert table.count('class="play-clip') == 2 and 'action="/play"' in table
+    assert 'name="clip" value="keys-found"' in table
+    clip = manifest(tmp_path)["clips"][0]
+    assert f"{clip['loudness_lufs']:.1f}" in table and f"{clip['speech_rate']['value']:.1f}" in table
+    assert "syllables/s" in table
+
+
+def test_a_second_build_uses_the_cache(client):
+    save(client)
+    build(client)
+    assert build(client)["reused"] == 2
+
+
+def test_build_errors_are_shown_in_the_pages_language(client):
+    save(client, "# Emoji\n😀😀\n")
+    answer = start_build(client)
+    state = wait(client, answer.json()["job"])
+    assert state["finished"] and not state["ok"]
+    assert any("nothing that can be spoken" in e for e in state["errors"])
+    client.cookies.set("lang", "zh")
+    state = client.get(f"/build/{answer.json()['job']}", headers={"Accept": "application/json"}).json()
+    assert any("没有可以朗读的文字" in e for e in state["errors"])
+    page = client.get(f"/?date={DAY}&job={answer.json()['job']}").text
+    assert "没有可以朗读的文字" in page.split('id="build-errors"')[1]
+
+
+def test_build_without_notices_is_refused(client):
+    answer = start_build(client)
+    assert answer.status_code == 400 and "no notices are saved" in answer.json()["errors"][0]
+
+
+class GatedEngine(FakeEngine):
+    """Waits for the test to open the gate before each piece: a build that runs as long as the test wants."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = threading.Event()
+
+    def synthesize(self, text, language, options):
+        self.gate.wait(30)
+        return super().synthesize(text, language, options)
+
+
+def test_a_second_build_while_one_runs_is_refused(tmp_path):
+    engine = GatedEngine()
+    with make_client(tmp_path, engine=engine) as client:
+        save(client)
+        first = start_build(client)
+        assert first.json()["ok"]
+        second = start_build(client)
+        assert second.status_code == 409
+        assert second.json() == {"ok": False, "errors": [f"a build for {DAY} is already running; "
+                                                         "wait until it has finished"]}
+        page = client.get(f"/?date={DAY}").text      # the page follows the running build
+        assert f'data-job="{first.json()["job"]}"' in page and '<progress id="build-progress" value=' in page
+        engine.gate.set()
+        assert wait(client, first.json()["job"])["ok"]
+        assert start_build(client).json()["ok"]
+
+
+def test_unknown_build_job_is_404(client):
+    assert client.get("/build/0123456789abcdef", headers={"Accept": "application/json"}).status_code == 404
+    assert client.get("/build/not-a-job", headers={"Accept": "application/json"}).status_code == 404
+
+
+# ---------------------------------------------------------------------------
+# Editing and deleting one notice
+
+def test_rebuilding_one_edited_notice_changes_only_that_clip(client, tmp_path):
+    save(client)
+    build(client)
+    before = {c["id"]: c for c in manifest(tmp_path)["clips"]}
+    answer = client.post("/notices/keys-found", data={"csrf": csrf(client), "date": str(DAY),
+                                                       "text": "A red umbrella was found in the lobby."},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    job = re.search(r"job=([0-9a-f]{16})", answer.headers["location"]).group(1)
+    state = wait(client, job)
+    assert state["ok"] and (state["rendered"], state["reused"]) == (1, 1)
+    after = {c["id"]: c for c in manifest(tmp_path)["clips"]}
+    assert after["ting-shui-tong-zhi"]["sha256"] == before["ting-shui-tong-zhi"]["sha256"]
+    assert after["keys-found"]["text"] == "A red umbrella was found in the lobby."
+    assert after["keys-found"]["sha256"] != before["keys-found"]["sha256"]
+    assert stored(tmp_path)["notice"][1] == {"id": "keys-found", "title": "Keys found",
+                                             "text": "A red umbrella was found in the lobby."}
+    assert "Saved the change" in client.get(answer.headers["location"]).text
+
+
+def test_editing_an_unknown_notice_is_refused(client, tmp_path):
+    save(client)
+    before = stored(tmp_path)
+    for ident in ("no-such-notice", "..", "Keys Found"):
+        answer = client.post(f"/notices/{ident}", data={"csrf": csrf(client), "date": str(DAY), "text": "x"})
+        assert answer.status_code in (404, 405), ident
+    assert stored(tmp_path) == before
+
+
+def test_empty_edit_is_refused(client, tmp_path):
+    save(client)
+    before = stored(tmp_path)
+    answer = client.post("/notices/keys-found", data={"csrf": csrf(client), "date": str(DAY), "text": "  "})
+    assert answer.status_code == 400 and "text is empty" in answer.text
+    assert stored(tmp_path) == before
+
+
+def test_deleting_a_notice_rebuilds_the_day_without_it(client, tmp_path):
+    save(client)
+    build(client)
+    answer = client.post("/notices/ting-shui-tong-zhi/delete", data={"csrf": csrf(client), "date": str(DAY)},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    wait(client, re.search(r"job=([0-9a-f]{16})", answer.headers["location"]).group(1))
+    assert [n["id"] for n in stored(tmp_path)["notice"]] == ["keys-found"]
+    assert [c["id"] for c in manifest(tmp_path)["clips"]] == ["keys-found"]
+    answer = client.post("/notices/keys-found/delete", data={"csrf": csrf(client), "date": str(DAY)},
+                         follow_redirects=False)
+    assert answer.headers["location"].endswith("msg=deleted-last")
+    assert stored(tmp_path) is None and 'id="no-notices"' in client.get(answer.headers["location"]).text
+
+
+# ---------------------------------------------------------------------------
+# Serving clips
+
+def test_a_listed_clip_is_served_with_its_type_and_ranges(client, tmp_path):
+    save(client)
+    build(client)
+    folder, day = Library(tmp_path / "out").day(DAY)
+    data = (folder / "01-ting-shui-tong-zhi.mp3").read_bytes()
+    answer = client.get(f"/clips/{DAY}/01-ting-shui-tong-zhi.mp3?v=abc")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "audio/mpeg"
+    assert answer.content == data
+    part = client.get(f"/clips/{DAY}/01-ting-shui-tong-zhi.mp3", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == data[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+
+
+def test_wav_clips_are_served_as_audio_wav(tmp_path):
+    with make_client(tmp_path, '[audio]\nformat = "wav"\n') as client:
+        save(client, "The office opens at nine.\n")
+        build(client)
+        answer = client.get(f"/clips/{DAY}/01-notice-1.wav")
+        assert answer.status_code == 200 and answer.headers["content-type"] == "audio/wav"
+
+
+REFUSED = [
+    f"/clips/{DAY}/..%2f..%2fschedule.toml",
+    f"/clips/{DAY}/..%2fschedule.toml",
+    f"/clips/{DAY}/manifest.json",                   # in the folder, but not a clip of the manifest
+    f"/clips/{DAY}/99-not-there.mp3",
+    f"/clips/{DAY}/%2e%2e",
+    f"/clips/{DAY}/.lock",
+    f"/clips/{DAY}/01-ting-shui-tong-zhi.mp3%00.txt",
+    "/clips/..%2f/x",
+    "/clips/2026-11-31/01-ting-shui-tong-zhi.mp3",
+    "/clips/2026-12-01/01-ting-shui-tong-zhi.mp3",   # a valid day that is not built
+    f"/clips/{DAY}%2f..%2f..%2fschedule.toml/x",
+    "/clips/.notices/2026-11-30.toml",
+]
+
+
+def test_anything_but_a_listed_clip_is_refused(client):
+    save(client)
+    build(client)
+    for url in REFUSED:
+        answer = client.get(url)
+        assert answer.status_code in (400, 404), url
+        assert b"[station]" not in answer.content and b'"clips"' not in answer.content, url
+        assert b"[[notice]]" not in answer.content, url
+
+
+def test_a_listed_link_leading_out_of_the_day_is_refused(client, tmp_path):
+    save(client)
+    build(client)
+    folder, day = Library(tmp_path / "out").day(DAY)
+    os.symlink(tmp_path / "schedule.toml", folder / "03-evil.mp3")
+    day["clips"].append({**day["clips"][0], "id": "evil", "file": "03-evil.mp3"})
+    (folder / "manifest.json").write_text(json.dumps(day), "utf-8")
+    assert client.get(f"/clips/{DAY}/03-evil.mp3").status_code == 404
+    assert client.get(f"/clips/{DAY}/01-ting-shui-tong-zhi.mp3").status_code == 200
+
+
+# ---------------------------------------------------------------------------
+# Safety
+
+def test_posts_without_csrf_are_refused(client, tmp_path):
+    assert client.post("/notices", data={"date": str(DAY), "text": NOTICES}).status_code == 403
+    assert client.post("/notices", data={"date": str(DAY), "text": NOTICES, "csrf": "forged"}).status_code == 403
+    assert client.post("/build", data={"date": str(DAY)}, headers={"Accept": "application/json"}).status_code == 403
+    save(client)
+    before = stored(tmp_path)
+    assert client.post("/notices/keys-found", data={"date": str(DAY), "text": "changed"}).status_code == 403
+    assert client.post("/notices/keys-found/delete", data={"date": str(DAY)}).status_code == 403
+    assert stored(tmp_path) == before
+
+
+def test_an_oversized_upload_is_refused(tmp_path):
+    with make_client(tmp_path, "[web]\nupload_limit = 1\n") as client:
+        big = ("# Big\n" + "x" * 1_100_000).encode()
+        answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY)},
+                             files={"file": ("big.txt", big, "text/plain")})
+        assert answer.status_code == 413
+        assert stored(tmp_path) is None
+
+
+def test_uploads_are_measured_while_read(tmp_path):
+    from announcer.web.site import WebError
+
+    upload = UploadFile(io.BytesIO(b"x" * 300_000), filename="a.wav")
+    with pytest.raises(WebError) as caught:
+        asyncio.run(save_limited(upload, tmp_path / "a.wav", 200_000))
+    assert caught.value.status == 413
+
+
+def test_a_bad_date_is_refused(client):
+    assert client.get("/?date=2026-13-01").status_code == 400
+    assert client.post("/notices", data={"csrf": csrf(client), "date": "../../etc", "text": "x"}).status_code == 400
+
+
+# ---------------------------------------------------------------------------
+# The real engine
+
+@pytest.mark.real
+def test_a_chinese_notice_built_with_espeak_ng_through_the_page(tmp_path):
+    with make_client(tmp_path, '[speech]\nengine = "espeak-ng"\n') as client:
+        client.app.state.engine = None          # the configured engine, as in production
+        save(client, "# 停水\n明天上午停水。\n")
+        state = build(client)
+        assert state["rendered"] == 1
+        clip = manifest(tmp_path)["clips"][0]
+        assert clip["language"] == "zh" and clip["engine"] == "espeak-ng" and clip["duration_s"] > 1
+        page = client.get(f"/?date={DAY}").text
+        assert clip_rows(page) == ["ting-shui"]
+        data = client.get(f"/clips/{DAY}/{clip['file']}").content
+        assert hashlib.sha256(data).hexdigest() == clip["sha256"]
