@@ -119,11 +119,18 @@ def test_plan_shows_today_and_tomorrow_with_skips_and_their_reasons(client):
     assert "Today · 2026-11-30 Mon" in page.text and "Tomorrow · 2026-12-01 Tue" in page.text
 
 
+def test_the_plan_reads_chinese(config, tmp_path):
+    rows = Page(make_client(config, tmp_path / "out", lang="zh").get("/schedule").text).all("tr", "occurrence")
+    assert "跳过：静音时段" in rows[1]["text"] and "跳过：节假日" in rows[2]["text"]
+    assert "water（当天还没有生成）" in rows[0]["text"]
+
+
 def test_plan_lists_the_clips_of_a_built_day(client, tmp_path):
     source = tmp_path / "a.mp3"
     source.write_bytes(b"x")
-    Library(tmp_path / "out").publish(date(2026, 11, 30), [("01-water.mp3", source), ("02-fire.mp3", source)], {
-        "date": "2026-11-30", "clips": [{"id": "water", "file": "01-water.mp3"}, {"id": "fire", "file": "02-fire.mp3"}]})
+    clips = [{"id": "water", "file": "01-water.mp3"}, {"id": "fire", "file": "02-fire.mp3"}]
+    Library(tmp_path / "out").publish(date(2026, 11, 30), [(c["file"], source) for c in clips],
+                                      {"date": "2026-11-30", "clips": clips})
     rows = Page(client.get("/schedule").text).all("tr", "occurrence")
     assert "water" in rows[0]["text"] and "fire" not in rows[0]["text"] and "not built" not in rows[0]["text"]
     assert "not built yet" in rows[2]["text"]

@@ -239,6 +239,7 @@ def test_the_loop_file_comes_first(client, media, tmp_path, out):
     publish(out, tmp_path, [("a-first", sound), ("b-second", sound)])
     answer = post(client, "/usb/export", media, loop_file="1")
     assert answer.status_code == 200, answer.text
-    written = [li["text"] for li in Page(re.search(r'id="usb-written">(.*?)</ol>', answer.text, re.S).group(1)).all("li")]
+    listed = re.search(r'id="usb-written">(.*?)</ol>', answer.text, re.S).group(1)
+    written = [li["text"] for li in Page(listed).all("li")]
     assert written == [export.LOOP_NAME, export.ascii_name(1, "a-first"), export.ascii_name(2, "b-second")]
     assert (media / export.LOOP_NAME).stat().st_size > len(sound)

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import stat
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from announcer.web.security import is_loopback
 from announcer.web.site import Site, check_csrf, lang_of, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
+_saving = threading.Lock()        # the hash check and the write, one save at a time
 
 ABSENT = "absent"                 # the hash of a schedule file that does not exist yet
 MAX_TEXT = 1_000_000              # characters; a schedule is a few kilobytes
@@ -237,6 +239,11 @@ def _normalised(text: str) -> str:
 
 
 def _save(request: Request, text: str, loaded: str, saved: str, add: dict | None = None):
+    with _saving:
+        return _checked_save(request, text, loaded, saved, add)
+
+
+def _checked_save(request: Request, text: str, loaded: str, saved: str, add: dict | None):
     site: Site = request.app.state.site
     state = _file_state(request, site)
     path = state["path"]

@@ -198,8 +198,8 @@ def usb_plan(request: Request, drive: str = Form(""), date: str = Form(""), fold
     files = [{"name": f.name, "size": len(f.data), "source": f.source, "copied": f.copied,
               "loop": f.name == export.LOOP_NAME} for f in plan.files]
     return _page(request, site, form={**form, "folder": folder}, day=day, plan=plan, files=files,
-                 remove=[p.name for p in plan.remove], needed=plan.needed, free=plan.free, drive=chosen,
-                 dest=str(dest), new_folder=new_folder)
+                 remove=[p.name for p in plan.remove], total=sum(f["size"] for f in files), free=plan.free,
+                 drive=chosen, dest=str(dest), new_folder=new_folder)
 
 
 @router.post("/usb/export")
@@ -237,5 +237,5 @@ def usb_export(request: Request, drive: str = Form(""), date: str = Form(""), fo
         return _page(request, site, status=409, error=failed, form=form)
     finally:
         _writing.release()
-    return _page(request, site, form={**form, "folder": folder}, day=day, done=[p.name for p in written],
-                 removed=[p.name for p in plan.remove], drive=chosen, dest=str(dest))
+    return _page(request, site, form={**form, "folder": folder, "clean": False}, day=day,
+                 done=[p.name for p in written], removed=[p.name for p in plan.remove], drive=chosen, dest=str(dest))
