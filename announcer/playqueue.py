@@ -8,6 +8,9 @@ previous one is still waiting, the newer one takes its place (no backlog).
 The queue resolves a day's version folder once, when a broadcast starts, and
 reads the manifest there, so a day rebuilt while the station runs is used from
 the next broadcast on, and a rebuild during a broadcast cannot break it.
+
+Played by hand ("play now" on the page): a turn may name its day and its exact
+clips. `stop_all` stops what is on air and drops what waits (both recorded).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from announcer.errors import AnnouncerError, LibraryError, tr
@@ -41,6 +44,9 @@ class Turn:
     played: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     interruptions: int = 0
+    day: date | None = None          # the day whose clips play (default: the occurrence's day)
+    clip_ids: tuple[str, ...] | None = None   # exactly these clips, in this order (default: the broadcast's)
+    halted: str | None = None        # stopped by hand: the reason it is recorded with
 
     @property
     def name(self) -> str:
@@ -79,8 +85,9 @@ class PlayQueue:
         self._thread = threading.Thread(target=self._run, name="announcer-player", daemon=True)
         self._thread.start()
 
-    def submit(self, occurrence: Occurrence) -> None:
-        turn, replaced = Turn(occurrence), None
+    def submit(self, occurrence: Occurrence, day: date | None = None,
+               clip_ids: tuple[str, ...] | None = None) -> None:
+        turn, replaced = Turn(occurrence, day=day, clip_ids=clip_ids), None
         with self._cond:
             if self._closing:
                 return
@@ -106,6 +113,26 @@ class PlayQueue:
                         f"the {when} one takes its place"))
             self._finished(replaced, "missed", tr(f"还在排队时被 {when} 的同一广播代替",
                                                   f"still waiting when the {when} occurrence replaced it"))
+
+    def stop_all(self, reason: str) -> tuple[Turn | None, list[Turn]]:
+        """Stop the broadcast on air and drop those waiting, each recorded with `reason`; returns them."""
+        with self._cond:
+            waiting, self._waiting = self._waiting, []
+            turn = self._turn
+            if turn is not None:
+                turn.halted = reason
+            playing = self._playback
+            self._cond.notify_all()
+        if playing is not None:
+            playing.stop()
+        for dropped in waiting:
+            self._finish(dropped, "failed" if dropped.started else "missed", reason)
+        return turn, waiting
+
+    def snapshot(self) -> tuple[Turn | None, list[Turn]]:
+        """The turn on air and those waiting, in order."""
+        with self._cond:
+            return self._turn, list(self._waiting)
 
     def busy(self) -> bool:
         with self._cond:
@@ -177,7 +204,7 @@ class PlayQueue:
                 clip = turn.clips[turn.index]
                 if sounded and broadcast.gap_s > 0:
                     with self._cond:
-                        self._cond.wait_for(lambda: self._cut_in or self._closing, broadcast.gap_s)
+                        self._cond.wait_for(lambda: self._cut_in or self._closing or turn.halted, broadcast.gap_s)
                 if self._stopped(turn):
                     return
                 outcome = self._play_clip(turn, clip)
@@ -194,10 +221,15 @@ class PlayQueue:
     def _open(self, turn: Turn) -> bool:
         """Resolve the day's version folder and the broadcast's clips in it; False (recorded) when there are none."""
         try:
-            turn.folder, turn.clips = day_clips(self.library, turn.occurrence)
+            turn.folder, turn.clips = day_clips(self.library, turn.occurrence, turn.day, turn.clip_ids)
         except AnnouncerError as e:
             self._finish(turn, "failed", str(e))
             return False
+        if turn.clip_ids is not None:
+            gone = [i for i in turn.clip_ids if i not in {c.get("id") for c in turn.clips}]
+            if gone:
+                turn.problems.append(tr(f"这一天的音频里已没有 {', '.join(gone)}",
+                                        f"{', '.join(gone)} no longer in the day's clips"))
         return True
 
     def _play_clip(self, turn: Turn, clip: dict) -> str:
@@ -212,7 +244,7 @@ class PlayQueue:
             return self._clip_failed(turn, str(e))
         with self._cond:
             self._playback = playback
-            cut = self._cut_in or self._closing
+            cut = self._cut_in or self._closing or turn.halted
         if cut:
             playback.stop()
         limit = float(clip.get("duration_s") or 0) + STALL_S
@@ -244,18 +276,21 @@ class PlayQueue:
         return "failed"
 
     def _stopped(self, turn: Turn) -> bool:
-        """After a clip or gap: put the turn back if an urgent broadcast cut in, record it if the station stops."""
+        """After a clip or gap: put the turn back if an urgent broadcast cut in, record it if the station stops
+        or somebody stopped it by hand."""
         with self._cond:
-            if self._closing:
-                closing = True
+            if turn.halted:
+                reason = turn.halted
+            elif self._closing:
+                reason = tr("电台停止，播放中断", "the station stopped during playback")
             elif self._cut_in and not turn.urgent:
                 turn.interruptions += 1
                 self._waiting.insert(self._urgent_waiting(), turn)
-                closing = False
+                reason = None
             else:
                 return False
-        if closing:
-            self._finish(turn, "failed", tr("电台停止，播放中断", "the station stopped during playback"))
+        if reason is not None:
+            self._finish(turn, "failed", reason)
         else:
             log.info(tr(f"「{turn.name}」被紧急广播打断，稍后从当前这段重新开始",
                         f"\"{turn.name}\" interrupted by an urgent broadcast; it will restart its current clip"))
@@ -272,16 +307,23 @@ def _joined(problems: list[str]) -> str:
     return tr("；", "; ").join(p.rstrip("。.") for p in problems)
 
 
-def day_clips(library: Library, occurrence: Occurrence) -> tuple[Path, list[dict]]:
-    """The version folder of the occurrence's day and the clips it plays there; LibraryError when there are none."""
-    day = occurrence.time.date()
+def day_clips(library: Library, occurrence: Occurrence, day: date | None = None,
+              clip_ids: tuple[str, ...] | None = None) -> tuple[Path, list[dict]]:
+    """The version folder of the day (default: the occurrence's) and the clips it plays there: the broadcast's,
+    or exactly `clip_ids` (those still in the day); LibraryError when there are none."""
+    day = day or occurrence.time.date()
     found = library.day(day)
     if found is None:
         raise LibraryError(f"{day} 还没有生成音频；请运行 announcer build", f"no clips for {day}; run announcer build")
     folder, manifest = found
-    clips = select_clips(occurrence.broadcast, manifest)
-    if not clips:
+    if clip_ids is not None:
+        by_id = {c.get("id"): c for c in manifest.get("clips", [])}
+        clips = [by_id[i] for i in clip_ids if i in by_id]
+        wanted = ", ".join(clip_ids)
+    else:
+        clips = select_clips(occurrence.broadcast, manifest)
         wanted = ", ".join(occurrence.broadcast.clips)
+    if not clips:
         raise LibraryError(f"{day} 的音频里没有要播的段落（{wanted}）",
                            f"none of the clips it plays ({wanted}) are in {day}'s clips")
     return folder, clips

@@ -10,6 +10,8 @@ Three parts:
   in the next hour (stable id: broadcast and time), plus a job that watches
   schedule.toml and one that plans ahead. APScheduler sleeps until the next job.
 - `run()` wires them up, handles SIGTERM/SIGINT and logs one short line per event.
+  It also opens the control socket (announcer.control: play now, stop, status,
+  for the web page) and, with `--web`, serves the page from the same process.
 
 Missed occurrences: on start, and after the machine slept, an occurrence the
 play log has not seen plays now when it is at most `grace` (5 min) late; only
@@ -29,14 +31,16 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from announcer import players
-from announcer.config import Config, load_config
-from announcer.errors import AnnouncerError, ConfigError, tr
+from announcer.config import Broadcast, Config, load_config
+from announcer.control import ControlError, ControlServer, Reply
+from announcer.errors import AnnouncerError, ConfigError, LibraryError, shorten, tr
 from announcer.library import Library
 from announcer.plan import Occurrence, plan, skip_reason, station_zone
 from announcer.playlog import PlayLog, Record
@@ -49,6 +53,16 @@ LOOKBACK = timedelta(hours=24)     # how far back a start looks for missed occur
 WATCH_S = 2                        # schedule.toml is checked this often (seconds)
 AHEAD = timedelta(hours=1)         # occurrences get a scheduler job this far ahead...
 REPLAN_S = 15 * 60                 # ...renewed this often (seconds)
+MANUAL = ("手动播放：", "manual: ")   # how plays by hand are named in the play log (zh, en)
+
+
+def manual_name(what: str) -> str:
+    """The play log's name for something played by hand: the broadcast's name or the clip ids after a prefix."""
+    return tr(MANUAL[0], MANUAL[1]) + what
+
+
+def is_manual(name: str) -> bool:
+    return name.startswith(MANUAL)
 
 
 class StationError(AnnouncerError):
@@ -101,13 +115,99 @@ class Daemon:
         for cut in self._playlog(lambda: self.playlog.unfinished()) or []:   # the station died mid-broadcast
             self._record(replace(cut, result="failed", reason=tr("电台在播放途中停止", "the station stopped while it played")))
         now = self.now()
-        last = self._playlog(lambda: self.playlog.last_scheduled())
+        last = self._playlog(lambda: self._last_scheduled(now))
         since = now - self.grace if last is None else max(last, now - self.lookback)
         self.catch_up(since, now, why=tr("电台没有运行", "the station was not running"))
         return now
 
     def stop(self) -> None:
         self.queue.close()
+
+    def _last_scheduled(self, now: datetime) -> datetime | None:
+        """The latest scheduled time in the play log, leaving out plays by hand within the lookback (they may
+        have been made while no station ran, and must not hide what it missed meanwhile)."""
+        last = self.playlog.last_scheduled()
+        if last is None:
+            return None
+        first = (now - self.lookback).astimezone(self.zone).date()
+        days = (now.astimezone(self.zone).date() - first).days + 1
+        recent = [r for n in range(days) for r in self.playlog.records(first + timedelta(n), self.zone)]
+        if not any(r.scheduled == last and is_manual(r.broadcast) for r in recent):
+            return last
+        times = [r.scheduled for r in recent if not is_manual(r.broadcast)]
+        return max(times) if times else last
+
+    # --- by hand: play now, stop (announcer.control) ----------------------------
+
+    def play_broadcast(self, name: str) -> Reply:
+        """Play a broadcast of the schedule now, with its repeat, gap and volume, cutting in like an urgent one."""
+        with self._lock:
+            config = self.config
+        found = next((b for b in config.broadcasts if b.name == name), None)
+        if found is None:
+            names = [b.name for b in config.broadcasts]
+            shown = shorten(name, 40)
+            raise ControlError(
+                f"播放计划里没有叫「{shown}」的广播" + (f"（有：{'、'.join(names)}）。" if names else "。"),
+                f"there is no broadcast called \"{shown}\" in the schedule"
+                + (f" (there are: {', '.join(names)})" if names else ""))
+        occurrence = Occurrence(self.local_now(), replace(found, name=manual_name(found.name), priority="urgent"))
+        _, clips = day_clips(self.queue.library, occurrence)       # not built: said now, nothing is queued
+        return self._play_now(occurrence, len(clips) * found.repeat, found.name)
+
+    def play_clips(self, day: date, clip_ids: tuple[str, ...]) -> Reply:
+        """Play clips of a day now, once each (with the first broadcast's gap, as on a USB stick), cutting in
+        like an urgent broadcast."""
+        found = self.queue.library.day(day)
+        if found is None:
+            raise LibraryError(f"{day} 还没有生成音频；请先生成。", f"no clips for {day} yet; build them first")
+        known = {c.get("id") for c in found[1].get("clips", [])}
+        unknown = [i for i in clip_ids if i not in known]
+        if unknown:
+            shown = shorten(", ".join(unknown), 60)
+            raise ControlError(f"{day} 的音频里没有 {shown}。", f"{shown}: not among {day}'s clips")
+        label = shorten(", ".join(clip_ids), 80)
+        with self._lock:
+            gap = self.config.broadcasts[0].gap_s if self.config.broadcasts else Broadcast("").gap_s
+        occurrence = Occurrence(self.local_now(), Broadcast(name=manual_name(label), gap_s=gap, priority="urgent"))
+        return self._play_now(occurrence, len(clip_ids), label, day=day, clip_ids=tuple(clip_ids))
+
+    def _play_now(self, occurrence: Occurrence, count: int, what: str, **turn) -> Reply:
+        on_air, waiting = self.queue.snapshot()
+        ahead = sum(t.urgent for t in ([on_air] if on_air else []) + waiting)
+        log.info(tr(f"手动播放「{what}」", f"playing \"{what}\" by hand"))
+        self.queue.submit(occurrence, **turn)
+        if ahead:
+            return Reply(f"「{what}」排在 {ahead} 个紧急广播之后播放（{count} 段）。",
+                         f"\"{what}\" plays after {ahead} urgent broadcast(s) ({count} clip(s))", {"queued": True})
+        return Reply(f"正在播放「{what}」（{count} 段）。", f"playing \"{what}\" now ({count} clip(s))",
+                     {"queued": True})
+
+    def stop_by_hand(self) -> Reply:
+        """Stop what is on air and drop what waits; each is recorded as stopped by hand."""
+        turn, dropped = self.queue.stop_all(tr("手动停止", "stopped by hand"))
+        if turn is None and not dropped:
+            return Reply("现在没有在播放的广播。", "nothing is playing", {"stopped": False})
+        log.info(tr("已手动停止播放", "stopped by hand"))
+        zh = f"已停止「{turn.name}」" if turn else "已停止"
+        en = f"stopped \"{turn.name}\"" if turn else "stopped"
+        if dropped:
+            zh += f"，取消了 {len(dropped)} 个排队的广播"
+            en += f"; {len(dropped)} waiting broadcast(s) dropped"
+        return Reply(zh + "。", en, {"stopped": True})
+
+    def status(self) -> Reply:
+        """What is on air and what waits."""
+        turn, waiting = self.queue.snapshot()
+        data = {"on_air": _turn_json(turn), "waiting": [_turn_json(t) for t in waiting]}
+        if turn is None and not waiting:
+            return Reply("现在没有在播放的广播。", "nothing is playing", data)
+        zh = f"正在播放「{turn.name}」" if turn else "正在准备播放"
+        en = f"on air: \"{turn.name}\"" if turn else "about to play"
+        if waiting:
+            zh += f"，还有 {len(waiting)} 个在排队"
+            en += f"; {len(waiting)} waiting"
+        return Reply(zh + "。", en, data)
 
     # --- what happens at an occurrence -----------------------------------------
 
@@ -202,11 +302,8 @@ class Daemon:
             self._config_trouble(tr(f"{self.config.path} 有错误", f"{self.config.path} has errors"),
                                  [str(p) for p in e.problems])
             return False
-        old, language = self.config.station, self.config.language
-        with self._lock:
-            self._use(config)
-            if (old.player, old.device) != (config.station.player, config.station.device):
-                self._player = None
+        language = self.config.language
+        self.use_config(config)
         if os.environ.get("ANNOUNCER_LANG") == language:     # it came from schedule.toml (cli._config)
             os.environ["ANNOUNCER_LANG"] = config.language
         for handler in logging.getLogger("announcer").handlers:
@@ -215,6 +312,14 @@ class Daemon:
         log.info(tr(f"已重新读取 {config.path}：{len(config.broadcasts)} 个广播",
                     f"reloaded {config.path}: {len(config.broadcasts)} broadcast(s)"))
         return True
+
+    def use_config(self, config: Config) -> None:
+        """Use `config` from now on; the player is found again when its settings changed."""
+        with self._lock:
+            old = self.config.station
+            self._use(config)
+            if (old.player, old.device) != (config.station.player, config.station.device):
+                self._player = None
 
     def _config_stat(self) -> tuple[int, ...] | None:
         """What tells an edit: an editor that replaces the file changes the inode, any write the ctime
@@ -317,6 +422,16 @@ class Daemon:
         """Drop memory of occurrences before `moment` (the play log still has them)."""
         with self._lock:
             self._taken = {key for key in self._taken if key[1] >= moment}
+
+
+def _turn_json(turn: Turn | None) -> dict | None:
+    if turn is None:
+        return None
+    clips = turn.clips or []
+    clip = clips[turn.index].get("id") if turn.index < len(clips) else None
+    return {"name": turn.name, "scheduled": turn.occurrence.time.isoformat(), "urgent": turn.urgent,
+            "started": turn.started.isoformat() if turn.started else None, "clip": clip,
+            "clip_number": turn.index + 1 if clip else None, "clips": len(clips)}
 
 
 def _key(occurrence: Occurrence) -> tuple[str, datetime]:
@@ -445,8 +560,9 @@ def job_id(occurrence: Occurrence) -> str:
 
 # --- `announcer run` -----------------------------------------------------------
 
-def run(config: Config, out: Path, player: str | None = None) -> int:
-    """Run the station until SIGTERM or SIGINT; 0 when it stopped cleanly."""
+def run(config: Config, out: Path, player: str | None = None, web: tuple[str, int] | None = None) -> int:
+    """Run the station until SIGTERM or SIGINT; 0 when it stopped cleanly. With `web` (host, port) the page
+    is served too, from a thread of this process, and stopped before the station."""
     if config.path is None:
         raise StationError("找不到 schedule.toml。请在当前文件夹写一个带 [[broadcast]] 的 schedule.toml，或用 --config 指定。",
                            "no schedule.toml found; write one with [[broadcast]] entries here, or pass --config")
@@ -457,20 +573,48 @@ def run(config: Config, out: Path, player: str | None = None) -> int:
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
         with _one_station(Path(out)):
-            daemon = Daemon(config, out, player=player)
-            timetable = Timetable(daemon)
+            page = _page(config, Path(out), player, web) if web else None     # a port in use: nothing has started
             try:
-                timetable.start(since=daemon.start())
-                log.info(_on_air(daemon))
-                signal.sigwait(stops)
-                log.info(tr("收到停止信号，正在停止……", "stopping..."))
+                daemon = Daemon(config, out, player=player)
+                control = ControlServer(daemon, Path(out))
+                try:
+                    control.start()
+                except ControlError as e:       # the schedule still plays; only the page cannot reach it
+                    log.error(str(e))
+                timetable = Timetable(daemon)
+                try:
+                    timetable.start(since=daemon.start())
+                    if page is not None:
+                        page.start()
+                        log.info(tr(f"网页：{page.url}", f"page at {page.url}"))
+                    log.info(_on_air(daemon))
+                    signal.sigwait(stops)
+                    log.info(tr("收到停止信号，正在停止……", "stopping..."))
+                finally:
+                    if page is not None:
+                        page.stop()
+                    control.stop()
+                    timetable.stop()
+                    daemon.stop()
             finally:
-                timetable.stop()
-                daemon.stop()
+                if page is not None:
+                    page.stop()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     log.info(tr("电台已停止", "station stopped"))
     return 0
+
+
+def _page(config: Config, out: Path, player: str | None, web: tuple[str, int]):
+    """The web page on its port (bound now, served once started); it reaches this station through the socket."""
+    from announcer.control import Controls
+    from announcer.web.server import WebServer
+    from announcer.web.site import Site
+
+    host, port = web
+    site = Site(config.path, out, host=host, port=port)
+    site.controls = Controls(out, site.config, player)
+    return WebServer(site, host, port)
 
 
 def _on_air(daemon: Daemon) -> str:
@@ -499,9 +643,13 @@ class _one_station:
             raise StationError(f"无法使用音频文件夹（{e.strerror or e}）；请检查 --out 和权限",
                                f"cannot use the clip folder ({e.strerror or e}); check --out and the permissions",
                                str(self.out)) from None
-        try:
-            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        for _ in range(20):        # the page's probe (announcer.control.station_running) holds it briefly
+            try:
+                fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                time.sleep(0.025)
+        else:
             self._handle.close()
             raise StationError("已经有一个 announcer run 在播放这个文件夹的音频；同一时间只能运行一个。",
                                "another announcer run is already playing from this folder; only one may run",
