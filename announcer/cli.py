@@ -60,6 +60,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--config", type=Path, help="station config (default: ./schedule.toml)")
     r.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
     r.add_argument("--player", type=_player, help=f"{_player_names()} (default: [station] player)")
+    r.add_argument("--web", action="store_true", help="also serve the web page (see announcer serve)")
+    r.add_argument("--host", help="with --web: the address the page listens on (default: 127.0.0.1)")
+    r.add_argument("--port", type=_port, help="with --web: the page's port (default: 8080)")
+
+    sv = sub.add_parser("serve", help="the web page: notices, clips, schedule, play log, play now")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default: 127.0.0.1, this computer only; others need [web] token)")
+    sv.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
+    sv.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
+    sv.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
 
     lg = sub.add_parser("log", help="what the station played on a day (proof of broadcast)")
     lg.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
@@ -127,6 +137,12 @@ def _player(text: str) -> str:
     if text not in (*NAMES, "auto"):
         raise argparse.ArgumentTypeError(str(unknown_player(text)))
     return text
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(tr(f"“{text}”不是端口号，例如 8080", f"\"{text}\" is not a port number, e.g. 8080"))
+    return int(text)
 
 
 def _seconds(text: str) -> float:
@@ -321,7 +337,22 @@ def cmd_plan(args) -> int:
 def cmd_run(args) -> int:
     from announcer.station import run
 
-    return run(_config(args.config), args.out, player=args.player)
+    if not args.web and (args.host is not None or args.port is not None):
+        parser().error(tr("--host 和 --port 要和 --web 一起用", "--host and --port go with --web"))
+    config = _config(args.config)
+    web = None
+    if args.web:
+        from announcer.web.site import refuse_start
+
+        web = (args.host or "127.0.0.1", 8080 if args.port is None else args.port)
+        refuse_start(web[0], config)             # before the station starts
+    return run(config, args.out, player=args.player, web=web)
+
+
+def cmd_serve(args) -> int:
+    from announcer.web.server import serve
+
+    return serve(_config(args.config), args.out, args.host, args.port)
 
 
 def cmd_log(args) -> int:
@@ -397,4 +428,4 @@ def cmd_import(args) -> int:
 
 
 COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say, "plan": cmd_plan, "run": cmd_run, "log": cmd_log,
-            "export": cmd_export, "import": cmd_import}
+            "export": cmd_export, "import": cmd_import, "serve": cmd_serve}

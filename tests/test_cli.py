@@ -112,7 +112,8 @@ def test_help_lists_every_command():
 def test_cli_import_stays_light():
     """--help must be quick: the CLI module may not pull in the audio or language stacks."""
     code = ("import sys, announcer.cli; "
-            "print(','.join(m for m in ('numpy', 'scipy', 'pydub', 'pypinyin', 'cn2an', 'rich', 'pyttsx3') "
+            "print(','.join(m for m in ('numpy', 'scipy', 'pydub', 'pypinyin', 'cn2an', 'rich', 'pyttsx3', "
+            "'fastapi', 'uvicorn', 'starlette', 'jinja2') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

@@ -1,7 +1,160 @@
-"""controls page (being written)."""
+"""Play now and stop: POST /play, POST /stop, GET /status.
 
-from fastapi import APIRouter, Depends
+They go through `site.controls` (announcer.control.Controls): to the running
+station, or, without one, to this process's own player. A form POST is
+answered with a redirect (303) back to the page it came from, carrying a flash
+message in signed query parameters (`flash`, `flash_kind`, `flash_sig`); a page
+shows it with `render(..., **flash_of(request))`. A refused request shows the
+error page. Requests that accept JSON get `{"ok": ..., "message": ...}`.
+"""
 
-from announcer.web.site import check_csrf
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from announcer.errors import AnnouncerError
+from announcer.web.site import Site, WebError, check_csrf, error_response, lang_of, parse_day, wants_json
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
+
+LIMIT = 64 * 1024                      # largest /play request body
+FLASH_KEYS = ("flash", "flash_kind", "flash_sig")
+KINDS = ("ok", "warn", "bad")
+_lazy = threading.Lock()
+
+
+def controls_of(site: Site):
+    """The site's Controls; a page made without one (tests, tools) gets one on first use."""
+    if site.controls is None:
+        from announcer.control import Controls
+
+        with _lazy:
+            if site.controls is None:
+                site.controls = Controls(site.out, site.config)
+    return site.controls
+
+
+@router.post("/play")
+async def play(request: Request):
+    """`broadcast` (a schedule name), or `date` and one or more `clip` ids of that day."""
+    fields = await _fields(request)
+    site: Site = request.app.state.site
+    broadcast = fields.get("broadcast")
+    clips = fields.get("clip") or []
+    if bool(broadcast) == bool(clips):
+        raise WebError("请选择要播放的广播，或者要播放的段落（二选一）。",
+                       "choose a broadcast to play, or clips to play (one of the two)", status=400)
+    controls = controls_of(site)
+    if broadcast:
+        return await _do(request, controls.play_broadcast, broadcast)
+    day = parse_day(fields.get("date"), site)
+    return await _do(request, controls.play_clips, day, clips)
+
+
+@router.post("/stop")
+async def stop(request: Request):
+    return await _do(request, controls_of(request.app.state.site).stop)
+
+
+@router.get("/status")
+async def status(request: Request):
+    site: Site = request.app.state.site
+    controls = controls_of(site)
+    lang = lang_of(request)
+    try:
+        reply = await run_in_threadpool(controls.status)
+    except AnnouncerError as e:
+        message = e.message(lang)
+        return JSONResponse({"ok": False, "running": True, "message": message, "errors": [message]},
+                            status_code=503)
+    return JSONResponse({"ok": True, "running": bool(reply.data.get("station")), "message": reply.message(lang),
+                         "on_air": reply.data.get("on_air"), "waiting": reply.data.get("waiting", [])})
+
+
+async def _do(request: Request, action, *args):
+    """Carry out a Controls call (it may wait on the station's socket, so in a worker thread) and answer."""
+    lang = lang_of(request)
+    try:
+        reply = await run_in_threadpool(action, *args)
+    except AnnouncerError as e:
+        if wants_json(request):
+            message = e.message(lang)
+            return JSONResponse({"ok": False, "message": message, "errors": [message]}, status_code=400)
+        return error_response(request, e, 400)
+    message = reply.message(lang)
+    if wants_json(request):
+        return JSONResponse({"ok": True, "message": message})
+    return RedirectResponse(back_with_flash(request, message), status_code=303)
+
+
+async def _fields(request: Request) -> dict:
+    """broadcast, date and clip (a list) from a form or a JSON body."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > LIMIT:
+        raise WebError("请求太大。", "the request is too large", status=413)
+    if "json" in request.headers.get("content-type", ""):
+        body = await request.body()
+        if len(body) > LIMIT:
+            raise WebError("请求太大。", "the request is too large", status=413)
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise WebError("请求不是有效的 JSON 对象。", "the request is not a JSON object", status=400)
+        clips = data.get("clip", data.get("clips"))
+        clips = [clips] if isinstance(clips, str) else clips
+        if clips is not None and (not isinstance(clips, list) or not all(isinstance(c, str) for c in clips)):
+            raise WebError("段落编号不对。", "the clip ids are not valid", status=400)
+        fields = {"broadcast": data.get("broadcast"), "date": data.get("date"), "clip": clips}
+        for key in ("broadcast", "date"):
+            if fields[key] is not None and not isinstance(fields[key], str):
+                raise WebError(f"“{key}”不对。", f"\"{key}\" is not valid", status=400)
+        return fields
+    form = await request.form()
+    return {"broadcast": _one(form.get("broadcast")), "date": _one(form.get("date")),
+            "clip": [c for c in form.getlist("clip") if isinstance(c, str) and c]}
+
+
+def _one(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# --- the flash after a redirect ------------------------------------------------
+
+def back_with_flash(request: Request, text: str, kind: str = "ok") -> str:
+    """The page the request came from (its Referer, when that is a path on this site; else /), with `text`
+    to show as a flash."""
+    path, query = "/", []
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.path.startswith("/") and not referer.path.startswith("//") and "\\" not in referer.path \
+            and (not referer.netloc or referer.netloc == request.headers.get("host")) \
+            and referer.scheme in ("", "http", "https"):
+        path = referer.path
+        query = [(k, v) for k, v in parse_qsl(referer.query, keep_blank_values=True) if k not in FLASH_KEYS]
+    query += [("flash", text), ("flash_kind", kind), ("flash_sig", _signature(request, kind, text))]
+    return f"{path}?{urlencode(query)}"
+
+
+def flash_of(request: Request) -> dict:
+    """{"flash": text, "flash_kind": kind} when the request carries a flash signed for this session, else {}:
+    pass it on to render (a link made elsewhere cannot put words on the page)."""
+    text, kind, sig = (request.query_params.get(k) for k in FLASH_KEYS)
+    kind = kind or "ok"
+    if not text or kind not in KINDS or not sig or not hmac.compare_digest(sig, _signature(request, kind, text)):
+        return {}
+    return {"flash": text, "flash_kind": kind}
+
+
+def _signature(request: Request, kind: str, text: str) -> str:
+    guard = request.app.state.site.guard
+    message = f"flash:{request.state.session}:{kind}:{text}".encode()
+    return hmac.new(guard.secret, message, hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,121 @@
+"""Serving the page: `announcer serve`, and the page thread of `announcer run --web`.
+
+uvicorn runs in a thread of its own, on a socket bound beforehand (so a port in
+use is one clear line, before anything starts). In a thread uvicorn installs no
+signal handlers: SIGINT and SIGTERM are blocked and taken with sigwait by the
+main thread, as in the station, which then stops the page.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from announcer.config import Config
+from announcer.errors import tr
+from announcer.web.site import Site, WebError, create_app, refuse_start
+
+STOP_S = 3          # open requests get this long to finish when the page stops
+
+
+class WebServer:
+    """The page on host:port. The port is taken when this is made; `start` serves it, `stop` ends it."""
+
+    def __init__(self, site: Site, host: str, port: int):
+        import uvicorn
+
+        self.sock = listen(host, port)
+        self.port = self.sock.getsockname()[1]
+        site.port = self.port
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self.port}/"
+        config = uvicorn.Config(create_app(site), host=host, port=self.port, log_level="warning",
+                                timeout_graceful_shutdown=STOP_S, server_header=False)
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                        name="announcer-web", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """End the page (open requests get STOP_S seconds); safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(STOP_S + 2)
+        self.sock.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port; WebError (one line) when that is not possible."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError):
+        raise WebError(f"无法识别地址“{host}”；请检查 --host。", f"unknown address \"{host}\"; check --host") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise WebError(f"端口 {port} 已被占用（也许网页已经在运行）；请用 --port 换一个端口。",
+                           f"port {port} is already in use (perhaps the page is already running); "
+                           "choose another with --port") from None
+        if e.errno == errno.EACCES:
+            raise WebError(f"没有权限使用端口 {port}；请用 1024 以上的端口，例如 --port 8080。",
+                           f"not allowed to use port {port}; use one above 1024, e.g. --port 8080") from None
+        if e.errno == errno.EADDRNOTAVAIL:
+            raise WebError(f"这台电脑没有地址 {host}；请检查 --host。",
+                           f"this computer has no address {host}; check --host") from None
+        raise WebError(f"无法在 {host}:{port} 上打开网页（{e.strerror or e}）。",
+                       f"cannot open the page on {host}:{port} ({e.strerror or e})") from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def serve(config: Config, out: Path, host: str = "127.0.0.1", port: int = 8080, player: str | None = None) -> int:
+    """`announcer serve`: the page until Ctrl-C or SIGTERM (0). Play now works through the running station,
+    or, without one, on this process's own player."""
+    from announcer.control import Controls
+    from announcer.plan import station_zone
+    from announcer.station import _log_to_stderr
+
+    refuse_start(host, config)
+    out = Path(out)
+    _log_to_stderr(station_zone(config.station))          # plays made here are logged like the station's
+    site = Site(config.path, out, host=host, port=port)
+    site.controls = Controls(out, site.config, player)
+    stops = {signal.SIGINT, signal.SIGTERM}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)   # before any thread starts: they inherit it
+    try:
+        page = WebServer(site, host, port)
+        try:
+            page.start()
+            print(tr(f"网页：{page.url}（按 Ctrl-C 停止）", f"page at {page.url} (Ctrl-C stops)"), flush=True)
+            signalled = False
+            while page.alive() and not signalled:
+                signalled = signal.sigtimedwait(stops, 0.5) is not None
+        finally:
+            page.stop()
+            site.controls.close()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if not signalled:
+        print(tr("错误：网页意外停止了。", "error: the page stopped unexpectedly"), file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,188 @@
+"""POST /play, POST /stop and GET /status, with a stand-in for announcer.control.Controls."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, datetime
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+
+from announcer.control import ControlError, Reply
+from announcer.web import Site, create_app
+from announcer.web.controls import flash_of
+
+
+class FakeControls:
+    def __init__(self):
+        self.calls = []
+        self.running = False
+
+    def station_running(self):
+        return self.running
+
+    def play_broadcast(self, name):
+        self.calls.append(("broadcast", name))
+        if name != "morning":
+            raise ControlError(f"没有「{name}」", f"there is no broadcast called \"{name}\" in the schedule")
+        return Reply("正在播放「morning」（2 段）。", 'playing "morning" now (2 clip(s))')
+
+    def play_clips(self, day, clips):
+        self.calls.append(("clips", day, list(clips)))
+        unknown = [c for c in clips if c not in ("a", "b")]
+        if unknown:
+            raise ControlError(f"{day} 的音频里没有 {unknown[0]}。", f"{unknown[0]}: not among {day}'s clips")
+        return Reply("正在播放。", f"playing \"{', '.join(clips)}\" now")
+
+    def stop(self):
+        self.calls.append(("stop",))
+        return Reply("现在没有在播放的广播。", "nothing is playing")
+
+    def status(self):
+        return Reply("正在播放「morning」。", 'on air: "morning"',
+                     {"station": self.running, "on_air": {"name": "morning", "clip": "a"}, "waiting": []})
+
+
+@pytest.fixture
+def page(tmp_path):
+    config = tmp_path / "schedule.toml"
+    config.write_text('[station]\nlanguage = "en"\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
+    controls = FakeControls()
+    site = Site(config, tmp_path / "out", controls=controls,
+                clock=lambda: datetime(2026, 11, 30, 9, tzinfo=ZoneInfo("Asia/Shanghai")))
+    client = TestClient(create_app(site), base_url="http://127.0.0.1:8080")
+    client.controls = controls
+    client.csrf = csrf(client)
+    return client
+
+
+def csrf(client) -> str:
+    """The session's CSRF token, as a page gives it (the session cookie comes with the first answer)."""
+    answer = client.get("/login")
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', answer.text).group(1)
+
+
+def flash(answer) -> tuple[str, str]:
+    query = parse_qs(urlsplit(answer.headers["location"]).query)
+    return query["flash"][0], query["flash_kind"][0]
+
+
+def test_play_a_broadcast_from_a_form_goes_back_to_the_page_with_a_flash(page):
+    answer = page.post("/play", data={"csrf": page.csrf, "broadcast": "morning"},
+                       headers={"referer": "http://127.0.0.1:8080/schedule?date=2026-11-30&flash=old"},
+                       follow_redirects=False)
+    assert answer.status_code == 303
+    assert urlsplit(answer.headers["location"]).path == "/schedule"
+    query = parse_qs(urlsplit(answer.headers["location"]).query)
+    assert query["date"] == ["2026-11-30"] and query["flash"] == ['playing "morning" now (2 clip(s))']
+    assert page.controls.calls == [("broadcast", "morning")]
+
+
+def test_play_clips_of_a_day(page):
+    answer = page.post("/play", data={"csrf": page.csrf, "date": "2026-11-29", "clip": ["a", "b"]},
+                       follow_redirects=False)
+    assert answer.status_code == 303 and urlsplit(answer.headers["location"]).path == "/"
+    assert flash(answer) == ('playing "a, b" now', "ok")
+    assert page.controls.calls == [("clips", date(2026, 11, 29), ["a", "b"])]
+
+
+def test_play_clips_without_a_date_plays_todays(page):
+    page.post("/play", data={"csrf": page.csrf, "clip": "a"}, follow_redirects=False)
+    assert page.controls.calls == [("clips", date(2026, 11, 30), ["a"])]
+
+
+def test_a_referer_elsewhere_goes_back_to_the_start_page(page):
+    for referer in ("http://evil.example/x", "//evil.example/x", "javascript:alert(1)", "/\\evil"):
+        answer = page.post("/stop", data={"csrf": page.csrf}, headers={"referer": referer}, follow_redirects=False)
+        assert urlsplit(answer.headers["location"]).path == "/", referer
+
+
+def test_json_requests_get_json(page):
+    headers = {"x-csrf-token": page.csrf, "accept": "application/json"}
+    answer = page.post("/play", json={"broadcast": "morning"}, headers=headers)
+    assert answer.json() == {"ok": True, "message": 'playing "morning" now (2 clip(s))'}
+    answer = page.post("/play", json={"date": "2026-11-30", "clips": ["zzz"]}, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json()["ok"] is False and answer.json()["message"] == "zzz: not among 2026-11-30's clips"
+    answer = page.post("/stop", headers=headers)
+    assert answer.json() == {"ok": True, "message": "nothing is playing"}
+    answer = page.post("/play", data={"broadcast": "morning"}, headers={"x-csrf-token": page.csrf,
+                                                                      "x-requested-with": "fetch"})
+    assert answer.json()["ok"] is True                       # a form sent by postJSON
+
+
+def test_status_is_json(page):
+    page.controls.running = True
+    answer = page.get("/status")
+    assert answer.json() == {"ok": True, "running": True, "message": 'on air: "morning"',
+                             "on_air": {"name": "morning", "clip": "a"}, "waiting": []}
+
+
+def test_without_the_csrf_token_nothing_plays(page):
+    assert page.post("/play", data={"broadcast": "morning"}).status_code == 403
+    assert page.post("/play", json={"broadcast": "morning"}).status_code == 403
+    assert page.post("/stop", data={"csrf": "0" * 64}).status_code == 403
+    assert page.controls.calls == []
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"date": "2026-13-40", "clip": "a"}, '"2026-13-40" is not a date; write it like 2026-11-30'),
+    ({"date": "../../etc/passwd", "clip": "a"}, '"../../etc/passwd" is not a date'),
+    ({}, "choose a broadcast to play, or clips to play (one of the two)"),
+    ({"broadcast": "morning", "clip": "a"}, "choose a broadcast to play, or clips to play (one of the two)"),
+])
+def test_a_bad_request_is_refused_with_400(page, data, message):
+    answer = page.post("/play", data={"csrf": page.csrf, **data})
+    assert answer.status_code == 400 and message in html.unescape(answer.text)
+    assert page.controls.calls == []
+
+
+def test_a_bad_json_body_is_refused(page):
+    headers = {"x-csrf-token": page.csrf, "accept": "application/json", "content-type": "application/json"}
+    assert page.post("/play", content=b"[1, 2]", headers=headers).status_code == 400
+    assert page.post("/play", content=b"{nope", headers=headers).status_code == 400
+    assert page.post("/play", json={"clips": [1]}, headers=headers).status_code == 400
+    big = page.post("/play", json={"broadcast": "x" * 70_000}, headers=headers)
+    assert big.status_code == 413
+    assert page.controls.calls == []
+
+
+def test_an_unknown_clip_or_broadcast_is_shown_on_the_error_page(page):
+    answer = page.post("/play", data={"csrf": page.csrf, "date": "2026-11-30", "clip": "zzz"})
+    assert answer.status_code == 400
+    assert "Something went wrong" in answer.text and "zzz: not among 2026-11-30's clips" in html.unescape(answer.text)
+    answer = page.post("/play", data={"csrf": page.csrf, "broadcast": "evening"})
+    assert answer.status_code == 400 and 'there is no broadcast called "evening"' in html.unescape(answer.text)
+
+
+def test_a_flash_is_shown_only_when_signed_for_this_session(page):
+    answer = page.post("/stop", data={"csrf": page.csrf}, follow_redirects=False)
+    location = answer.headers["location"]
+    app = page.app
+
+    def request_for(url, session):
+        from starlette.requests import Request
+
+        scope = {"type": "http", "method": "GET", "path": urlsplit(url).path, "app": app, "headers": [],
+                 "query_string": urlsplit(url).query.encode(), "state": {"session": session}}
+        return Request(scope)
+
+    session = page.cookies.get("announcer_session")
+    assert flash_of(request_for(location, session)) == {"flash": "nothing is playing", "flash_kind": "ok"}
+    assert flash_of(request_for(location, "another-session-another-session")) == {}
+    forged = location.replace("nothing", "everything")
+    assert flash_of(request_for(forged, session)) == {}
+
+
+def test_a_page_without_controls_still_stops_and_answers_status(tmp_path):
+    config = tmp_path / "schedule.toml"
+    config.write_text('[station]\nlanguage = "en"\n', encoding="utf-8")
+    client = TestClient(create_app(Site(config, tmp_path / "out")), base_url="http://127.0.0.1:8080")
+    token = csrf(client)
+    answer = client.post("/stop", data={"csrf": token}, follow_redirects=False)
+    assert answer.status_code == 303 and flash(answer) == ("nothing is playing", "ok")
+    assert client.get("/status").json() == {"ok": True, "running": False, "message": "nothing is playing",
+                                            "on_air": None, "waiting": []}
