@@ -264,6 +264,8 @@ def test_a_second_build_while_one_runs_is_refused(tmp_path):
                                                          "wait until it has finished"]}
         page = client.get(f"/?date={DAY}").text      # the page follows the running build
         assert f'data-job="{first.json()["job"]}"' in page and '<progress id="build-progress" value=' in page
+        other = client.get("/?date=2026-12-01").text          # another day says why it must wait
+        assert 'id="other-build"' in other and 'data-job=""' in other
         engine.gate.set()
         assert wait(client, first.json()["job"])["ok"]
         assert start_build(client).json()["ok"]

@@ -1,7 +1,76 @@
-"""recordings page (being written)."""
+"""The Recordings page: a staff member's phone recording → a clip at the end of the day, like `announcer import`."""
 
-from fastapi import APIRouter, Depends
+from __future__ import annotations
 
-from announcer.web.site import check_csrf
+import re
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from announcer.errors import AnnouncerError
+from announcer.web.site import Site, check_csrf, lang_of, parse_day, render
+from announcer.web.today import chosen_file, clip_rows, relabel, save_limited, upload_name
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
+
+SIMPLE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+MAX_TITLE = 200
+MAX_TEXT = 5000
+
+
+def _page(request: Request, day, *, status: int = 200, result: dict | None = None,
+          errors: list[str] | None = None, title: str = "", text: str = ""):
+    site: Site = request.app.state.site
+    lang = lang_of(request)
+    clips, clip_errors = clip_rows(site, day, lang, only_recordings=True)
+    return render(request, "recordings.html", status=status, page="recordings", day=day, result=result,
+                  errors=errors or [], title=title, text=text, clips=clips, clip_errors=clip_errors)
+
+
+@router.get("/recordings")
+def recordings_page(request: Request, date: str | None = None):
+    return _page(request, parse_day(date, request.app.state.site))
+
+
+@router.post("/recordings")
+async def upload_recording(request: Request):
+    """Stream the upload to a temp file, clean it and add it to the day; the temp file always goes."""
+    from announcer.recording import import_recording
+    from announcer.speakable import PACE_UNIT_NAMES
+
+    site: Site = request.app.state.site
+    lang = lang_of(request)
+    form = await request.form()
+    day = parse_day(str(form.get("date") or ""), site)
+    title = " ".join(str(form.get("title") or "").split())[:MAX_TITLE]
+    text = str(form.get("text") or "").replace("\r\n", "\n").strip()[:MAX_TEXT]
+    upload = chosen_file(form)
+    if upload is None:
+        return _page(request, day, status=400, title=title, text=text, errors=[
+            "Choose the recording file first." if lang == "en" else "请先选择录音文件。"])
+    name = upload_name(upload, "recording")
+    suffix = PurePosixPath(name).suffix
+    config = site.config()
+    try:
+        with tempfile.TemporaryDirectory(prefix="announcer-upload-") as tmp:
+            path = Path(tmp) / ("recording" + (suffix.lower() if SIMPLE_SUFFIX.match(suffix) else ""))
+            await save_limited(upload, path, site.upload_limit())
+            try:
+                imported = await run_in_threadpool(
+                    import_recording, path, day, site.out, config,
+                    title=title or PurePosixPath(name).stem or None, text=text or None)
+            except AnnouncerError as error:
+                raise relabel(error, str(path), name) from None
+    except AnnouncerError as error:
+        if getattr(error, "status", 400) == 413:
+            raise
+        return _page(request, day, status=400, title=title, text=text,
+                     errors=[p.message(lang) for p in error.problems])
+    clip = imported.clip
+    rate = clip.get("speech_rate") or {}
+    zh_unit, en_unit = PACE_UNIT_NAMES.get(rate.get("unit") or "", (rate.get("unit"), rate.get("unit")))
+    result = {**clip, "number": imported.clips, "pace": rate.get("value"),
+              "pace_unit": en_unit if lang == "en" else zh_unit}
+    return _page(request, day, result=result)

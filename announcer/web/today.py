@@ -89,10 +89,13 @@ def parse_notices(data: bytes, suffix: str, label: str) -> list[Notice]:
 
 
 def relabel(error: AnnouncerError, old: str, new: str) -> AnnouncerError:
-    """Say `new` where the messages would name the path `old`."""
+    """Say `new` wherever the messages would name the (temporary) path `old`."""
+    olds = sorted({old, str(Path(old).resolve())}, key=len, reverse=True)
     for problem in {id(p): p for p in [error, *error.problems]}.values():
-        if problem.where:
-            problem.where = problem.where.replace(old, new)
+        for name in olds:
+            problem.zh, problem.en = problem.zh.replace(name, new), problem.en.replace(name, new)
+            if problem.where:
+                problem.where = problem.where.replace(name, new)
     return error
 
 
@@ -344,15 +347,19 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
     except AnnouncerError as error:
         notices, stored_errors = [], [p.message(lang) for p in error.problems]
     config_errors: list[str] = []
+    targets = None
     try:
         config = site.config()
+        targets = (config.audio.loudness_lufs, config.audio.true_peak_dbtp)
         findings = check_notices(notices, config.speech) if notices else []
     except AnnouncerError as error:
         config_errors = [p.message(lang) for p in error.problems]
     clips, clip_errors = clip_rows(site, day, lang)
     running = builds(request).running()
-    if job is None or (running is not None and job.finished):
+    if running is not None and running.day == day:
         job = running
+    elif job is not None and job.day != day:
+        job = None
     build_errors = job.messages(lang) if job is not None and job.finished and not job.ok else []
     if job is not None and job.finished and job.ok and flash is None:
         flash = (f"Built {job.total} clips: {job.rendered} rendered, {job.reused} from the cache." if lang == "en"
@@ -361,8 +368,9 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
         request, "today.html", status=status, page="today", flash=flash, flash_kind=flash_kind, day=day,
         is_today=day == site.today(), notices=notices, valid={n.id: n.valid_on(day) for n in notices},
         findings=findings, stored_errors=stored_errors, config_errors=config_errors,
-        notice_errors=notice_errors or [], draft=draft, clips=clips, clip_errors=clip_errors,
-        job=job if job is not None and not job.finished else None, build_errors=build_errors)
+        notice_errors=notice_errors or [], draft=draft, clips=clips, clip_errors=clip_errors, targets=targets,
+        job=job if job is not None and not job.finished else None, build_errors=build_errors,
+        other_build=running if running is not None and running.day != day else None)
 
 
 @router.get("/")

@@ -1,5 +1,16 @@
-// Today page: start a build and follow its progress; reload with the new clips when it is done.
+// Today and Recordings pages: start a build and follow its progress, reloading with the new clips when
+// it is done; a form with data-busy says so on its button while the server works.
 "use strict";
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (event.defaultPrevented || !form.dataset.busy) return;
+  const button = event.submitter || form.querySelector("button[type=submit]");
+  if (button) {
+    // Disabled after the submission has started, so the form is still sent.
+    setTimeout(() => { button.disabled = true; button.textContent = form.dataset.busy; }, 0);
+  }
+});
 
 (function () {
   const panel = document.getElementById("build-panel");
