@@ -445,3 +445,30 @@ def test_a_chinese_notice_built_with_espeak_ng_through_the_page(tmp_path):
         assert clip_rows(page) == ["ting-shui"]
         data = client.get(f"/clips/{DAY}/{clip['file']}").content
         assert hashlib.sha256(data).hexdigest() == clip["sha256"]
+
+
+def test_play_now_posts_the_clip_and_the_answer_shows_on_the_page(tmp_path):
+    from announcer.control import Reply
+
+    class Controls:
+        calls = []
+
+        def station_running(self):
+            return True
+
+        def play_clips(self, day, clips):
+            self.calls.append((day, list(clips)))
+            return Reply("正在播放。", f"playing {', '.join(clips)} now")
+
+    with make_client(tmp_path) as client:
+        client.app.state.site.controls = Controls()
+        save(client)
+        build(client)
+        page = client.get(f"/?date={DAY}").text
+        row = page.split('<tr class="clip" data-id="keys-found"')[1].split("</tr>")[0]
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', row))
+        assert fields.keys() == {"csrf", "date", "clip"} and 'action="/play"' in row
+        answer = client.post("/play", data=fields, headers={"Referer": f"http://127.0.0.1:8080/?date={DAY}"})
+        assert Controls.calls == [(DAY, ["keys-found"])]
+        assert answer.status_code == 200 and "playing keys-found now" in answer.text
+        assert 'data-id="keys-found"' in answer.text

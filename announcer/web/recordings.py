@@ -7,9 +7,11 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from announcer.errors import AnnouncerError
+from announcer.library import Library
 from announcer.web.site import Site, check_csrf, lang_of, parse_day, render
 from announcer.web.today import chosen_file, clip_rows, relabel, save_limited, upload_name
 
@@ -18,27 +20,50 @@ router = APIRouter(dependencies=[Depends(check_csrf)])
 SIMPLE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
 MAX_TITLE = 200
 MAX_TEXT = 5000
+CLIP_ID = re.compile(r"^[a-z0-9-]{1,80}$")
 
 
 def _page(request: Request, day, *, status: int = 200, result: dict | None = None,
-          errors: list[str] | None = None, title: str = "", text: str = ""):
+          errors: list[str] | None = None, title: str = "", text: str = "", **flash):
     site: Site = request.app.state.site
     lang = lang_of(request)
     clips, clip_errors = clip_rows(site, day, lang, only_recordings=True)
     return render(request, "recordings.html", status=status, page="recordings", day=day, result=result,
-                  errors=errors or [], title=title, text=text, clips=clips, clip_errors=clip_errors)
+                  errors=errors or [], title=title, text=text, clips=clips, clip_errors=clip_errors, **flash)
 
 
 @router.get("/recordings")
-def recordings_page(request: Request, date: str | None = None):
-    return _page(request, parse_day(date, request.app.state.site))
+def recordings_page(request: Request, date: str | None = None, added: str | None = None):
+    """The page; `added` names the recording just imported, to show how it came out."""
+    from announcer.web.controls import flash_of
+
+    site: Site = request.app.state.site
+    day = parse_day(date, site)
+    result = _result(site, day, added, lang_of(request)) if added and CLIP_ID.match(added) else None
+    return _page(request, day, result=result, **flash_of(request))
+
+
+def _result(site: Site, day, clip_id: str, lang: str) -> dict | None:
+    from announcer.speakable import PACE_UNIT_NAMES
+
+    try:
+        manifest = Library(site.out).manifest(day) or {}
+    except AnnouncerError:
+        return None
+    for number, clip in enumerate(manifest.get("clips", []), 1):
+        if isinstance(clip, dict) and clip.get("id") == clip_id and clip.get("engine") == "recording":
+            rate = clip.get("speech_rate") or {}
+            unit = rate.get("unit") or ""
+            zh_unit, en_unit = PACE_UNIT_NAMES.get(unit, (unit, unit))
+            return {**clip, "number": number, "pace": rate.get("value"),
+                    "pace_unit": en_unit if lang == "en" else zh_unit}
+    return None
 
 
 @router.post("/recordings")
 async def upload_recording(request: Request):
     """Stream the upload to a temp file, clean it and add it to the day; the temp file always goes."""
     from announcer.recording import import_recording
-    from announcer.speakable import PACE_UNIT_NAMES
 
     site: Site = request.app.state.site
     lang = lang_of(request)
@@ -68,9 +93,5 @@ async def upload_recording(request: Request):
             raise
         return _page(request, day, status=400, title=title, text=text,
                      errors=[p.message(lang) for p in error.problems])
-    clip = imported.clip
-    rate = clip.get("speech_rate") or {}
-    zh_unit, en_unit = PACE_UNIT_NAMES.get(rate.get("unit") or "", (rate.get("unit"), rate.get("unit")))
-    result = {**clip, "number": imported.clips, "pace": rate.get("value"),
-              "pace_unit": en_unit if lang == "en" else zh_unit}
-    return _page(request, day, result=result)
+    # Back to the page by a GET, so reloading it does not upload the recording again.
+    return RedirectResponse(f"/recordings?date={day.isoformat()}&added={imported.clip['id']}", status_code=303)

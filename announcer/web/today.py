@@ -379,7 +379,7 @@ def today_page(request: Request, date: str | None = None, job: str | None = None
     day = parse_day(date, site)
     lang = lang_of(request)
     found = builds(request).get(job) if job and JOB_ID.match(job) else None
-    flash = None
+    flash, kind = None, "warn" if msg == "busy" else "ok"
     if msg in MESSAGES:
         zh, en = MESSAGES[msg]
         count = 0
@@ -389,7 +389,12 @@ def today_page(request: Request, date: str | None = None, job: str | None = None
             except AnnouncerError:
                 pass
         flash = (en if lang == "en" else zh).replace("{n}", str(count))
-    return _page(request, day, flash=flash, flash_kind="warn" if msg == "busy" else "ok", job=found)
+    else:
+        from announcer.web.controls import flash_of   # what /play or /stop said
+
+        signed = flash_of(request)
+        flash, kind = signed.get("flash"), signed.get("flash_kind", "ok")
+    return _page(request, day, flash=flash, flash_kind=kind, job=found)
 
 
 def _back(day: date, **params) -> RedirectResponse:
