@@ -25,6 +25,7 @@ is for plan() and display only.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -572,33 +573,28 @@ def run(config: Config, out: Path, player: str | None = None, web: tuple[str, in
     stops = {signal.SIGTERM, signal.SIGINT}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
-        with _one_station(Path(out)):
+        with _one_station(Path(out)), contextlib.ExitStack() as cleanup:     # undone last to first
             page = _page(config, Path(out), player, web) if web else None     # a port in use: nothing has started
+            if page is not None:
+                cleanup.callback(page.stop)
+            daemon = Daemon(config, out, player=player)
+            cleanup.callback(daemon.stop)
+            timetable = Timetable(daemon)
+            cleanup.callback(timetable.stop)
+            control = ControlServer(daemon, Path(out))
             try:
-                daemon = Daemon(config, out, player=player)
-                control = ControlServer(daemon, Path(out))
-                try:
-                    control.start()
-                except ControlError as e:       # the schedule still plays; only the page cannot reach it
-                    log.error(str(e))
-                timetable = Timetable(daemon)
-                try:
-                    timetable.start(since=daemon.start())
-                    if page is not None:
-                        page.start()
-                        log.info(tr(f"网页：{page.url}", f"page at {page.url}"))
-                    log.info(_on_air(daemon))
-                    signal.sigwait(stops)
-                    log.info(tr("收到停止信号，正在停止……", "stopping..."))
-                finally:
-                    if page is not None:
-                        page.stop()
-                    control.stop()
-                    timetable.stop()
-                    daemon.stop()
-            finally:
-                if page is not None:
-                    page.stop()
+                control.start()
+                cleanup.callback(control.stop)
+            except ControlError as e:           # the schedule still plays; only the page cannot reach it
+                log.error(str(e))
+            timetable.start(since=daemon.start())
+            if page is not None:
+                page.start()
+                cleanup.callback(page.stop)     # the page stops first, while the station still answers it
+                log.info(tr(f"网页：{page.url}", f"page at {page.url}"))
+            log.info(_on_air(daemon))
+            signal.sigwait(stops)
+            log.info(tr("收到停止信号，正在停止……", "stopping..."))
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     log.info(tr("电台已停止", "station stopped"))

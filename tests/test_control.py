@@ -8,8 +8,6 @@ import os
 import socket
 import stat
 import time
-from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
