@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from announcer.errors import AnnouncerError, LibraryError, NoticeError
+from announcer.errors import AnnouncerError, LibraryError
 from announcer.library import Library, atomic_write
 from announcer.notices import Notice, read_notices
 from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, render
