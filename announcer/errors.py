@@ -6,11 +6,23 @@ Every error a staff member can see says what went wrong, where, and what to do.
 
 from __future__ import annotations
 
+import contextvars
 import os
+
+# The web page's language for the request being served (and the build it starts); None elsewhere.
+_REQUEST_LANGUAGE: contextvars.ContextVar[str | None] = contextvars.ContextVar("announcer_language", default=None)
+
+
+def use_language(language: str | None) -> contextvars.Token:
+    """Messages made in this context (a web request) are in `language`; undo with `_REQUEST_LANGUAGE.reset`."""
+    return _REQUEST_LANGUAGE.set(language)
 
 
 def ui_language() -> str:
-    """'zh' or 'en': ANNOUNCER_LANG, then the locale; Chinese unless English is asked for."""
+    """'zh' or 'en': the web request's language, ANNOUNCER_LANG, then the locale; Chinese unless English is asked for."""
+    chosen = _REQUEST_LANGUAGE.get()
+    if chosen in ("zh", "en"):
+        return chosen
     for var in ("ANNOUNCER_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(var, "").lower()
         if value.startswith("en"):

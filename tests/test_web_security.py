@@ -131,3 +131,16 @@ def test_token_in_settings_is_checked(tmp_path):
         load_config(config)
     assert str(caught.value) == (f"{config}:2 web.token: the token is too short or too easy to guess: "
                                  "write at least 12 characters, letters and digits")
+
+
+def test_messages_made_for_a_request_are_in_the_pages_language(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")       # the server's own language
+    c = client(tmp_path)
+    c.cookies.set("lang", "en")
+    token = csrf_of(c.get("/").text)
+    c.post("/notices", data={"csrf": token, "text": "# 长通知\n" + "这是一个很长的通知。" * 40, "date": "2026-11-30"})
+    page = c.get("/?date=2026-11-30").text
+    assert "too long: about" in page and "太长" not in page
+    from announcer.errors import ui_language
+
+    assert ui_language() == "zh"                       # nothing leaks out of the request

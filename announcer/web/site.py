@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from announcer.config import Config, find_config, load_config
-from announcer.errors import AnnouncerError, ConfigError
+from announcer.errors import AnnouncerError, ConfigError, use_language
 from announcer.web.security import LOGIN_COOKIE, SESSION_COOKIE, UNSAFE, Guard, host_allowed, is_loopback, load_secret, same_origin
 
 HERE = Path(__file__).parent
@@ -140,6 +140,7 @@ def create_app(site: Site) -> FastAPI:
     @app.middleware("http")
     async def guard(request: Request, call_next):
         request.state.lang = _language(request, site)
+        use_language(request.state.lang)   # this request's task (and the threads it starts) only
         if not host_allowed(request, site.host):
             return PlainTextResponse("wrong Host header; open the page as http://127.0.0.1", status_code=400)
         if request.method in UNSAFE:

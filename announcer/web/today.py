@@ -9,6 +9,7 @@ thread, one at a time per site; the page polls its progress.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import secrets
 import tempfile
@@ -248,7 +249,8 @@ class Builds:
             self.jobs[job.id] = job
             while len(self.jobs) > KEEP_JOBS:
                 self.jobs.popitem(last=False)
-        threading.Thread(target=self._run, args=(job, notices, out, config, engine),
+        context = contextvars.copy_context()    # the page's language, for the clips' warnings
+        threading.Thread(target=context.run, args=(self._run, job, notices, out, config, engine),
                          name=f"build-{day}", daemon=True).start()
         return job
 
