@@ -101,8 +101,7 @@ class Server:
 
 
 class Watch:
-    """Collects a page's console errors and uncaught exceptions (the browser's own request for
-    /favicon.ico aside: the pages name no icon)."""
+    """Collects a page's console errors and uncaught exceptions."""
 
     def __init__(self, page):
         self.errors: list[str] = []
@@ -111,7 +110,7 @@ class Watch:
 
     def _console(self, message) -> None:
         where = (message.location or {}).get("url", "")
-        if message.type == "error" and not where.endswith("/favicon.ico"):
+        if message.type == "error":
             self.errors.append(f"console: {message.text} ({where})")
 
     def take(self) -> list[str]:
