@@ -35,7 +35,7 @@ SLACK_BYTES = 64 * 1024       # per file: FAT cluster rounding and directory ent
 NAME_LENGTHS = (16, 26)       # FAT: 1 short + 2 long-name entries; exFAT: 2 + 2 name entries
 FALLBACK_ID = "announcement"  # for an id with no ASCII letters or digits
 FAT_TYPES = {"vfat", "msdos", "fat", "exfat", "fuse.fusefat", "fuseblk", "fuse.exfat", "fuse.exfat-fuse"}
-MOUNT_ROOTS = (Path("/media"), Path("/mnt"))   # where a stick is mounted; a plain folder there means it is not
+MOUNT_ROOTS = (Path("/media"), Path("/run/media"), Path("/mnt"))   # where sticks are mounted; a plain folder there is not one
 
 
 class ExportError(AnnouncerError):

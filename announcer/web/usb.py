@@ -25,7 +25,7 @@ from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, r
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 MOUNTINFO = Path("/proc/self/mountinfo")
-MOUNT_ROOTS = (Path("/media"), Path("/run/media"), Path("/mnt"))
+MOUNT_ROOTS = export.MOUNT_ROOTS
 FS_TYPES = {"vfat", "msdos", "exfat", "fuseblk", "fuse.exfat", "fuse.fusefat", "ntfs", "ntfs3"} | export.FAT_TYPES
 FS_NAMES = {"vfat": "FAT32", "msdos": "FAT", "fat": "FAT", "fuse.fusefat": "FAT32", "exfat": "exFAT",
             "fuse.exfat": "exFAT", "fuse.exfat-fuse": "exFAT", "ntfs": "NTFS", "ntfs3": "NTFS", "fuseblk": "NTFS"}
