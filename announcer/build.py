@@ -83,6 +83,38 @@ def _kept_recordings(current: tuple[Path, dict] | None, clips: list[dict]) -> li
     return kept
 
 
+@dataclass(frozen=True)
+class Withdrawn:
+    withdrawn: int        # notice clips taken out of the day
+    kept: int             # imported recordings left in it
+
+
+class _Unchanged(Exception):
+    """Raised inside the library's update to publish nothing."""
+
+
+def withdraw_notices(day: date, out: Path) -> Withdrawn:
+    """Publish `day` without its notices' clips, keeping its imported recordings, under the library's lock:
+    what is left when a day has no notice any more. A day not built, or with no notice clips, is left alone."""
+    library = Library(out)
+    counts = []
+
+    def without_notices(current):
+        notices = [] if current is None else [c for c in current[1].get("clips", []) if c.get("engine") != "recording"]
+        if not notices:
+            raise _Unchanged
+        kept = _kept_recordings(current, [])
+        counts.append(Withdrawn(len(notices), len(kept)))
+        manifest = {"date": day.isoformat(), "announcer": __version__, "clips": [e for _, _, e in kept]}
+        return [(name, source) for name, source, _ in kept], manifest
+
+    try:
+        library.update(day, without_notices, replace_damaged=True)
+    except _Unchanged:
+        return Withdrawn(0, 0)
+    return counts[-1]
+
+
 def unique_id(clip_id: str, taken: set) -> str:
     """`clip_id`, or `clip_id-2`, `-3`... when another clip of the day has it."""
     if clip_id not in taken:

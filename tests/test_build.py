@@ -179,3 +179,45 @@ def test_two_notices_with_the_same_text_are_rendered_once(tmp_path):
     assert [c["file"] for c in result.clips] == ["01-one.mp3", "02-two.mp3"]
     assert (result.rendered, result.reused) == (1, 1)
     assert result.clips[0]["sha256"] == result.clips[1]["sha256"]
+
+
+def add_recording(out: Path, clip_id: str = "memo") -> None:
+    """A recording at the end of the day, as `announcer import` leaves it (its audio: any clip's bytes)."""
+    from announcer.library import Library
+
+    def append(current):
+        folder, manifest = current
+        source = folder / manifest["clips"][0]["file"]
+        name = f"{len(manifest['clips']) + 1:02d}-{clip_id}.mp3"
+        entry = {"id": clip_id, "title": "Memo", "file": name, "engine": "recording"}
+        files = [(c["file"], folder / c["file"]) for c in manifest["clips"]] + [(name, source)]
+        return files, {**manifest, "clips": [*manifest["clips"], entry]}
+
+    Library(out).update(DAY, append)
+
+
+def test_withdrawing_a_days_notices_keeps_its_recordings(tmp_path):
+    from announcer.build import Withdrawn, withdraw_notices
+    from announcer.library import Library
+
+    out = tmp_path / "out"
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+    add_recording(out)
+    assert withdraw_notices(DAY, out) == Withdrawn(withdrawn=2, kept=1)
+    folder, manifest = Library(out).day(DAY)
+    assert [(c["id"], c["file"]) for c in manifest["clips"]] == [("memo", "01-memo.mp3")]
+    assert sorted(os.listdir(folder)) == ["01-memo.mp3", "manifest.json"]
+    assert withdraw_notices(DAY, out) == Withdrawn(0, 0)          # nothing left to take out: no new version
+    assert Library(out).day(DAY)[0] == folder
+
+
+def test_withdrawing_leaves_an_empty_day_and_a_day_never_built_alone(tmp_path):
+    from announcer.build import Withdrawn, withdraw_notices
+    from announcer.library import Library
+
+    out = tmp_path / "out"
+    assert withdraw_notices(DAY, out) == Withdrawn(0, 0) and Library(out).day(DAY) is None
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+    assert withdraw_notices(DAY, out) == Withdrawn(2, 0)
+    folder, manifest = Library(out).day(DAY)
+    assert manifest["clips"] == [] and os.listdir(folder) == ["manifest.json"]
