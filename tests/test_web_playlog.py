@@ -3,53 +3,17 @@
 import csv
 import io
 import re
-from datetime import datetime
-from html.parser import HTMLParser
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
+from webpage import Page, make_client
 
 from announcer.playlog import PlayLog, Record
-from announcer.web import Site, create_app
+from announcer.web import playlog
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 30, 18, 0, tzinfo=SHANGHAI)
-
-
-class Page(HTMLParser):
-    """Elements of a page as (tag, attrs, text)."""
-
-    VOID = {"input", "meta", "link", "br", "img", "hr"}
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.elements, self.open = [], []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        element = {"tag": tag, "attrs": dict(attrs), "text": []}
-        self.elements.append(element)
-        if tag not in self.VOID:
-            self.open.append(element)
-
-    def handle_endtag(self, tag):
-        while self.open and self.open.pop()["tag"] != tag:
-            pass
-
-    def handle_data(self, data):
-        for element in self.open:
-            element["text"].append(data)
-
-    def all(self, tag: str, cls: str | None = None, **attrs) -> list[dict]:
-        return [{**e, "text": " ".join("".join(e["text"]).split())} for e in self.elements
-                if e["tag"] == tag and (not cls or cls in e["attrs"].get("class", "").split())
-                and all(e["attrs"].get(k.replace("_", "-")) == v for k, v in attrs.items())]
-
-    def one(self, tag: str, cls: str | None = None, **attrs) -> dict:
-        found = self.all(tag, cls, **attrs)
-        assert len(found) == 1, (tag, cls, attrs, found)
-        return found[0]
 
 
 def at(hour: int, minute: int = 0, second: int = 0, day: int = 30) -> datetime:
@@ -58,7 +22,6 @@ def at(hour: int, minute: int = 0, second: int = 0, day: int = 30) -> datetime:
 
 @pytest.fixture
 def out(tmp_path):
-    (tmp_path / "schedule.toml").write_text('[station]\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
     log = PlayLog(tmp_path / "out")
     log.add_many([
         Record(at(8), "早间通知", ("ting-shui", "fire"), "played", started=at(8, 0, 1), ended=at(8, 1, 30)),
@@ -73,10 +36,7 @@ def out(tmp_path):
 
 @pytest.fixture
 def client(out, tmp_path):
-    site = Site(tmp_path / "schedule.toml", out, clock=lambda: NOW)
-    client = TestClient(create_app(site), base_url="http://127.0.0.1:8080")
-    client.cookies.set("lang", "en")
-    return client
+    return make_client('[station]\ntimezone = "Asia/Shanghai"\n', tmp_path, out=out, now=NOW)
 
 
 def test_the_log_page_shows_the_days_records_coloured_by_result(client):
@@ -156,9 +116,46 @@ def test_formula_cells_get_a_leading_quote(cell):
 
 def test_an_empty_log_file_is_no_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    site = Site(None, tmp_path / "nothing", clock=lambda: NOW)
-    client = TestClient(create_app(site), base_url="http://127.0.0.1:8080")
+    client = make_client(None, tmp_path, out=tmp_path / "nothing", now=NOW)
     assert client.get("/log").status_code == 200
     answer = client.get("/log.csv")
     assert re.fullmatch(r"\ufeff[^\n]+\r\n", answer.content.decode("utf-8"))
     assert not (tmp_path / "nothing" / "playlog.sqlite").exists()
+
+
+def test_the_days_around_link_to_each_other(client):
+    page = Page(client.get("/log?date=2026-11-30").text)
+    assert page.one("a", id="log-previous")["attrs"]["href"] == "/log?date=2026-11-29"
+    assert page.one("a", id="log-next")["attrs"]["href"] == "/log?date=2026-12-01"
+
+
+@pytest.mark.parametrize("day, gone", [("0001-01-01", "log-previous"), ("9999-12-31", "log-next")])
+def test_the_first_and_last_day_a_date_can_hold_show_no_link_past_them(client, monkeypatch, day, gone):
+    # Whatever range parse_day allows, the page never counts past the calendar (that was a 500).
+    monkeypatch.setattr(playlog, "parse_day", lambda text, site: date.fromisoformat(text) if text else site.today())
+    answer = client.get(f"/log?date={day}")
+    assert answer.status_code == 200
+    page = Page(answer.text)
+    assert not page.all("a", id=gone)
+    assert len(page.all("a", id="log-previous") + page.all("a", id="log-next")) == 1
+    assert page.one("p", id="log-empty")
+    csv_answer = client.get(f"/log.csv?date={day}")
+    assert csv_answer.status_code == 200 and csv_answer.content.count(b"\r\n") == 1
+
+
+def test_no_link_leads_to_a_day_the_page_refuses(client, monkeypatch):
+    def parse_day(text, site):
+        day = date.fromisoformat(text)
+        if not date(2000, 1, 1) <= day <= date(2099, 12, 31):
+            raise playlog.WebError("超出范围", "out of range", status=400)
+        return day
+
+    monkeypatch.setattr(playlog, "parse_day", parse_day)
+    assert not Page(client.get("/log?date=2000-01-01").text).all("a", id="log-previous")
+    assert not Page(client.get("/log?date=2099-12-31").text).all("a", id="log-next")
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_edge_dates_are_never_a_server_error(client, day):
+    for url in ("/log", "/log.csv"):
+        assert client.get(url, params={"date": day}).status_code in (200, 400)

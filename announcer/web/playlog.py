@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -13,7 +13,7 @@ from announcer.config import Station
 from announcer.errors import AnnouncerError
 from announcer.plan import station_zone
 from announcer.playlog import RESULT_NAMES, RESULTS, PlayLog, Record
-from announcer.web.site import Site, check_csrf, lang_of, parse_day, render
+from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -28,10 +28,24 @@ def _zone(site: Site) -> tzinfo:
         return station_zone(Station())
 
 
-def _clock(moment: datetime | None, zone: tzinfo) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(zone).strftime("%H:%M:%S")
+def _clock(moment: datetime | None, zone: tzinfo, form: str = "%H:%M:%S") -> str:
+    return moment.astimezone(zone).strftime(form) if moment is not None else ""
+
+
+def _records(site: Site, day: date, zone: tzinfo) -> list[Record]:
+    try:
+        return PlayLog(site.out).records(day, zone)
+    except OverflowError:        # the last day a date can hold has no next midnight, and nothing recorded
+        return []
+
+
+def _neighbour(day: date, days: int, site: Site) -> date | None:
+    """The day before or after, if the page can show it (None past the calendar's or parse_day's bounds)."""
+    try:
+        other = day + timedelta(days=days)
+        return parse_day(other.isoformat(), site)
+    except (OverflowError, WebError):
+        return None
 
 
 def _result_name(result: str, lang: str) -> str:
@@ -55,12 +69,12 @@ def log_page(request: Request, date: str | None = None):
     day = parse_day(date, site)
     zone = _zone(site)
     lang = lang_of(request)
-    records = PlayLog(site.out).records(day, zone)
+    records = _records(site, day, zone)
     counts = [{"result": result, "name": _result_name(result, lang), "count": sum(r.result == result for r in records)}
               for result in RESULTS]
     return render(request, "playlog.html", page="log", day=day, zone=getattr(zone, "key", str(zone)),
                   rows=_rows(records, zone, lang), counts=counts,
-                  previous=day - timedelta(days=1), next=day + timedelta(days=1), is_today=day == site.today())
+                  previous=_neighbour(day, -1, site), next=_neighbour(day, 1, site), is_today=day == site.today())
 
 
 def safe_cell(value: str) -> str:
@@ -76,17 +90,14 @@ def log_csv(request: Request, date: str | None = None):
     lang = lang_of(request)
     zh = lang != "en"
     stamp = "%Y-%m-%d %H:%M:%S"
-
-    def when(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime(stamp) if moment else ""
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["计划时间", "开始", "结束", "广播", "片段", "结果", "原因"] if zh else
                     ["scheduled", "started", "ended", "broadcast", "clips", "result", "reason"])
-    for r in PlayLog(site.out).records(day, zone):
+    for r in _records(site, day, zone):
         writer.writerow([safe_cell(cell) for cell in (
-            when(r.scheduled), when(r.started), when(r.ended), r.broadcast, " ".join(r.clips),
+            _clock(r.scheduled, zone, stamp), _clock(r.started, zone, stamp), _clock(r.ended, zone, stamp),
+            r.broadcast, " ".join(r.clips),
             _result_name(r.result, lang), r.reason or "")])
     data = "\ufeff" + buffer.getvalue()      # the BOM makes Excel read UTF-8 (Chinese) correctly
     return Response(data.encode("utf-8"), media_type="text/csv; charset=utf-8",
