@@ -102,9 +102,13 @@ class PlayLog:
         """Records still "playing": their station stopped before the broadcast ended."""
         return [_record(row) for row in self._read("SELECT * FROM record WHERE result = 'playing' ORDER BY due_us, id")]
 
-    def last_scheduled(self) -> datetime | None:
-        """The latest scheduled time recorded, or None for an empty log."""
-        rows = self._read("SELECT scheduled FROM record ORDER BY due_us DESC, id DESC LIMIT 1")
+    def last_scheduled(self, exclude: tuple[str, ...] = ()) -> datetime | None:
+        """The latest scheduled time recorded, leaving out broadcasts whose names start with one of `exclude`
+        (exactly: case and wildcards count); None when there is none."""
+        where = " AND ".join("substr(broadcast, 1, ?) != ?" for _ in exclude)
+        args = tuple(x for prefix in exclude for x in (len(prefix), prefix))
+        rows = self._read("SELECT scheduled FROM record" + (f" WHERE {where}" if where else "")
+                          + " ORDER BY due_us DESC, id DESC LIMIT 1", args)
         return datetime.fromisoformat(rows[0]["scheduled"]) if rows else None
 
     # --- the file -------------------------------------------------------------

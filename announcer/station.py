@@ -116,27 +116,15 @@ class Daemon:
         for cut in self._playlog(lambda: self.playlog.unfinished()) or []:   # the station died mid-broadcast
             self._record(replace(cut, result="failed", reason=tr("电台在播放途中停止", "the station stopped while it played")))
         now = self.now()
-        last = self._playlog(lambda: self._last_scheduled(now))
+        # Plays by hand are left out: they may have been made (through `announcer serve`) while no station ran,
+        # and must not hide what it missed meanwhile.
+        last = self._playlog(lambda: self.playlog.last_scheduled(exclude=MANUAL))
         since = now - self.grace if last is None else max(last, now - self.lookback)
         self.catch_up(since, now, why=tr("电台没有运行", "the station was not running"))
         return now
 
     def stop(self) -> None:
         self.queue.close()
-
-    def _last_scheduled(self, now: datetime) -> datetime | None:
-        """The latest scheduled time in the play log, leaving out plays by hand within the lookback (they may
-        have been made while no station ran, and must not hide what it missed meanwhile)."""
-        last = self.playlog.last_scheduled()
-        if last is None:
-            return None
-        first = (now - self.lookback).astimezone(self.zone).date()
-        days = (now.astimezone(self.zone).date() - first).days + 1
-        recent = [r for n in range(days) for r in self.playlog.records(first + timedelta(n), self.zone)]
-        if not any(r.scheduled == last and is_manual(r.broadcast) for r in recent):
-            return last
-        times = [r.scheduled for r in recent if not is_manual(r.broadcast)]
-        return max(times) if times else last
 
     # --- by hand: play now, stop (announcer.control) ----------------------------
 

@@ -8,6 +8,7 @@ import os
 import socket
 import stat
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,35 @@ def test_a_start_after_a_manual_play_still_records_what_the_station_missed(tmp_p
     assert [(r.scheduled.hour, r.broadcast, r.result) for r in records(d)] == [
         (7, "hourly", "played"), (8, "hourly", "missed"), (9, "hourly", "missed"), (10, "manual: hourly", "played"),
         (10, "hourly", "missed")]
+
+
+def test_a_manual_play_does_not_hide_missed_times_when_the_last_regular_record_is_old(tmp_path, out):
+    """The station last ran two days ago; a play by hand at 10:00 (through the page); the station starts at 10:30."""
+    hourly = broadcast("hourly", at=tuple(at(h).time() for h in range(7, 12)))
+    log = PlayLog(out)
+    log.add(Record(at(7) - timedelta(days=2), "hourly", ("a",), "played"))
+    log.add(Record(at(10), "manual: hourly", ("a",), "played"))
+    d = daemon(tmp_path, config(hourly), now=at(10, 30))
+    d.start()
+    d.stop()
+    today = [(r.scheduled.hour, r.broadcast, r.result) for r in records(d) if r.scheduled.date() == DAY]
+    assert today == [(7, "hourly", "missed"), (8, "hourly", "missed"), (9, "hourly", "missed"),
+                     (10, "manual: hourly", "played"), (10, "hourly", "missed")]
+    yesterday = [r for r in records(d) if r.scheduled.date() == DAY - timedelta(days=1)]
+    assert [(r.scheduled.hour, r.result) for r in yesterday] == [(11, "missed")]    # the look-back is 24 h
+
+
+def test_a_manual_play_does_not_hide_a_time_within_the_grace_at_the_first_start(tmp_path, out):
+    make_day(out)
+    b = broadcast("b", at=(at(10, 27).time(),))
+    PlayLog(out).add(Record(at(10, 29), "manual: b", ("a",), "played"))
+    d = daemon(tmp_path, config(b), now=at(10, 30))
+    d.start()
+    played(d)
+    d.stop()
+    assert [(r.scheduled, r.broadcast, r.result) for r in records(d)] == [
+        (at(10, 27), "b", "played"), (at(10, 29), "manual: b", "played")]
+    assert d.fake.heard() == ["01-a.wav", "02-b.wav"]
 
 
 # --- Controls: the page's side ----------------------------------------------------

@@ -55,6 +55,20 @@ def test_last_scheduled(tmp_path):
     assert log.last_scheduled() == at("2026-11-30T17:30")
 
 
+def test_last_scheduled_can_leave_out_names_by_exact_prefix(tmp_path):
+    log = PlayLog(tmp_path)
+    log.add(played(at("2026-11-28T08:00")))
+    log.add(played(at("2026-11-30T10:00"), name="manual: morning"))
+    log.add(played(at("2026-11-30T10:05"), name="手动播放：早间"))
+    manual = ("手动播放：", "manual: ")
+    assert log.last_scheduled() == at("2026-11-30T10:05")
+    assert log.last_scheduled(exclude=manual) == at("2026-11-28T08:00")
+    log.add(played(at("2026-11-29T09:00"), name="Manual: a broadcast of its own"))    # case counts
+    log.add(played(at("2026-11-29T09:30"), name="manual_ x"))                          # no wildcards
+    assert log.last_scheduled(exclude=manual) == at("2026-11-29T09:30")
+    assert PlayLog(tmp_path / "none").last_scheduled(exclude=manual) is None
+
+
 def test_a_later_record_of_the_same_occurrence_replaces_the_earlier(tmp_path):
     log = PlayLog(tmp_path)
     due = at("2026-11-30T08:00")
