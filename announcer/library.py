@@ -229,10 +229,28 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+_STATUS = "/proc/self/status"
+
+
+def _umask_by_setting() -> int:
+    mask = os.umask(0)        # sets it: another thread's mkdir or ffmpeg in between would get umask 0
     os.umask(mask)
     return mask
+
+
+_IMPORT_UMASK = _umask_by_setting()     # read once at import (no other threads yet), where /proc cannot tell
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (the page and build threads write files at the same time)."""
+    try:
+        with open(_STATUS, "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _IMPORT_UMASK
 
 
 def _unwritable(path: Path, error: OSError) -> LibraryError:

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from announcer import library
 from announcer.errors import LibraryError
 from announcer.library import DAYS, MANIFEST, Library, atomic_write
 
@@ -35,6 +36,23 @@ def test_written_files_are_readable_by_other_users(tmp_path):
     assert stat.S_IMODE(folder.resolve().stat().st_mode) == 0o755
     assert stat.S_IMODE((folder / "01-a.mp3").stat().st_mode) == 0o644
     assert stat.S_IMODE((folder / MANIFEST).stat().st_mode) == 0o644
+
+
+def test_the_umask_is_read_without_being_changed(tmp_path, monkeypatch):
+    old = os.umask(0o027)
+    try:
+        def refuse(mask):
+            raise AssertionError("os.umask changes the mask for every thread")
+
+        monkeypatch.setattr(os, "umask", refuse)
+        assert library._umask() == 0o027
+        atomic_write(tmp_path / "a.bin", b"x")
+        assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o640
+        monkeypatch.setattr(library, "_STATUS", str(tmp_path / "no-proc"))     # no /proc: the mask at import
+        assert library._umask() == library._IMPORT_UMASK
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
 
 
 def test_publish_swaps_the_whole_day(tmp_path):
