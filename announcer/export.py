@@ -22,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from announcer.errors import AnnouncerError, LibraryError
 from announcer.library import Library
@@ -36,6 +37,7 @@ NAME_LENGTHS = (16, 26)       # FAT: 1 short + 2 long-name entries; exFAT: 2 + 2
 FALLBACK_ID = "announcement"  # for an id with no ASCII letters or digits
 FAT_TYPES = {"vfat", "msdos", "fat", "exfat", "fuse.fusefat", "fuseblk", "fuse.exfat", "fuse.exfat-fuse"}
 MOUNT_ROOTS = (Path("/media"), Path("/run/media"), Path("/mnt"))   # where sticks are mounted; a plain folder there is not one
+MOUNTINFO = Path("/proc/self/mountinfo")
 
 
 class ExportError(AnnouncerError):
@@ -167,22 +169,46 @@ def check_play_order(dest: Path, names: list[str], listing: list[str]) -> None:
             "(FAT32), then export again", str(dest))
 
 
-def fs_type(path: Path, mountinfo: str | None = None) -> str:
-    """The type of the file system `path` is on ("vfat", "ext4", ...), from /proc/self/mountinfo; "" if unknown."""
+class Mount(NamedTuple):
+    point: Path        # where it is mounted
+    fs: str            # "vfat", "ext4", ...
+    source: str        # "/dev/sdb1", "tmpfs", ...
+    device: str        # "major:minor", as /sys/dev/block names it
+
+
+def mounts(mountinfo: str | None = None, table: Path | None = None) -> list[Mount]:
+    """The mount table in mount order (a later mount on the same point hides the earlier one): the text
+    `mountinfo`, else the file `table` (default /proc/self/mountinfo); [] when it cannot be read."""
     if mountinfo is None:
         try:
-            mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="surrogateescape")
+            mountinfo = (table or MOUNTINFO).read_text(encoding="utf-8", errors="surrogateescape")
         except OSError:
-            return ""
-    path = Path(os.path.realpath(path))
-    best, kind = -1, ""
+            return []
+    found = []
     for line in mountinfo.splitlines():
         fields = line.split(" ")
         if len(fields) < 8 or "-" not in fields[6:]:
             continue
-        point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))   # \040: space
-        if (point == path or point in path.parents) and len(point.parts) >= best:   # the last of equals is on top
-            best, kind = len(point.parts), fields[fields.index("-", 6) + 1]
+        rest = fields[fields.index("-", 6) + 1:]
+        if not rest:
+            continue
+        found.append(Mount(Path(_unescape(fields[4])), rest[0], _unescape(rest[1]) if len(rest) > 1 else "",
+                           fields[2]))
+    return found
+
+
+def _unescape(field: str) -> str:
+    """Mount table fields write a space as \\040 (and tab, newline, backslash likewise)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def fs_type(path: Path, mountinfo: str | None = None) -> str:
+    """The type of the file system `path` is on ("vfat", "ext4", ...), from /proc/self/mountinfo; "" if unknown."""
+    path = Path(os.path.realpath(path))
+    best, kind = -1, ""
+    for mount in mounts(mountinfo):
+        if (mount.point == path or mount.point in path.parents) and len(mount.point.parts) >= best:
+            best, kind = len(mount.point.parts), mount.fs     # the last of equals is on top
     return kind
 
 

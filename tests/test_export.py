@@ -16,8 +16,8 @@ import pytest
 
 from announcer import effects, export
 from announcer.cli import main
-from announcer.export import (ExportError, ascii_name, check_play_order, fs_type, mp3_fits, plan_export,
-                              write_export)
+from announcer.export import (ExportError, Mount, ascii_name, check_play_order, fs_type, mounts, mp3_fits,
+                              plan_export, write_export)
 from announcer.library import Library
 
 DAY = date(2026, 11, 30)
@@ -250,6 +250,24 @@ def test_the_file_system_is_the_one_at_the_longest_mount_point():
     assert fs_type(Path("/media/pi/MY STICKER"), mountinfo) == "ext4"
     assert fs_type(Path("/media/pi/CARD"), mountinfo) == "exfat"      # mounted over the one before
     assert fs_type(Path("/home/pi"), mountinfo) == "ext4"
+
+
+def test_the_mount_table_is_read_in_order_with_escapes_undone(tmp_path):
+    table = tmp_path / "mountinfo"
+    table.write_text("\n".join([
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+        r"40 22 8:17 / /media/pi/MY\040STICK rw,nosuid,nodev shared:5 master:2 - vfat /dev/sdb1 rw,shortname=mixed",
+        "41 22 0:51 / /media/pi/WIN rw - fuseblk /dev/sda3 rw,user_id=0",
+        "broken line",
+        "50 22 8:1 / /cut off here -",
+    ]), encoding="utf-8")
+    assert mounts(table=table) == [
+        Mount(Path("/"), "ext4", "/dev/sda1", "8:1"),
+        Mount(Path("/media/pi/MY STICK"), "vfat", "/dev/sdb1", "8:17"),
+        Mount(Path("/media/pi/WIN"), "fuseblk", "/dev/sda3", "0:51"),
+    ]
+    assert mounts(table.read_text(encoding="utf-8"), table=tmp_path / "ignored") == mounts(table=table)
+    assert mounts(table=tmp_path / "missing") == []
 
 
 def test_export_onto_a_fat32_stick_keeps_the_play_order_on_disk(fat, day, monkeypatch):

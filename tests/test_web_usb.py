@@ -1,56 +1,22 @@
 """/usb: a mounted stick (a fake mount table, a tmp folder as the drive), a dry run, then the export."""
 
-import re
+import errno
+import os
 from datetime import date, datetime
-from html.parser import HTMLParser
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
+from webpage import Page, csrf, inner, make_client
 
 from announcer import effects, export
 from announcer.library import Library
-from announcer.web import Site, create_app, usb
+from announcer.web import usb
 
 DAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 CLIPS = [("ting-shui-tong-zhi", 3000), ("fire", 5000), ("停水", 4000)]
-
-
-class Page(HTMLParser):
-    """Elements of a page as (tag, attrs, text)."""
-
-    VOID = {"input", "meta", "link", "br", "img", "hr"}
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.elements, self.open = [], []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        element = {"tag": tag, "attrs": dict(attrs), "text": []}
-        self.elements.append(element)
-        if tag not in self.VOID:
-            self.open.append(element)
-
-    def handle_endtag(self, tag):
-        while self.open and self.open.pop()["tag"] != tag:
-            pass
-
-    def handle_data(self, data):
-        for element in self.open:
-            element["text"].append(data)
-
-    def all(self, tag: str, cls: str | None = None, **attrs) -> list[dict]:
-        return [{**e, "text": " ".join("".join(e["text"]).split())} for e in self.elements
-                if e["tag"] == tag and (not cls or cls in e["attrs"].get("class", "").split())
-                and all(e["attrs"].get(k.replace("_", "-")) == v for k, v in attrs.items())]
-
-    def one(self, tag: str, cls: str | None = None, **attrs) -> dict:
-        found = self.all(tag, cls, **attrs)
-        assert len(found) == 1, (tag, cls, attrs, found)
-        return found[0]
 
 
 def mp3(size: int) -> bytes:
@@ -69,9 +35,32 @@ def publish(out, tmp_path, clips):
     Library(out).publish(DAY, files, {"date": DAY.isoformat(), "clips": entries})
 
 
+def block_device(sysfs, device: str, disk: str, bus: str, removable: str, partition: bool = True):
+    """A fake /sys entry: /sys/dev/block/<device> links to the disk (or its partition) on `bus`."""
+    folder = sysfs / "devices" / "pci0000:00" / bus / "host0" / "block" / disk
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "removable").write_text(removable + "\n")
+    node = folder
+    if partition:
+        node = folder / f"{disk}1"
+        node.mkdir(exist_ok=True)
+        (node / "partition").write_text("1\n")
+    (sysfs / "dev" / "block").mkdir(parents=True, exist_ok=True)
+    (sysfs / "dev" / "block" / device).symlink_to(Path("..", "..", *node.relative_to(sysfs).parts))
+
+
 @pytest.fixture
-def media(tmp_path, monkeypatch):
+def sysfs(tmp_path, monkeypatch):
+    root = tmp_path / "sys"
+    root.mkdir()
+    monkeypatch.setattr(usb, "SYSFS", root)
+    return root
+
+
+@pytest.fixture
+def media(tmp_path, monkeypatch, sysfs):
     """A mount table with a FAT stick under <tmp>/media, plus things that must not be offered."""
+    block_device(sysfs, "8:17", "sdb", "usb1/1-1", "1")
     root = tmp_path / "media"
     stick, disk, plain = root / "user" / "MY STICK", root / "user" / "BACKUP", root / "user" / "not-mounted"
     for folder in (stick, disk, plain, tmp_path / "mnt-elsewhere"):
@@ -98,13 +87,7 @@ def out(tmp_path):
 @pytest.fixture
 def client(tmp_path, out, monkeypatch):
     monkeypatch.chdir(tmp_path)      # no ./schedule.toml: the default settings
-    client = TestClient(create_app(Site(None, out, clock=lambda: NOW)), base_url="http://127.0.0.1:8080")
-    client.cookies.set("lang", "en")
-    return client
-
-
-def csrf(client) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', client.get("/usb").text).group(1)
+    return make_client(None, tmp_path, out=out, now=NOW)
 
 
 def post(client, url, stick, **fields):
@@ -167,7 +150,7 @@ def test_a_drive_not_in_the_list_is_refused(client, media, tmp_path):
     assert not [p for p in tmp_path.rglob("*.mp3") if "out" not in p.parts and "src-" not in p.name]
 
 
-@pytest.mark.parametrize("folder", ["..", "../escape", "a/b", "a\\b", ".", "x:y", "bad\x01"])
+@pytest.mark.parametrize("folder", ["..", " .. ", "../escape", "a/b", "a\\b", ".", "x:y", "bad\x01", "end.", "x" * 65])
 def test_a_sub_folder_must_be_one_plain_name(client, media, tmp_path, folder):
     for url in ("/usb/plan", "/usb/export"):
         answer = post(client, url, media, folder=folder)
@@ -204,8 +187,7 @@ def test_a_drive_holding_audio_is_refused_and_clean_replaces_it(client, media):
     assert (media / "old song.mp3").exists()
     plan = post(client, "/usb/plan", media, clean="1")
     page = Page(plan.text)
-    assert [li["text"] for li in Page(re.search(r'id="usb-remove">(.*?)</ul>', plan.text, re.S).group(1)).all("li")] \
-        == ["old song.mp3"]
+    assert [li["text"] for li in inner(plan.text, "ul", "usb-remove").all("li")] == ["old song.mp3"]
     assert page.one("input", name="clean", type="hidden")["attrs"]["value"] == "1"
     answer = post(client, "/usb/export", media, clean="1")
     assert answer.status_code == 200
@@ -239,7 +221,100 @@ def test_the_loop_file_comes_first(client, media, tmp_path, out):
     publish(out, tmp_path, [("a-first", sound), ("b-second", sound)])
     answer = post(client, "/usb/export", media, loop_file="1")
     assert answer.status_code == 200, answer.text
-    listed = re.search(r'id="usb-written">(.*?)</ol>', answer.text, re.S).group(1)
-    written = [li["text"] for li in Page(listed).all("li")]
+    written = [li["text"] for li in inner(answer.text, "ol", "usb-written").all("li")]
     assert written == [export.LOOP_NAME, export.ascii_name(1, "a-first"), export.ascii_name(2, "b-second")]
     assert (media / export.LOOP_NAME).stat().st_size > len(sound)
+
+
+def test_the_folder_is_also_checked_against_the_stick_itself(media):
+    # The second guard, should check_folder ever let a name through: the real path must stay on the stick.
+    drive = usb.Drive(str(media), media.name, "vfat", None, None)
+    for folder in ("..", "../..", "../BACKUP"):
+        with pytest.raises(usb.WebError):
+            usb._destination(drive, folder)
+    assert usb._destination(drive, "Notices") == media / "Notices"
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.EIO, "Input/output error"),
+                                     export.ExportError("写不了", "the stick went away")])
+def test_a_folder_made_for_a_failed_export_is_removed_again(client, media, monkeypatch, failure):
+    def fail(plan):
+        raise failure
+
+    monkeypatch.setattr(export, "write_export", fail)
+    answer = post(client, "/usb/export", media, folder="Notices")
+    assert answer.status_code == 409
+    assert ("Input/output error" if isinstance(failure, OSError) else "the stick went away") \
+        in Page(answer.text).one("div", id="usb-error")["text"]
+    assert list(media.iterdir()) == []
+
+
+def test_a_folder_that_was_there_stays_after_a_failed_export(client, media, monkeypatch):
+    (media / "Notices").mkdir()
+    monkeypatch.setattr(export, "write_export", lambda plan: (_ for _ in ()).throw(OSError(errno.EIO, "EIO")))
+    assert post(client, "/usb/export", media, folder="Notices").status_code == 409
+    assert (media / "Notices").is_dir()
+
+
+@pytest.fixture
+def windows(tmp_path, sysfs):
+    """A dual-boot computer's own FAT partition, mounted under the same root as the stick."""
+    block_device(sysfs, "8:2", "sda", "ata1", "0")
+    folder = tmp_path / "media" / "user" / "WINDOWS"
+    folder.mkdir(parents=True)
+    with open(tmp_path / "mountinfo", "a", encoding="utf-8") as table:
+        table.write(f"39 25 8:2 / {folder} rw,relatime shared:3 - vfat /dev/sda2 rw\n")
+    return folder
+
+
+def test_a_disk_inside_the_computer_is_marked_and_never_chosen_for_the_user(client, media, windows):
+    page = Page(client.get("/usb").text)
+    rows = page.all("tr", "drive")
+    assert [r["attrs"]["data-path"] for r in rows] == [str(media), str(windows)]     # sticks first
+    assert "fixed" in rows[1]["attrs"]["class"].split() and "not removable" in rows[1]["text"]
+    assert "fixed" not in rows[0]["attrs"]["class"].split()
+    chosen = [o["attrs"]["value"] for o in page.all("option") if "selected" in o["attrs"]]
+    assert chosen == [str(media)]
+    assert "not removable" in page.one("option", value=str(windows))["text"]
+
+
+def test_a_disk_inside_the_computer_needs_an_explicit_choice_and_a_confirmation(client, tmp_path, media, windows):
+    (tmp_path / "mountinfo").write_text(
+        "".join(line + "\n" for line in (tmp_path / "mountinfo").read_text().splitlines() if "8:17" not in line))
+    page = Page(client.get("/usb").text)
+    assert not [o for o in page.all("option") if "selected" in o["attrs"]]
+    assert page.all("option")[0]["attrs"]["value"] == ""                      # "choose one" first
+    plan = Page(post(client, "/usb/plan", windows).text)
+    assert "a disk inside this computer" in plan.one("p", id="usb-fixed")["text"]
+    assert "not a stick" in plan.one("button", id="usb-export")["attrs"]["data-confirm"]
+
+
+def test_a_stick_plan_has_no_disk_warning(client, media):
+    plan = Page(post(client, "/usb/plan", media).text)
+    assert not plan.all("p", id="usb-fixed")
+    assert "data-confirm" not in plan.one("button", id="usb-export")["attrs"]
+
+
+@pytest.mark.parametrize("device, disk, bus, flag, partition, expected", [
+    ("8:17", "sdb", "usb1/1-1", "1", True, True),       # a stick
+    ("8:33", "sdc", "usb2/2-1", "0", True, True),       # a USB disk or a stick that says it is fixed
+    ("8:16", "sdb", "usb1/1-1", "1", False, True),      # a stick with no partition table
+    ("179:1", "mmcblk1", "mmc0", "0", True, True),      # an SD card in the computer's slot
+    ("8:2", "sda", "ata1", "0", True, False),           # the computer's own disk
+    ("259:1", "nvme0n1", "nvme0", "0", True, False),
+])
+def test_removable_follows_sysfs(sysfs, device, disk, bus, flag, partition, expected):
+    block_device(sysfs, device, disk, bus, flag, partition)
+    assert usb.removable(export.Mount(Path("/media/x"), "vfat", "/dev/x", device)) is expected
+
+
+def test_a_fuse_mount_is_looked_up_by_its_source_device(sysfs):
+    null = os.stat("/dev/null").st_rdev                # any device node will do to follow the lookup
+    block_device(sysfs, f"{os.major(null)}:{os.minor(null)}", "sdb", "usb1/1-1", "1")
+    assert usb.removable(export.Mount(Path("/media/x"), "fuseblk", "/dev/null", "0:51")) is True
+
+
+def test_removable_is_unknown_without_sysfs(sysfs):
+    assert usb.removable(export.Mount(Path("/media/x"), "vfat", "/dev/sdz1", "8:99")) is None
+    assert usb.removable(export.Mount(Path("/media/x"), "fuseblk", "/nonexistent/sdz1", "0:51")) is None
+    assert usb.removable(export.Mount(Path("/media/x"), "vfat", "/dev/x", "../../etc")) is None

@@ -24,12 +24,13 @@ from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, r
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
-MOUNTINFO = Path("/proc/self/mountinfo")
+MOUNTINFO = export.MOUNTINFO
 MOUNT_ROOTS = export.MOUNT_ROOTS
-FS_TYPES = {"vfat", "msdos", "exfat", "fuseblk", "fuse.exfat", "fuse.fusefat", "ntfs", "ntfs3"} | export.FAT_TYPES
+SYSFS = Path("/sys")              # where the kernel tells whether a disk is removable
 FS_NAMES = {"vfat": "FAT32", "msdos": "FAT", "fat": "FAT", "fuse.fusefat": "FAT32", "exfat": "exFAT",
             "fuse.exfat": "exFAT", "fuse.exfat-fuse": "exFAT", "ntfs": "NTFS", "ntfs3": "NTFS", "fuseblk": "NTFS"}
 NTFS_TYPES = {"ntfs", "ntfs3", "fuseblk"}
+FS_TYPES = export.FAT_TYPES | NTFS_TYPES
 BAD_FOLDER_CHARS = re.compile(r'[/\\:*?"<>|\x00-\x1f]')   # a path, or what FAT does not allow in a name
 MAX_FOLDER = 64
 
@@ -43,6 +44,7 @@ class Drive:
     fs: str
     free: int | None
     total: int | None
+    removable: bool | None = None    # False: a disk inside the computer (a dual-boot partition); None: unknown
 
     @property
     def kind(self) -> str:
@@ -52,31 +54,48 @@ class Drive:
     def ntfs(self) -> bool:
         return self.fs in NTFS_TYPES
 
+    @property
+    def fixed(self) -> bool:
+        return self.removable is False
 
-def _unescape(field: str) -> str:
-    """Mount table fields write a space as \\040 (and tab, newline, backslash likewise)."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+def removable(mount: export.Mount) -> bool | None:
+    """Whether the mount's disk is a stick or a card: the kernel's removable flag, or a disk on USB or an
+    SD card slot. False for a disk built into the computer; None when /sys does not say."""
+    device = mount.device
+    if device.startswith("0:") and mount.source.startswith("/dev/"):    # FUSE (ntfs-3g): the source's device
+        try:
+            rdev = os.stat(mount.source).st_rdev
+        except OSError:
+            return None
+        device = f"{os.major(rdev)}:{os.minor(rdev)}"
+    if not re.fullmatch(r"\d+:\d+", device):
+        return None
+    node = Path(os.path.realpath(SYSFS / "dev" / "block" / device))
+    if not node.is_dir():
+        return None
+    disk = node.parent if (node / "partition").exists() else node
+    try:
+        flag = (disk / "removable").read_text().strip()
+    except OSError:
+        flag = ""
+    on_usb = any(part.startswith("usb") for part in Path(os.path.relpath(node, os.path.realpath(SYSFS))).parts)
+    if flag == "1" or on_usb or disk.name.startswith("mmcblk"):
+        return True
+    return False if flag == "0" else None
 
 
 def list_drives() -> list[Drive]:
-    """Removable-looking drives: FAT/exFAT/NTFS file systems mounted under MOUNT_ROOTS, by label."""
-    try:
-        table = MOUNTINFO.read_text(encoding="utf-8", errors="surrogateescape")
-    except OSError:
-        return []
-    found: dict[str, tuple[Path, str]] = {}
-    for line in table.splitlines():
-        fields = line.split(" ")
-        if len(fields) < 8 or "-" not in fields[6:]:
+    """FAT/exFAT/NTFS file systems mounted under MOUNT_ROOTS: sticks and cards first, then by label."""
+    found: dict[Path, export.Mount] = {}
+    for mount in export.mounts(table=MOUNTINFO):
+        if not any(mount.point == root or root in mount.point.parents for root in MOUNT_ROOTS):
             continue
-        point, fs = Path(_unescape(fields[4])), fields[fields.index("-", 6) + 1]
-        if not any(point == root or root in point.parents for root in MOUNT_ROOTS):
-            continue
-        found.pop(str(point), None)
-        if fs in FS_TYPES:           # a later mount on the same point hides the earlier one
-            found[str(point)] = (point, fs)
+        found.pop(mount.point, None)
+        if mount.fs in FS_TYPES:           # a later mount on the same point hides the earlier one
+            found[mount.point] = mount
     drives = []
-    for point, fs in found.values():
+    for point, mount in found.items():
         if not point.is_dir():
             continue
         try:
@@ -84,8 +103,8 @@ def list_drives() -> list[Drive]:
             free, total = usage.free, usage.total
         except OSError:
             free = total = None
-        drives.append(Drive(str(point), point.name or str(point), fs, free, total))
-    return sorted(drives, key=lambda d: (d.label.lower(), d.path))
+        drives.append(Drive(str(point), point.name or str(point), mount.fs, free, total, removable(mount)))
+    return sorted(drives, key=lambda d: (d.fixed, d.label.lower(), d.path))
 
 
 def size_text(size: int | None) -> str:
@@ -113,7 +132,8 @@ def check_folder(name: str) -> str:
     name = name.strip()
     if not name:
         return ""
-    if name in (".", "..") or BAD_FOLDER_CHARS.search(name) or len(name) > MAX_FOLDER or name.endswith((".", " ")):
+    # A name ending in a dot (so "." and ".." too) or a space is one FAT cannot hold.
+    if BAD_FOLDER_CHARS.search(name) or len(name) > MAX_FOLDER or name.endswith((".", " ")):
         raise WebError(f"“{name[:30]}”不能作为文件夹名：只写一个文件夹的名字，不能有 / \\ : * ? \" < > |，也不能是 . 或 ..。",
                        f"\"{name[:30]}\" cannot be a folder name: write just one folder's name, without "
                        "/ \\ : * ? \" < > |, and not . or ..", status=400)
@@ -158,8 +178,9 @@ def _page(request: Request, site: Site, *, status: int = 200, error: AnnouncerEr
     except AnnouncerError:
         manifest = None
     lang = lang_of(request)
+    sticks = [d for d in drives if not d.fixed]     # a disk inside the computer is never chosen for the user
     return render(request, "usb.html", status=status, page="usb", drives=drives, size_text=size_text,
-                  form={"drive": drives[0].path if len(drives) == 1 else "", "date": day.isoformat(),
+                  form={"drive": sticks[0].path if len(sticks) == 1 else "", "date": day.isoformat(),
                         "folder": "", "loop_file": False, "clean": False, **form},
                   day_clips=None if manifest is None else len(manifest.get("clips") or []),
                   errors=[p.message(lang) for p in error.problems] if error else [],
@@ -221,14 +242,10 @@ def usb_export(request: Request, drive: str = Form(""), date: str = Form(""), fo
         plan = export.plan_export(dest, day, site.out, loop_file=form["loop_file"], clean=form["clean"],
                                   **_export_settings(site))
         written = export.write_export(plan)
+        made = None
     except WebError as error:
         return _page(request, site, status=error.status, error=error, form=form)
     except AnnouncerError as error:
-        if made is not None:
-            try:
-                made.rmdir()        # only when still empty
-            except OSError:
-                pass
         return _page(request, site, status=409, error=error, form=form)
     except OSError as error:
         failed = export.ExportError(f"无法写入（{error.strerror or error}）。请检查U盘是否插好、是否有写保护。",
@@ -236,6 +253,11 @@ def usb_export(request: Request, drive: str = Form(""), date: str = Form(""), fo
                                     "plugged in and not write-protected", str(form["drive"]))
         return _page(request, site, status=409, error=failed, form=form)
     finally:
+        if made is not None:        # a folder made for a failed export goes again (only while still empty)
+            try:
+                made.rmdir()
+            except OSError:
+                pass
         _writing.release()
     return _page(request, site, form={**form, "folder": folder, "clean": False}, day=day,
                  done=[p.name for p in written], removed=[p.name for p in plan.remove], drive=chosen, dest=str(dest))
