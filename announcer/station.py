@@ -54,6 +54,7 @@ LOOKBACK = timedelta(hours=24)     # how far back a start looks for missed occur
 WATCH_S = 2                        # schedule.toml is checked this often (seconds)
 AHEAD = timedelta(hours=1)         # occurrences get a scheduler job this far ahead...
 REPLAN_S = 15 * 60                 # ...renewed this often (seconds)
+PAGE_CHECK_S = 1                   # with --web, whether the page still runs is checked this often (seconds)
 MANUAL = ("手动播放：", "manual: ")   # how plays by hand are named in the play log (zh, en)
 
 
@@ -564,7 +565,7 @@ def run(config: Config, out: Path, player: str | None = None, web: tuple[str, in
         with _one_station(Path(out)), contextlib.ExitStack() as cleanup:     # undone last to first
             page = _page(config, Path(out), player, web) if web else None     # a port in use: nothing has started
             if page is not None:
-                cleanup.callback(page.stop)
+                cleanup.callback(page.stop)     # frees the port when the start fails
             daemon = Daemon(config, out, player=player)
             cleanup.callback(daemon.stop)
             timetable = Timetable(daemon)
@@ -578,15 +579,28 @@ def run(config: Config, out: Path, player: str | None = None, web: tuple[str, in
             timetable.start(since=daemon.start())
             if page is not None:
                 page.start()
-                cleanup.callback(page.stop)     # the page stops first, while the station still answers it
                 log.info(tr(f"网页：{page.url}", f"page at {page.url}"))
             log.info(_on_air(daemon))
-            signal.sigwait(stops)
+            _wait(stops, page)
             log.info(tr("收到停止信号，正在停止……", "stopping..."))
+            if page is not None:
+                page.stop()                     # first, while the station still answers it
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     log.info(tr("电台已停止", "station stopped"))
     return 0
+
+
+def _wait(stops: set[signal.Signals], page) -> None:
+    """Until SIGTERM or SIGINT. When the page's thread ends, that is said once; the station plays on (the
+    broadcasts matter most)."""
+    said = False
+    while signal.sigtimedwait(stops, PAGE_CHECK_S) is None:
+        if page is not None and not page.alive() and not said:
+            said = True
+            log.error(tr("网页意外停止了；电台继续按时播放。要恢复网页，请重新启动 announcer run --web。",
+                         "the web page stopped unexpectedly; the station keeps playing on schedule. "
+                         "Restart announcer run --web to get the page back."))
 
 
 def _page(config: Config, out: Path, player: str | None, web: tuple[str, int]):

@@ -7,6 +7,7 @@ few run the real APScheduler path for a second or two, and one runs
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -901,3 +902,56 @@ def test_run_without_a_schedule_says_what_to_do(tmp_path):
                             env={**os.environ, "PYTHONPATH": PYTHONPATH}, timeout=30)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "schedule.toml" in result.stderr
+
+
+class DyingPage:
+    """A page (as run --web has it) whose thread has ended; counts how often the station looked."""
+    url = "http://127.0.0.1:1/"
+
+    def __init__(self):
+        self.looked, self.stops, self.started = 0, 0, False
+        self.looked_twice = threading.Event()
+
+    def start(self) -> None:
+        self.started = True
+
+    def alive(self) -> bool:
+        self.looked += 1
+        if self.looked >= 2:
+            self.looked_twice.set()
+        return False
+
+    def stop(self) -> None:
+        self.stops += 1
+
+
+def test_run_web_says_once_that_the_page_stopped_and_the_station_plays_on(tmp_path, out, monkeypatch, capsys):
+    from announcer import players, station
+
+    (tmp_path / "schedule.toml").write_text('[station]\ntimezone = "Asia/Shanghai"\n\n[[broadcast]]\n'
+                                            'name = "morning"\nat = ["08:00"]\n', "utf-8")
+    page = DyingPage()
+    monkeypatch.setattr(station, "_page", lambda *args: page)
+    monkeypatch.setattr(station, "PAGE_CHECK_S", 0.05)
+    monkeypatch.setattr(players, "get_player", lambda name="auto", device=None: FakePlayer())
+    logger = logging.getLogger("announcer")
+    saved = logger.handlers[:], logger.propagate, logger.level
+    main = threading.main_thread().ident
+
+    def stop_when_seen() -> None:
+        page.looked_twice.wait(10)
+        signal.pthread_kill(main, signal.SIGTERM)         # blocked in the main thread: the station takes it
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)     # should run() end early, pytest lives on
+    threading.Thread(target=stop_when_seen, daemon=True).start()
+    try:
+        from announcer.config import load_config
+        assert station.run(load_config(tmp_path / "schedule.toml"), out, web=("127.0.0.1", 0)) == 0
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert page.started and page.stops >= 1 and page.looked >= 2
+    assert err.count("the web page stopped unexpectedly; the station keeps playing on schedule.") == 1
+    assert err.index("stopped unexpectedly") < err.index("stopping...") < err.index("station stopped")
