@@ -314,7 +314,8 @@ def day_clips(library: Library, occurrence: Occurrence, day: date | None = None,
     day = day or occurrence.time.date()
     found = library.day(day)
     if found is None:
-        raise LibraryError(f"{day} 还没有生成音频；请运行 announcer build", f"no clips for {day}; run announcer build")
+        raise LibraryError(f"{day} 还没有生成音频；请运行 announcer build，或在网页的“今日通知”里生成",
+                           f"no clips for {day}; run announcer build, or build them on the web page's Today page")
     folder, manifest = found
     if clip_ids is not None:
         by_id = {c.get("id"): c for c in manifest.get("clips", [])}

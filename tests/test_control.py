@@ -137,7 +137,8 @@ def test_a_day_not_built_refuses_a_broadcast_without_queueing_it(tmp_path):
     d = daemon(tmp_path, config(broadcast("morning")))
     with pytest.raises(AnnouncerError) as caught:
         d.play_broadcast("morning")
-    assert caught.value.en == "no clips for 2026-11-30; run announcer build"
+    assert caught.value.en == "no clips for 2026-11-30; run announcer build, or build them on the web page's Today page"
+    assert caught.value.zh == "2026-11-30 还没有生成音频；请运行 announcer build，或在网页的“今日通知”里生成"
     assert not d.queue.busy() and records(d) == []
 
 
