@@ -1,19 +1,21 @@
 """/schedule: the plan for today and tomorrow, play-now buttons, and the schedule.toml editor."""
 
 import hashlib
+import math
 import os
 import re
+import struct
+import wave
 from datetime import date, datetime
 from html import unescape
-from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from webpage import Page, csrf, inner, make_client
 
 from announcer.library import Library
-from announcer.web import Site, create_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 30, 7, 30, tzinfo=SHANGHAI)   # a Monday
@@ -31,70 +33,14 @@ clips = ["water"]
 """
 
 
-class Page(HTMLParser):
-    """Elements of a page as (tag, attrs, text), enough to find things by id, class and attribute."""
-
-    VOID = {"input", "meta", "link", "br", "img", "hr"}
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.elements, self.open = [], []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        element = {"tag": tag, "attrs": dict(attrs), "text": []}
-        self.elements.append(element)
-        if tag not in self.VOID:
-            self.open.append(element)
-
-    def handle_endtag(self, tag):
-        while self.open and self.open.pop()["tag"] != tag:
-            pass
-
-    def handle_data(self, data):
-        for element in self.open:
-            element["text"].append(data)
-
-    def all(self, tag: str, cls: str | None = None, **attrs) -> list[dict]:
-        found = []
-        for e in self.elements:
-            if e["tag"] != tag or (cls and cls not in e["attrs"].get("class", "").split()):
-                continue
-            if all(e["attrs"].get(k.replace("_", "-")) == v for k, v in attrs.items()):
-                found.append({**e, "text": " ".join("".join(e["text"]).split())})
-        return found
-
-    def one(self, tag: str, cls: str | None = None, **attrs) -> dict:
-        found = self.all(tag, cls, **attrs)
-        assert len(found) == 1, (tag, cls, attrs, found)
-        return found[0]
-
-
-def inner(html: str, tag: str, id: str) -> Page:
-    """The elements inside <tag id=...> (not nested in another of the same tag)."""
-    return Page(re.search(rf'<{tag}[^>]*id="{id}"[^>]*>(.*?)</{tag}>', html, re.S).group(1))
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+@pytest.fixture
+def client(tmp_path) -> TestClient:
+    return make_client(SCHEDULE, tmp_path, now=NOW)
 
 
 @pytest.fixture
-def config(tmp_path) -> Path:
-    path = tmp_path / "schedule.toml"
-    path.write_text(SCHEDULE, encoding="utf-8")
-    return path
-
-
-def make_client(config: Path | None, out: Path, lang: str = "en") -> TestClient:
-    client = TestClient(create_app(Site(config, out, clock=lambda: NOW)), base_url="http://127.0.0.1:8080")
-    client.cookies.set("lang", lang)
-    return client
-
-
-@pytest.fixture
-def client(config, tmp_path) -> TestClient:
-    return make_client(config, tmp_path / "out")
+def config(client, tmp_path) -> Path:
+    return tmp_path / "schedule.toml"
 
 
 def form_of(client: TestClient) -> tuple[str, dict]:
@@ -102,7 +48,7 @@ def form_of(client: TestClient) -> tuple[str, dict]:
     page = client.get("/schedule")
     parsed = Page(page.text)
     text = unescape(re.search(r'id="schedule-text"[^>]*>\n?(.*?)</textarea>', page.text, re.S).group(1))
-    return text, {"csrf": csrf_of(page.text), "loaded": parsed.one("input", id="schedule-loaded")["attrs"]["value"]}
+    return text, {"csrf": csrf(parsed), "loaded": parsed.one("input", id="schedule-loaded")["attrs"]["value"]}
 
 
 def test_plan_shows_today_and_tomorrow_with_skips_and_their_reasons(client):
@@ -119,8 +65,8 @@ def test_plan_shows_today_and_tomorrow_with_skips_and_their_reasons(client):
     assert "Today · 2026-11-30 Mon" in page.text and "Tomorrow · 2026-12-01 Tue" in page.text
 
 
-def test_the_plan_reads_chinese(config, tmp_path):
-    rows = Page(make_client(config, tmp_path / "out", lang="zh").get("/schedule").text).all("tr", "occurrence")
+def test_the_plan_reads_chinese(tmp_path):
+    rows = Page(make_client(SCHEDULE, tmp_path, now=NOW, lang="zh").get("/schedule").text).all("tr", "occurrence")
     assert "跳过：静音时段" in rows[1]["text"] and "跳过：节假日" in rows[2]["text"]
     assert "water（当天还没有生成）" in rows[0]["text"]
 
@@ -146,9 +92,7 @@ def test_each_broadcast_has_a_play_now_button_that_posts_to_play(client):
 
 
 def test_no_broadcasts_says_so(tmp_path):
-    path = tmp_path / "schedule.toml"
-    path.write_text('[station]\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
-    page = Page(make_client(path, tmp_path / "out").get("/schedule").text)
+    page = Page(make_client('[station]\ntimezone = "Asia/Shanghai"\n', tmp_path, now=NOW).get("/schedule").text)
     assert "no [[broadcast]] entries" in page.one("p", id="plan-empty")["text"]
     assert not page.all("table", id="plan")
 
@@ -241,13 +185,10 @@ def test_a_post_without_csrf_is_refused(config, client):
 
 
 def test_the_token_stays_while_the_page_is_open_to_the_network(tmp_path):
-    path = tmp_path / "schedule.toml"
     original = SCHEDULE + f'\n[web]\ntoken = "{TOKEN}"\n'
-    path.write_text(original, encoding="utf-8")
-    site = Site(path, tmp_path / "out", host="0.0.0.0", clock=lambda: NOW)
-    client = TestClient(create_app(site), base_url="http://192.168.1.5:8080", cookies={"lang": "en"})
-    login = client.get("/login")
-    client.post("/login", data={"csrf": csrf_of(login.text), "token": TOKEN}, follow_redirects=False)
+    client = make_client(original, tmp_path, now=NOW, host="0.0.0.0", base_url="http://192.168.1.5:8080")
+    path = tmp_path / "schedule.toml"
+    client.post("/login", data={"csrf": csrf(client.get("/login")), "token": TOKEN}, follow_redirects=False)
     text, fields = form_of(client)
     answer = client.post("/schedule", data={**fields, "text": text.replace(f'token = "{TOKEN}"', "")})
     assert answer.status_code == 422
@@ -257,7 +198,7 @@ def test_the_token_stays_while_the_page_is_open_to_the_network(tmp_path):
 
 def test_saving_without_a_schedule_file_creates_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    client = make_client(None, tmp_path / "out")
+    client = make_client(None, tmp_path, now=NOW)
     page = Page(client.get("/schedule").text)
     assert "saving creates it" in page.one("section", id="editor")["text"]
     _, fields = form_of(client)
@@ -291,3 +232,119 @@ def test_add_a_broadcast_with_a_bad_time_is_refused(config, client):
     empty = client.post("/schedule/add", data={**fields, "text": text, "new_name": "", "new_at": ""})
     assert empty.status_code == 422 and "give the new broadcast a name" in empty.text
     assert config.read_bytes() == before
+
+
+def write_wav(path: Path, seconds: float = 0.2) -> Path:
+    rate = 8000
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate)))
+                                 for n in range(int(rate * seconds))))
+    return path
+
+
+def with_chime(text: str, chime: str) -> str:
+    return text + f'\n[audio]\nchime = "{chime}"\n'
+
+
+def chime_line(text: str) -> int:
+    return [n for n, line in enumerate(text.split("\n"), start=1) if line.startswith("chime = ")][0]
+
+
+@pytest.mark.parametrize("chime", ["/etc/hostname", "/nonexistent/ding.wav", "../ding.wav", "sounds/../../ding.wav",
+                                   "~/ding.wav", "link.wav", "."])
+def test_a_chime_outside_the_settings_folder_is_refused_beside_its_line(config, client, tmp_path_factory, chime):
+    elsewhere = write_wav(tmp_path_factory.mktemp("elsewhere") / "ding.wav")
+    (config.parent / "link.wav").symlink_to(elsewhere)
+    before = config.read_bytes()
+    text, fields = form_of(client)
+    edited = with_chime(text, chime)
+    answer = client.post("/schedule", data={**fields, "text": edited})
+    assert answer.status_code == 422
+    assert config.read_bytes() == before
+    page = Page(answer.text)
+    line = chime_line(edited)
+    [bad] = page.all("li", "bad")
+    assert bad["attrs"]["id"] == f"line-{line}"
+    assert "a sound file in the folder of schedule.toml" in bad["text"]
+    # one answer for a file that is there and one that is not: the page tells nothing about other folders
+    assert "not found" not in answer.text
+    [problem] = inner(answer.text, "ul", "schedule-errors").all("li")
+    assert problem["attrs"]["data-line"] == str(line) and "audio.chime" in problem["text"]
+
+
+def test_a_refused_chime_is_listed_with_the_other_problems_in_line_order(config, client):
+    text, fields = form_of(client)
+    edited = with_chime(text.replace('at = ["08:00", "22:00"]', 'at = ["7pm"]'), "/etc/hostname")
+    answer = client.post("/schedule", data={**fields, "text": edited})
+    assert answer.status_code == 422
+    problems = inner(answer.text, "ul", "schedule-errors").all("li")
+    assert [li["attrs"]["data-line"] for li in problems] == ["8", str(chime_line(edited))]
+
+
+def test_a_chime_that_is_not_sound_is_refused(config, client):
+    (config.parent / "ding.wav").write_text("not a sound at all\n", encoding="utf-8")
+    before = config.read_bytes()
+    text, fields = form_of(client)
+    answer = client.post("/schedule", data={**fields, "text": with_chime(text, "ding.wav")})
+    assert answer.status_code == 422
+    assert config.read_bytes() == before
+    [bad] = Page(answer.text).all("li", "bad")
+    assert "Cannot read this sound file" in bad["text"]
+
+
+@pytest.mark.parametrize("chime", ["ding.wav", "sounds/ding.wav", "two-tone", "None"])
+def test_a_sound_file_in_the_settings_folder_or_a_preset_is_saved(config, client, chime):
+    (config.parent / "sounds").mkdir()
+    if chime.endswith(".wav"):
+        write_wav(config.parent / chime)
+    text, fields = form_of(client)
+    answer = client.post("/schedule", data={**fields, "text": with_chime(text, chime)}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    assert f'chime = "{chime}"' in config.read_text(encoding="utf-8")
+
+
+def test_a_chime_set_on_the_computer_itself_may_stay(tmp_path, tmp_path_factory):
+    elsewhere = write_wav(tmp_path_factory.mktemp("sounds") / "ding.wav")
+    client = make_client(with_chime(SCHEDULE, str(elsewhere)), tmp_path, now=NOW)
+    text, fields = form_of(client)
+    answer = client.post("/schedule", data={**fields, "text": text.replace("08:00", "09:00")}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert str(elsewhere) in (tmp_path / "schedule.toml").read_text(encoding="utf-8")
+
+
+def field_errors(html: str) -> dict[str, str]:
+    return {e["attrs"]["id"]: e["text"] for e in Page(html).all("span", "field-error")}
+
+
+def test_add_broadcast_problems_are_shown_beside_their_fields(config, client):
+    before = config.read_bytes()
+    text, fields = form_of(client)
+    empty = client.post("/schedule/add", data={**fields, "text": text, "new_name": " ", "new_at": ""})
+    assert empty.status_code == 422
+    assert field_errors(empty.text) == {"new-name-error": "give the new broadcast a name",
+                                        "new-at-error": "write at least one time to play, like 08:00"}
+    name = Page(empty.text).one("input", id="new-name")["attrs"]
+    assert name["aria-invalid"] == "true" and name["aria-describedby"] == "new-name-error"
+    # problems parse_config finds in the added block go beside their fields too
+    bad = client.post("/schedule/add", data={**fields, "text": text, "new_name": "Morning news", "new_at": "7pm"})
+    assert bad.status_code == 422
+    errors = field_errors(bad.text)
+    assert set(errors) == {"new-name-error", "new-at-error"}
+    assert "already the name" in errors["new-name-error"] and "not a time of day" in errors["new-at-error"]
+    assert "aria-invalid" not in Page(bad.text).one("select", id="new-days")["attrs"]
+    days = client.post("/schedule/add", data={**fields, "text": text, "new_name": "Evening", "new_at": "18:00",
+                                              "new_days": "sometimes"})
+    assert days.status_code == 422 and field_errors(days.text) == {"new-days-error": "choose daily, workdays or weekends"}
+    assert config.read_bytes() == before
+
+
+def test_a_problem_elsewhere_in_the_text_is_not_put_beside_the_new_broadcast(config, client):
+    text, fields = form_of(client)
+    broken = text.replace('at = ["08:00", "22:00"]', 'at = ["7pm"]')
+    answer = client.post("/schedule/add", data={**fields, "text": broken, "new_name": "Evening", "new_at": "18:00"})
+    assert answer.status_code == 422
+    assert field_errors(answer.text) == {}
+    assert [li["attrs"]["data-line"] for li in inner(answer.text, "ul", "schedule-errors").all("li")] == ["8"]

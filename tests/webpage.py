@@ -64,7 +64,7 @@ def csrf(source) -> str:
             source.get("/static/app.css")          # public: it only hands out the session cookie
         return source.app.state.site.guard.csrf_token(source.cookies[SESSION_COOKIE])
     if isinstance(source, Page):
-        return source.one("input", name="csrf")["attrs"]["value"]
+        return source.all("input", name="csrf")[0]["attrs"]["value"]       # every form holds the same one
     html = getattr(source, "text", source)
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 

@@ -2,7 +2,8 @@
 
 A save is checked with the same rules as the commands (`parse_config`); an invalid text
 is never written. The file's hash as loaded travels with the form, so a change made
-meanwhile (by hand, or in another window) is never overwritten unseen.
+meanwhile (by hand, or in another window) is never overwritten unseen. A chime file named
+from here must be a sound file in the settings' own folder: the page reads nothing else.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import re
 import stat
 import threading
+import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -20,7 +22,8 @@ import tomli_w
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from announcer.config import Config, parse_config
+from announcer import effects
+from announcer.config import _CHIME_PRESETS, Config, parse_config
 from announcer.errors import AnnouncerError, ConfigError
 from announcer.library import Library, atomic_write
 from announcer.plan import plan, planned_clips, skip_reason, station_zone
@@ -34,6 +37,8 @@ _saving = threading.Lock()        # the hash check and the write, one save at a 
 
 ABSENT = "absent"                 # the hash of a schedule file that does not exist yet
 MAX_TEXT = 1_000_000              # characters; a schedule is a few kilobytes
+MAX_CHIME = 20_000_000            # bytes; a chime is a few seconds of sound
+ADD_FIELD = re.compile(r"broadcast\[\d+\]\.(name|at|days)\b")   # a problem of the added block, by its field
 WEEKDAYS = {"zh": "周一 周二 周三 周四 周五 周六 周日".split(), "en": "Mon Tue Wed Thu Fri Sat Sun".split()}
 DAY_SETS = {"daily": ("每天", "daily"), "workdays": ("工作日", "workdays"), "weekends": ("周末", "weekends")}
 
@@ -187,7 +192,18 @@ def _page(request: Request, site: Site, state: dict, *, status: int = 200, text:
                   file_problems=state["problems"], path=state["path"], exists=state["exists"],
                   text=shown, digest=state["digest"] if digest is None else digest, errors=errors,
                   lines=shown.split("\n"), marks=marks, mine=mine, add=add or {},
-                  today=site.now().date())
+                  field_errors=_field_errors(errors, add or {}), today=site.now().date())
+
+
+def _field_errors(errors: list[Problem], add: dict) -> dict[str, list[str]]:
+    """The problems of an added broadcast, by the form field they belong beside (name, at, days)."""
+    fields: dict[str, list[str]] = {}
+    for problem in errors:
+        found = ADD_FIELD.match(problem.key) if add.get("line") and (problem.line or 0) >= add["line"] else None
+        field = found[1] if found else problem.key if problem.line is None else None
+        if field in ("name", "at", "days"):
+            fields.setdefault(field, []).append(problem.text)
+    return fields
 
 
 @router.get("/schedule")
@@ -224,14 +240,16 @@ def add_broadcast(request: Request, text: str = Form(""), loaded: str = Form("")
         missing.append(Problem(None, "at", _t(request, "请写至少一个播放时间，如 08:00。",
                                              "write at least one time to play, like 08:00")))
     if new_days not in DAY_SETS:
-        new_days = "daily"
+        missing.append(Problem(None, "days", _t(request, "请选择每天、工作日或周末。",
+                                               "choose daily, workdays or weekends")))
     text = _normalised(text)
     if missing:
         return _page(request, site, _file_state(request, site), status=422, text=text, digest=loaded,
                      errors=missing, add=add)
     block = tomli_w.dumps({"broadcast": [{"name": name, "at": times, "days": new_days}]})
-    joined = text.rstrip("\n") + ("\n\n" if text.strip() else "") + block
-    return _save(request, joined, loaded, "added", add=add)
+    before = text.rstrip("\n") + ("\n\n" if text.strip() else "")
+    add["line"] = before.count("\n") + 1          # where the new block starts, to put its problems by its fields
+    return _save(request, before + block, loaded, "added", add=add)
 
 
 def _normalised(text: str) -> str:
@@ -260,10 +278,19 @@ def _checked_save(request: Request, text: str, loaded: str, saved: str, add: dic
             "schedule.toml was changed since you opened this page (by someone else, or in another window), so "
             "this was not saved, to keep that change. The editor below holds the file as it is now, and your "
             "text is beside it: put your changes into the current text, then save again."))
+    refused = _chime_outside(request, text, path, state["config"])
     try:
         config = parse_config(text, path)
+        problems = []
     except ConfigError as error:
-        return _page(request, site, state, status=422, text=text, digest=loaded, errors=_problems(request, error),
+        config, problems = None, _problems(request, error)
+    if refused is None and config is not None:
+        refused = _chime_unreadable(request, text, config)
+    if refused is not None:
+        # It replaces what parse_config says of the chime: whether such a file exists is not told.
+        problems = sorted([p for p in problems if p.key != refused.key] + [refused], key=lambda p: p.line or 0)
+    if problems:
+        return _page(request, site, state, status=422, text=text, digest=loaded, errors=problems,
                      add=add, flash_kind="bad", flash=_t(request, "设置有问题，没有保存。请按下面的提示修改后再保存。",
                                                          "there are problems, so nothing was saved; fix them as "
                                                          "shown below and save again"))
@@ -279,6 +306,54 @@ def _checked_save(request: Request, text: str, loaded: str, saved: str, add: dic
             flash_kind="bad", flash=_t(request, "没有保存。", "not saved"))
     _write(path, text.encode("utf-8"))
     return RedirectResponse(f"/schedule?saved={saved}", status_code=303)
+
+
+def _chime_line(text: str) -> int:
+    return TomlLines(text).line(("audio", "chime"))
+
+
+def _chime_outside(request: Request, text: str, path: Path, current: Config | None) -> Problem | None:
+    """A chime file from the page must be named relative to schedule.toml's folder and stay inside it
+    (links too). The one the file names now (set on the computer itself) may stay."""
+    try:
+        audio = tomllib.loads(text).get("audio")
+    except tomllib.TOMLDecodeError:
+        return None                      # parse_config reports it
+    chime = audio.get("chime") if isinstance(audio, dict) else None
+    if not isinstance(chime, str) or chime.lower() in _CHIME_PRESETS:
+        return None
+    folder = os.path.realpath(path.parent)
+    name = Path(chime)
+    target = os.path.realpath(os.path.join(folder, chime))
+    if not (chime.startswith("~") or name.is_absolute() or ".." in name.parts
+            or os.path.commonpath([folder, target]) != folder or target == folder):
+        return None
+    if current is not None and current.audio.chime == str((path.parent / name.expanduser()).resolve()):
+        return None
+    return Problem(_chime_line(text), "audio.chime", _t(
+        request,
+        f"提示音只能是 \"two-tone\"、\"none\"，或 schedule.toml 所在文件夹（{folder}）里的声音文件，"
+        "只写文件名，如 \"ding.mp3\"。",
+        f"the chime can only be \"two-tone\", \"none\", or a sound file in the folder of schedule.toml "
+        f"({folder}), written as just its name, like \"ding.mp3\""))
+
+
+def _chime_unreadable(request: Request, text: str, config: Config) -> Problem | None:
+    """A chime file must be a sound file ffmpeg can read, or every build would fail on it."""
+    if config.audio.chime in _CHIME_PRESETS:
+        return None
+    sound = Path(config.audio.chime)
+    try:
+        if sound.stat().st_size > MAX_CHIME:
+            return Problem(_chime_line(text), "audio.chime", _t(
+                request, f"提示音文件太大（超过 {MAX_CHIME // 1_000_000} MB）；提示音只需要几秒钟。",
+                f"the chime file is too big (over {MAX_CHIME // 1_000_000} MB); a chime is a few seconds long"))
+        effects.load_sound(sound)
+    except OSError:
+        return Problem(_chime_line(text), "audio.chime", _t(request, "无法读取提示音文件。", "cannot read the chime file"))
+    except AnnouncerError as error:
+        return Problem(_chime_line(text), "audio.chime", error.en if lang_of(request) == "en" else error.zh)
+    return None
 
 
 def _write(path: Path, data: bytes) -> None:
