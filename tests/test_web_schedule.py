@@ -348,3 +348,12 @@ def test_a_problem_elsewhere_in_the_text_is_not_put_beside_the_new_broadcast(con
     assert answer.status_code == 422
     assert field_errors(answer.text) == {}
     assert [li["attrs"]["data-line"] for li in inner(answer.text, "ul", "schedule-errors").all("li")] == ["8"]
+
+
+def test_a_chime_is_named_relative_to_the_folder_even_inside_it(config, client):
+    inside = write_wav(config.parent / "ding.wav")
+    text, fields = form_of(client)
+    answer = client.post("/schedule", data={**fields, "text": with_chime(text, str(inside))})
+    assert answer.status_code == 422
+    assert "written as just its name" in Page(answer.text).one("li", "bad")["text"]
+    assert "chime" not in config.read_text(encoding="utf-8")
