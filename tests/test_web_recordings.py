@@ -50,6 +50,12 @@ def upload(client, data: bytes, name="电话录音.m4a", **fields):
                        files={"file": (name, data, "audio/mp4")})
 
 
+def uploads_left(tmp_path) -> list[str]:
+    """Temp folders of uploads left in --out (there should be none)."""
+    out = tmp_path / "out"
+    return [p.name for p in out.glob(".upload-*")] if out.is_dir() else []
+
+
 def day_state(tmp_path):
     found = Library(tmp_path / "out").day(DAY)
     return None if found is None else (found[0], json.dumps(found[1]))
@@ -60,6 +66,9 @@ def test_page_shows_the_upload_form(client):
     for ident in ("recording-file", "recording-title", "recording-text"):
         assert f'id="{ident}"' in page
     assert 'id="no-recordings"' in page and 'id="nav-recordings"' in page
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert "<" not in title and "Recordings" in title
+    assert page.count('<script src="/static/today.js"') == 1
 
 
 def test_an_uploaded_recording_joins_the_day(client, tmp_path, temp_dir, phone_memo):
@@ -83,7 +92,7 @@ def test_an_uploaded_recording_joins_the_day(client, tmp_path, temp_dir, phone_m
     today = client.get(f"/?date={DAY}").text
     assert re.findall(r'<tr class="clip" data-id="([^"]+)"', today)[-1] == "ting-shui-tong-zhi-2"
     assert client.get(f"/clips/{DAY}/03-ting-shui-tong-zhi-2.mp3").headers["content-type"] == "audio/mpeg"
-    assert list(temp_dir.iterdir()) == []
+    assert list(temp_dir.iterdir()) == [] and uploads_left(tmp_path) == []
 
 
 def test_a_recording_without_title_or_text_is_named_after_its_file(client, tmp_path, temp_dir, phone_memo):
@@ -111,11 +120,11 @@ def test_unusable_audio_is_a_clear_error_and_adds_nothing(client, tmp_path, temp
     assert answer.status_code == 400
     errors = html.unescape(answer.text.split('id="recording-errors"')[1].split("</ul>")[0])
     assert errors.count("<li>") == 1 and "录音.m4a" in errors
-    assert str(temp_dir) not in answer.text and "Nothing was added" in answer.text
+    assert str(temp_dir) not in answer.text and ".upload-" not in answer.text and "Nothing was added" in answer.text
     if kind == "silence":
         assert "the recording is silent" in errors
     assert day_state(tmp_path) == before
-    assert list(temp_dir.iterdir()) == []
+    assert list(temp_dir.iterdir()) == [] and uploads_left(tmp_path) == []
 
 
 def test_no_file_chosen(client, tmp_path):
@@ -138,11 +147,14 @@ def test_an_odd_file_name_is_not_used_on_disk(client, tmp_path, temp_dir, phone_
     monkeypatch.setattr(announcer.recording, "import_recording", spy)
     answer = upload(client, phone_memo, name="../../evil name.m4a;rm -rf")
     assert answer.status_code == 200, answer.text
-    assert seen[0].name == "recording" and seen[0].parent.parent == temp_dir
+    # Kept in --out (the library's disk), not in the system temp folder, which is RAM on a Pi.
+    assert seen[0].name == "recording" and seen[0].parent.parent == tmp_path / "out"
+    assert seen[0].parent.name.startswith(".upload-")
     answer = upload(client, phone_memo, name="../../evil.M4A")
     assert seen[1].name == "recording.m4a"
     assert [c["id"] for c in Library(tmp_path / "out").manifest(DAY)["clips"]] == ["evil-name", "evil"]
     assert not (tmp_path / "evil.M4A").exists() and list(temp_dir.iterdir()) == []
+    assert uploads_left(tmp_path) == []
 
 
 def test_upload_without_csrf_is_refused(client, tmp_path, phone_memo):
@@ -155,7 +167,7 @@ def test_an_oversized_recording_is_refused(tmp_path, temp_dir):
     with make_client(tmp_path, "[web]\nupload_limit = 1\n") as client:
         answer = upload(client, b"\0" * 1_200_000)
         assert answer.status_code == 413 and "at most 1 MB" in answer.text
-    assert day_state(tmp_path) is None and list(temp_dir.iterdir()) == []
+    assert day_state(tmp_path) is None and list(temp_dir.iterdir()) == [] and uploads_left(tmp_path) == []
 
 
 def test_a_bad_date_is_refused(client, phone_memo):

@@ -316,19 +316,106 @@ def test_empty_edit_is_refused(client, tmp_path):
     assert stored(tmp_path) == before
 
 
+def delete(client, notice_id):
+    answer = client.post(f"/notices/{notice_id}/delete", data={"csrf": csrf(client), "date": str(DAY)},
+                         follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"]
+
+
+def job_of(location: str) -> str:
+    return re.search(r"job=([0-9a-f]{16})", location).group(1)
+
+
+def flash(page: str) -> tuple[str, str]:
+    """The page's flash: (its classes, its text)."""
+    found = re.search(r'<p class="(flash[^"]*)"[^>]*>(.*?)</p>', page.split("<main")[-1], re.S)
+    return found.group(1), html.unescape(found.group(2))
+
+
 def test_deleting_a_notice_rebuilds_the_day_without_it(client, tmp_path):
     save(client)
     build(client)
-    answer = client.post("/notices/ting-shui-tong-zhi/delete", data={"csrf": csrf(client), "date": str(DAY)},
-                         follow_redirects=False)
-    assert answer.status_code == 303
-    wait(client, re.search(r"job=([0-9a-f]{16})", answer.headers["location"]).group(1))
+    location = delete(client, "ting-shui-tong-zhi")
+    assert wait(client, job_of(location))["ok"]
     assert [n["id"] for n in stored(tmp_path)["notice"]] == ["keys-found"]
     assert [c["id"] for c in manifest(tmp_path)["clips"]] == ["keys-found"]
-    answer = client.post("/notices/keys-found/delete", data={"csrf": csrf(client), "date": str(DAY)},
-                         follow_redirects=False)
-    assert answer.headers["location"].endswith("msg=deleted-last")
-    assert stored(tmp_path) is None and 'id="no-notices"' in client.get(answer.headers["location"]).text
+    assert clip_rows(client.get(location).text) == ["keys-found"]
+
+
+def test_deleting_the_last_notice_takes_its_clip_off_the_air(client, tmp_path):
+    save(client, "# Wrong facts\nThe water is off all week.\n")
+    build(client)
+    location = delete(client, "wrong-facts")
+    assert "msg=withdrawing" in location
+    state = wait(client, job_of(location))
+    assert state["ok"] and state["withdraw"] and (state["withdrawn"], state["kept"]) == (1, 0)
+    folder, listed = Library(tmp_path / "out").day(DAY)
+    assert listed["clips"] == [] and os.listdir(folder) == ["manifest.json"]
+    assert client.get(f"/clips/{DAY}/01-wrong-facts.mp3").status_code == 404
+    page = client.get(location).text
+    assert stored(tmp_path) is None and 'id="no-notices"' in page and clip_rows(page) == []
+    kind, text = flash(page)
+    assert "warn" in kind
+    assert text == (f"No notice is left for {DAY}: its 1 notice clip(s) were withdrawn, and the station will not "
+                    "play them. Nothing is left to play that day.")
+    assert 'id="stale-clips"' not in page and re.search(r'<button type="button" id="build"\s+disabled', page)
+
+
+def test_withdrawing_keeps_the_recordings_added_by_hand(client, tmp_path):
+    from test_build import add_recording
+
+    save(client)
+    build(client)
+    add_recording(tmp_path / "out")
+    assert wait(client, job_of(delete(client, "keys-found")))["ok"]
+    location = delete(client, "ting-shui-tong-zhi")
+    assert wait(client, job_of(location))["kept"] == 1
+    assert [(c["id"], c["file"]) for c in manifest(tmp_path)["clips"]] == [("memo", "01-memo.mp3")]
+    client.cookies.set("lang", "zh")
+    kind, text = flash(client.get(location).text)
+    assert "warn" in kind and "已撤下 1 段通知音频，电台不会再播放它们" in text and "1 段录音保留" in text
+
+
+def test_deleting_a_notice_of_a_day_not_built_withdraws_nothing(client, tmp_path):
+    save(client, "# Only\nOne notice.\n")
+    location = delete(client, "only")
+    assert location.endswith("msg=deleted-unbuilt") and "job=" not in location
+    assert "nothing to withdraw" in client.get(location).text
+    assert manifest(tmp_path) is None
+
+
+def test_notice_clips_left_without_notices_are_withdrawn_by_build(tmp_path):
+    engine = GatedEngine()
+    engine.gate.set()
+    with make_client(tmp_path, engine=engine) as client:
+        save(client, "# Wrong facts\nThe water is off all week.\n")
+        build(client)
+        client.post("/notices", data={"csrf": csrf(client), "date": "2026-12-01", "text": NOTICES})
+        engine.gate.clear()
+        other = client.post("/build", data={"date": "2026-12-01"},
+                            headers={"X-CSRF-Token": csrf(client), "Accept": "application/json"}).json()["job"]
+        location = delete(client, "wrong-facts")        # another build runs: the withdraw must wait
+        assert location.endswith("msg=busy-withdraw")
+        assert [c["id"] for c in manifest(tmp_path)["clips"]] == ["wrong-facts"]
+        kind, text = flash(client.get(location).text)
+        assert "warn" in kind and "the station would still play them" in text
+        engine.gate.set()
+        assert wait(client, other)["ok"]
+        page = client.get(f"/?date={DAY}").text
+        assert 'id="stale-clips"' in page and re.search(r'<button type="button" id="build"\s+>', page)
+        state = build(client)
+        assert state["withdraw"] and manifest(tmp_path)["clips"] == []
+        assert start_build(client).json()["errors"] == [f"no notices are saved for {DAY}; paste or upload them "
+                                                         "and save first"]
+
+
+def test_building_notices_none_of_which_is_for_the_day_is_refused(client, tmp_path):
+    client.post("/notices", data={"csrf": csrf(client), "date": str(DAY)},
+                files={"file": ("n.toml", b'[[notice]]\ntext = "Later."\nvalid_from = 2027-01-01\n', "application/toml")})
+    assert len(stored(tmp_path)["notice"]) == 1
+    answer = start_build(client)
+    assert answer.status_code == 400 and "no notice saved for 2026-11-30 is valid on that day" in answer.json()["errors"][0]
 
 
 # ---------------------------------------------------------------------------
@@ -422,6 +509,36 @@ def test_uploads_are_measured_while_read(tmp_path):
     with pytest.raises(WebError) as caught:
         asyncio.run(save_limited(upload, tmp_path / "a.wav", 200_000))
     assert caught.value.status == 413
+
+
+def test_notices_read_from_an_upload_are_measured_while_read():
+    from announcer.web.site import WebError
+    from announcer.web.today import notices_too_big, read_limited
+
+    assert asyncio.run(read_limited(UploadFile(io.BytesIO(b"x" * 200_000)), 200_000)) == b"x" * 200_000
+    with pytest.raises(WebError) as caught:
+        asyncio.run(read_limited(UploadFile(io.BytesIO(b"x" * 200_001)), 200_000))
+    assert caught.value.status == 413 and "at most 0.2 MB" in caught.value.en
+    with pytest.raises(WebError, match="the notices are too big"):
+        asyncio.run(read_limited(UploadFile(io.BytesIO(b"x" * 200_001)), 200_000, notices_too_big))
+
+
+def test_notices_have_their_own_size_limit(client, tmp_path):
+    big = "# Big\n" + "x" * 2_000_100
+    answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY)},
+                         files={"file": ("big.txt", big.encode(), "text/plain")})
+    assert answer.status_code == 413 and "the notices are too big: at most 2 MB" in answer.text
+    for fields in ({}, {"file": ("", b"", "application/octet-stream")}):      # pasted: plain form, multipart
+        answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": big}, files=fields)
+        assert answer.status_code == 413 and "the notices are too big" in answer.text, fields
+    answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": "好" * 2_100_000},
+                         files={"file": ("", b"", "application/octet-stream")})
+    assert answer.status_code == 413 and "the notices are too big" in answer.text
+    assert stored(tmp_path) is None
+    client.cookies.set("lang", "zh")
+    answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": big})
+    assert "通知内容太大：最多 2 MB" in answer.text
+    assert save(client, "# 长通知\n" + "很长的通知。" * 60_000).status_code == 303    # over 1 MB pasted is fine
 
 
 def test_a_bad_date_is_refused(client):

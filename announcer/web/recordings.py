@@ -10,17 +10,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from announcer.errors import AnnouncerError
+from announcer.errors import AnnouncerError, LibraryError
 from announcer.library import Library
 from announcer.web.site import Site, check_csrf, lang_of, parse_day, render
-from announcer.web.today import chosen_file, clip_rows, relabel, save_limited, upload_name
+from announcer.web.today import CLIP_ID, chosen_file, clip_rows, relabel, save_limited, unit_name, upload_name
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 SIMPLE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
 MAX_TITLE = 200
 MAX_TEXT = 5000
-CLIP_ID = re.compile(r"^[a-z0-9-]{1,80}$")
 
 
 def _page(request: Request, day, *, status: int = 200, result: dict | None = None,
@@ -44,8 +43,6 @@ def recordings_page(request: Request, date: str | None = None, added: str | None
 
 
 def _result(site: Site, day, clip_id: str, lang: str) -> dict | None:
-    from announcer.speakable import PACE_UNIT_NAMES
-
     try:
         manifest = Library(site.out).manifest(day) or {}
     except AnnouncerError:
@@ -53,34 +50,50 @@ def _result(site: Site, day, clip_id: str, lang: str) -> dict | None:
     for number, clip in enumerate(manifest.get("clips", []), 1):
         if isinstance(clip, dict) and clip.get("id") == clip_id and clip.get("engine") == "recording":
             rate = clip.get("speech_rate") or {}
-            unit = rate.get("unit") or ""
-            zh_unit, en_unit = PACE_UNIT_NAMES.get(unit, (unit, unit))
-            return {**clip, "number": number, "pace": rate.get("value"),
-                    "pace_unit": en_unit if lang == "en" else zh_unit}
+            return {**clip, "number": number, "pace": rate.get("value"), "pace_unit": unit_name(rate.get("unit"), lang)}
     return None
+
+
+def _upload_dir(out: Path) -> tempfile.TemporaryDirectory:
+    """A temp folder inside --out, as `import_recording` uses: on the library's disk, not in /tmp (RAM on a Pi)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(dir=out, prefix=".upload-")
+    except OSError as error:
+        raise LibraryError(f"无法在 --out 文件夹里存放上传的录音（{error.strerror}）。请检查它是否可以写入。",
+                           f"cannot keep the upload in the --out folder ({error.strerror}); check that it can be written",
+                           str(out)) from None
 
 
 @router.post("/recordings")
 async def upload_recording(request: Request):
-    """Stream the upload to a temp file, clean it and add it to the day; the temp file always goes."""
+    """Stream the upload to a temp file, clean it and add it to the day; the temp files always go."""
+    form = await request.form()
+    try:
+        return await _upload(request, form)
+    finally:
+        await form.close()      # the spooled copy of the upload goes now
+
+
+async def _upload(request: Request, form):
     from announcer.recording import import_recording
 
     site: Site = request.app.state.site
     lang = lang_of(request)
-    form = await request.form()
     day = parse_day(str(form.get("date") or ""), site)
     title = " ".join(str(form.get("title") or "").split())[:MAX_TITLE]
     text = str(form.get("text") or "").replace("\r\n", "\n").strip()[:MAX_TEXT]
     upload = chosen_file(form)
     if upload is None:
-        return _page(request, day, status=400, title=title, text=text, errors=[
+        return await run_in_threadpool(_page, request, day, status=400, title=title, text=text, errors=[
             "Choose the recording file first." if lang == "en" else "请先选择录音文件。"])
     name = upload_name(upload, "recording")
     suffix = PurePosixPath(name).suffix
-    config = site.config()
+    config = await run_in_threadpool(site.config)
     try:
-        with tempfile.TemporaryDirectory(prefix="announcer-upload-") as tmp:
-            path = Path(tmp) / ("recording" + (suffix.lower() if SIMPLE_SUFFIX.match(suffix) else ""))
+        tmp = await run_in_threadpool(_upload_dir, site.out)
+        try:
+            path = Path(tmp.name) / ("recording" + (suffix.lower() if SIMPLE_SUFFIX.match(suffix) else ""))
             await save_limited(upload, path, site.upload_limit())
             try:
                 imported = await run_in_threadpool(
@@ -88,10 +101,12 @@ async def upload_recording(request: Request):
                     title=title or PurePosixPath(name).stem or None, text=text or None)
             except AnnouncerError as error:
                 raise relabel(error, str(path), name) from None
+        finally:
+            await run_in_threadpool(tmp.cleanup)
     except AnnouncerError as error:
         if getattr(error, "status", 400) == 413:
             raise
-        return _page(request, day, status=400, title=title, text=text,
-                     errors=[p.message(lang) for p in error.problems])
+        return await run_in_threadpool(_page, request, day, status=400, title=title, text=text,
+                                       errors=[p.message(lang) for p in error.problems])
     # Back to the page by a GET, so reloading it does not upload the recording again.
     return RedirectResponse(f"/recordings?date={day.isoformat()}&added={imported.clip['id']}", status_code=303)

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from announcer.errors import AnnouncerError, LibraryError
 from announcer.library import Library, atomic_write
@@ -32,11 +33,12 @@ from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, r
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 NOTICES_DIR = ".notices"
-NOTICE_ID = re.compile(r"^[a-z0-9-]{1,80}$")
+CLIP_ID = re.compile(r"^[a-z0-9-]{1,80}$")     # a notice's or a clip's id, as build.unique_id makes them
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 MEDIA_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
 CHUNK = 1 << 16
 KEEP_JOBS = 20
+NOTICES_LIMIT = 2_000_000    # bytes: a day's notices are a few KB; more is the wrong file
 
 # ?msg= after a redirect → (zh, en) flash; "{n}" is the number of stored notices.
 MESSAGES = {
@@ -44,12 +46,17 @@ MESSAGES = {
               "Saved {n} notices. Look at the check below, then press Build."),
     "edited": ("已保存修改，正在重新生成（没改的通知直接沿用）。", "Saved the change; building again (unchanged notices are reused)."),
     "deleted": ("已删除这条通知，正在重新生成。", "Deleted the notice; building again."),
-    "deleted-last": ("已删除最后一条通知。已生成的音频保持原样，直到保存新的通知并重新生成。",
-                     "Deleted the last notice. The clips already built stay as they are until you save new notices "
-                     "and build again."),
+    "withdrawing": ("已删除这条通知。这一天已经没有要播的通知，正在撤下它的通知音频…",
+                    "Deleted the notice. No notice is left for this day, so its notice clips are being withdrawn…"),
+    "deleted-unbuilt": ("已删除这条通知。这一天没有已生成的通知音频，不需要撤下什么。",
+                        "Deleted the notice. No notice clips are built for this day, so there is nothing to withdraw."),
     "busy": ("已保存。另一个生成任务正在进行，等它完成后请再点“生成音频”。",
              "Saved. Another build is running; press Build again when it has finished."),
+    "busy-withdraw": ("已删除这条通知。另一个生成任务正在进行，这一天的通知音频还没有撤下，电台仍会播放。等它完成后请点“生成音频”把它们撤下。",
+                      "Deleted the notice. Another build is running, so this day's notice clips are not withdrawn yet "
+                      "and the station would still play them; press Build when it has finished to withdraw them."),
 }
+WARNINGS = {"busy", "busy-withdraw", "withdrawing"}     # the messages shown as a warning
 
 
 # ---------------------------------------------------------------------------
@@ -155,22 +162,38 @@ def too_big(limit: int) -> WebError:
                     f"the upload is too big: at most {mb:g} MB; make the file smaller or split it", status=413)
 
 
-async def read_limited(upload: UploadFile, limit: int) -> bytes:
-    """The upload's bytes, refusing more than `limit` while reading."""
+def notices_too_big(limit: int) -> WebError:
+    mb = limit / 1e6
+    return WebError(f"通知内容太大：最多 {mb:g} MB。一天的通知一般只有几 KB，请确认选对了文件。",
+                    f"the notices are too big: at most {mb:g} MB; a day's notices are a few KB, "
+                    "so check that this is the right file", status=413)
+
+
+def notices_limit(site: Site) -> int:
+    return min(site.upload_limit(), NOTICES_LIMIT)
+
+
+async def read_limited(upload: UploadFile, limit: int, refuse=too_big) -> bytes:
+    """The upload's bytes, refusing (`refuse(limit)`) more than `limit` while reading."""
     parts, size = [], 0
     while chunk := await upload.read(CHUNK):
         size += len(chunk)
         if size > limit:
-            raise too_big(limit)
+            raise refuse(limit)
         parts.append(chunk)
     return b"".join(parts)
 
 
 async def save_limited(upload: UploadFile, path: Path, limit: int) -> int:
-    """Copy the upload to `path` chunk by chunk, refusing more than `limit`; returns the size."""
+    """Copy the upload to `path` chunk by chunk, refusing more than `limit`; returns the size.
+    The copy runs in a worker thread, off the event loop."""
+    return await run_in_threadpool(_copy_limited, upload.file, path, limit)
+
+
+def _copy_limited(source, path: Path, limit: int) -> int:
     size = 0
     with open(path, "wb") as target:
-        while chunk := await upload.read(CHUNK):
+        while chunk := source.read(CHUNK):
             size += len(chunk)
             if size > limit:
                 raise too_big(limit)
@@ -198,11 +221,14 @@ class BuildJob:
     id: str
     day: date
     total: int
+    withdraw: bool = False          # no notice left for the day: take its notice clips out, keep recordings
     done: int = 0
     finished: bool = False
     ok: bool = False
     rendered: int = 0
     reused: int = 0
+    withdrawn: int = 0              # notice clips taken out (a withdraw)
+    kept: int = 0                   # recordings left in the day (a withdraw)
     errors: list[AnnouncerError] = field(default_factory=list)
     internal: str | None = None     # an unexpected failure, as "Type: message"
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -221,7 +247,21 @@ class BuildJob:
     def to_json(self, lang: str) -> dict:
         return {"job": self.id, "day": self.day.isoformat(), "done": self.done, "total": self.total,
                 "finished": self.finished, "ok": self.ok, "rendered": self.rendered, "reused": self.reused,
+                "withdraw": self.withdraw, "withdrawn": self.withdrawn, "kept": self.kept,
                 "errors": self.messages(lang)}
+
+    def outcome(self, lang: str) -> tuple[str, str]:
+        """How a finished, successful job ended, for the page's flash: (text, kind)."""
+        if not self.withdraw:
+            return (f"Built {self.total} clips: {self.rendered} rendered, {self.reused} from the cache." if lang == "en"
+                    else f"生成完成：共 {self.total} 段，新生成 {self.rendered} 段，沿用缓存 {self.reused} 段。"), "ok"
+        if lang == "en":
+            kept = (f"The {self.kept} recording(s) added by hand stay and will be played." if self.kept
+                    else "Nothing is left to play that day.")
+            return (f"No notice is left for {self.day}: its {self.withdrawn} notice clip(s) were withdrawn, "
+                    f"and the station will not play them. {kept}"), "warn"
+        kept = f"另外加入的 {self.kept} 段录音保留，照常播放。" if self.kept else "这一天没有要播的音频了。"
+        return f"{self.day} 已经没有通知：已撤下 {self.withdrawn} 段通知音频，电台不会再播放它们。{kept}", "warn"
 
 
 class Builds:
@@ -245,7 +285,8 @@ class Builds:
             if busy is not None:
                 raise WebError(f"正在生成 {busy.day} 的音频，请等它完成后再试。",
                                f"a build for {busy.day} is already running; wait until it has finished", status=409)
-            job = BuildJob(secrets.token_hex(8), day, total=sum(n.valid_on(day) for n in notices))
+            total = sum(n.valid_on(day) for n in notices)
+            job = BuildJob(secrets.token_hex(8), day, total=total, withdraw=total == 0)
             self.jobs[job.id] = job
             while len(self.jobs) > KEEP_JOBS:
                 self.jobs.popitem(last=False)
@@ -256,9 +297,13 @@ class Builds:
 
     @staticmethod
     def _run(job: BuildJob, notices, out, config, engine) -> None:
-        from announcer.build import build_day
+        from announcer.build import build_day, withdraw_notices
 
         try:
+            if job.withdraw:
+                gone = withdraw_notices(job.day, out)
+                job.withdrawn, job.kept, job.ok = gone.withdrawn, gone.kept, True
+                return
             result = build_day(notices, job.day, out, config, engine=engine, progress=job.step)
             job.rendered, job.reused, job.done, job.ok = result.rendered, result.reused, job.total, True
         except AnnouncerError as error:
@@ -281,20 +326,37 @@ def builds(request: Request) -> Builds:
     return found
 
 
+def notice_clips(out: Path, day: date) -> int:
+    """How many clips made from notices the day has (not imported recordings); 0 when not built or unreadable."""
+    try:
+        manifest = Library(out).manifest(day) or {}
+    except AnnouncerError:
+        return 0
+    return sum(1 for c in manifest.get("clips", []) if isinstance(c, dict) and c.get("engine") != "recording")
+
+
 def start_build(request: Request, day: date) -> BuildJob:
+    """Build the day from its saved notices; with none valid that day, withdraw the notice clips built before."""
     site: Site = request.app.state.site
-    config = site.config()
     notices = stored_notices(site.out, day)
-    if not notices:
-        raise WebError(f"{day} 还没有保存通知。请先粘贴或上传通知并保存。",
-                       f"no notices are saved for {day}; paste or upload them and save first")
+    if not any(n.valid_on(day) for n in notices):
+        if not notice_clips(site.out, day):
+            if notices:
+                raise WebError(f"保存的通知在 {day} 都不在有效日期内（valid_from / valid_until），没有要生成的。",
+                               f"no notice saved for {day} is valid on that day (see valid_from / valid_until); "
+                               "there is nothing to build")
+            raise WebError(f"{day} 还没有保存通知。请先粘贴或上传通知并保存。",
+                           f"no notices are saved for {day}; paste or upload them and save first")
+        return builds(request).start([], day, site.out, None)
+    config = site.config()
     return builds(request).start(notices, day, site.out, config, getattr(request.app.state, "engine", None))
 
 
 # ---------------------------------------------------------------------------
 # The page
 
-def _unit_name(unit: str | None, lang: str) -> str:
+def unit_name(unit: str | None, lang: str) -> str:
+    """A speech rate's unit as the page says it."""
     from announcer.speakable import PACE_UNIT_NAMES
 
     if not unit:
@@ -329,7 +391,7 @@ def clip_rows(site: Site, day: date, lang: str, only_recordings: bool = False) -
             "text": clip.get("text") or "", "recording": clip.get("engine") == "recording",
             "duration": clip.get("duration_s"), "lufs": clip.get("loudness_lufs"),
             "peak": clip.get("true_peak_dbtp"), "pace": rate.get("value"),
-            "pace_unit": _unit_name(rate.get("unit"), lang), "warnings": list(clip.get("warnings") or []),
+            "pace_unit": unit_name(rate.get("unit"), lang), "warnings": list(clip.get("warnings") or []),
             "version": str(clip.get("sha256") or "")[:12],
             "wave": wave_svg(wave, f"{title}: {'波形与响度' if lang != 'en' else 'waveform and loudness'}"),
         })
@@ -363,12 +425,14 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
     elif job is not None and job.day != day:
         job = None
     build_errors = job.messages(lang) if job is not None and job.finished and not job.ok else []
-    if job is not None and job.finished and job.ok and flash is None:
-        flash = (f"Built {job.total} clips: {job.rendered} rendered, {job.reused} from the cache." if lang == "en"
-                 else f"生成完成：共 {job.total} 段，新生成 {job.rendered} 段，沿用缓存 {job.reused} 段。")
+    if job is not None and job.finished and job.ok and (flash is None or job.withdraw):
+        flash, flash_kind = job.outcome(lang)      # a withdraw says what is off the air, whatever led to it
+    valid = {n.id: n.valid_on(day) for n in notices}
+    # Clips of notices that are gone: the station would still play them until the day is built (withdrawn).
+    stale = bool(clips) and not any(valid.values()) and any(not c["recording"] for c in clips)
     return render(
         request, "today.html", status=status, page="today", flash=flash, flash_kind=flash_kind, day=day,
-        is_today=day == site.today(), notices=notices, valid={n.id: n.valid_on(day) for n in notices},
+        is_today=day == site.today(), notices=notices, valid=valid, stale=stale, can_build=bool(notices) or stale,
         findings=findings, stored_errors=stored_errors, config_errors=config_errors,
         notice_errors=notice_errors or [], draft=draft, clips=clips, clip_errors=clip_errors, targets=targets,
         job=job if job is not None and not job.finished else None, build_errors=build_errors,
@@ -381,7 +445,7 @@ def today_page(request: Request, date: str | None = None, job: str | None = None
     day = parse_day(date, site)
     lang = lang_of(request)
     found = builds(request).get(job) if job and JOB_ID.match(job) else None
-    flash, kind = None, "warn" if msg == "busy" else "ok"
+    flash, kind = None, "warn" if msg in WARNINGS else "ok"
     if msg in MESSAGES:
         zh, en = MESSAGES[msg]
         count = 0
@@ -408,23 +472,42 @@ def _back(day: date, **params) -> RedirectResponse:
 async def save_notices(request: Request):
     """Paste (`text`) or upload (`file`) the day's notices; `append` adds them to the ones already saved."""
     site: Site = request.app.state.site
-    form = await request.form()
+    limit = notices_limit(site)
+    form = await _notices_form(request, limit)
+    try:
+        return await _save_notices(request, site, form, limit)
+    finally:
+        await form.close()      # an uploaded file's spooled copy goes now
+
+
+async def _notices_form(request: Request, limit: int):
+    """The form, a pasted text over the notices' limit refused as such (the percent-encoding of a plain form
+    may triple its size; the text itself is measured afterwards)."""
+    try:
+        return await request.form(max_part_size=3 * limit)
+    except HTTPException as error:
+        if error.status_code == 400 and "maximum size" in str(error.detail):
+            raise notices_too_big(limit) from None
+        raise
+
+
+async def _save_notices(request: Request, site: Site, form, limit: int):
     day = parse_day(str(form.get("date") or ""), site)
     lang = lang_of(request)
     text = str(form.get("text") or "") if not isinstance(form.get("text"), UploadFile) else ""
     upload = chosen_file(form)
     if upload is not None:
         name = upload_name(upload, "notices.txt")
-        data = await read_limited(upload, site.upload_limit())
+        data = await read_limited(upload, limit, notices_too_big)
         suffix = ".toml" if name.lower().endswith(".toml") else ".txt"
         label = name
     elif text.strip():
         data, suffix = text.encode("utf-8"), ".txt"
         label = "pasted text" if lang == "en" else "粘贴的通知"
-        if len(data) > site.upload_limit():
-            raise too_big(site.upload_limit())
+        if len(data) > limit:
+            raise notices_too_big(limit)
     else:
-        return _page(request, day, status=400, notice_errors=[
+        return await run_in_threadpool(_page, request, day, status=400, notice_errors=[
             "Paste the notices into the box, or choose a file." if lang == "en" else "请把通知粘贴到框里，或选择一个文件。"])
     try:
         added = await run_in_threadpool(parse_notices, data, suffix, label)
@@ -436,12 +519,13 @@ async def save_notices(request: Request):
 
         await run_in_threadpool(store)
     except AnnouncerError as error:
-        return _page(request, day, status=400, notice_errors=[p.message(lang) for p in error.problems], draft=text)
+        return await run_in_threadpool(_page, request, day, status=400, draft=text,
+                                       notice_errors=[p.message(lang) for p in error.problems])
     return _back(day, msg="saved")
 
 
 def _find(notices: list[Notice], notice_id: str, day: date) -> int:
-    if NOTICE_ID.match(notice_id):
+    if CLIP_ID.match(notice_id):
         for index, notice in enumerate(notices):
             if notice.id == notice_id:
                 return index
@@ -455,7 +539,7 @@ def _rebuild(request: Request, day: date, msg: str) -> RedirectResponse:
         job = start_build(request, day)
     except WebError as error:
         if error.status == 409:
-            return _back(day, msg="busy")
+            return _back(day, msg="busy-withdraw" if msg == "withdrawing" else "busy")
         raise
     return _back(day, job=job.id, msg=msg)
 
@@ -495,9 +579,12 @@ async def delete_notice(request: Request, notice_id: str):
             return write_notices(site.out, day, notices)
 
     left = await run_in_threadpool(change)
-    if not any(n.valid_on(day) for n in left):
-        return _back(day, msg="deleted-last")
-    return await run_in_threadpool(_rebuild, request, day, "deleted")
+    if any(n.valid_on(day) for n in left):
+        return await run_in_threadpool(_rebuild, request, day, "deleted")
+    # Nothing left to say that day: its notice clips come off the air (recordings stay), or nothing was built.
+    if not await run_in_threadpool(notice_clips, site.out, day):
+        return _back(day, msg="deleted-unbuilt")
+    return await run_in_threadpool(_rebuild, request, day, "withdrawing")
 
 
 @router.post("/build")

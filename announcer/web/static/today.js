@@ -45,7 +45,8 @@ document.addEventListener("submit", (event) => {
     bar.hidden = false;
     bar.max = Math.max(state.total, 1);
     bar.value = state.done;
-    status.textContent = panel.dataset.progress.replace("{done}", state.done).replace("{total}", state.total);
+    status.textContent = state.withdraw ? panel.dataset.withdrawing
+      : panel.dataset.progress.replace("{done}", state.done).replace("{total}", state.total);
     if (!state.finished) { setTimeout(() => follow(job), 300); return; }
     if (state.ok) {
       window.location.assign("/?date=" + encodeURIComponent(day) + "&job=" + encodeURIComponent(job));
