@@ -19,7 +19,11 @@ client can hold up the station.
 
 `Controls` is what the page calls: through the socket when a station runs (its
 `.station.lock` is held), else on a play queue of its own with the configured
-player, so "play now" works without a station too.
+player, so "play now" works without a station too. While that queue has
+something on air or waiting, the page holds `.by-hand.lock` (shared): a station
+that starts then leaves the page's "playing" records for the page to end, and
+the page, which looks for a station every half second, stops its own playback
+(two players must not sound at once) and records why.
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from announcer.errors import AnnouncerError, shorten, ui_language
+from announcer.errors import AnnouncerError, shorten, tr, ui_language
 
 log = logging.getLogger("announcer.station")
 
 SOCKET = ".station.sock"
 LOCK = ".station.lock"
+BY_HAND = ".by-hand.lock"  # held (shared) by a page while it plays on its own player
+HANDOVER_S = 0.5           # a page playing on its own looks for a station this often (seconds)
 LIMIT = 64 * 1024          # largest request or answer, bytes
 READ_S = 5.0               # a request must arrive within this
 ANSWER_S = 10.0            # the client waits this long for the answer
@@ -300,6 +306,43 @@ def station_running(out: Path) -> bool:
         os.close(fd)
 
 
+def playing_by_hand(out: Path) -> bool:
+    """Whether a page plays on its own player at `out` right now (it holds `<out>/.by-hand.lock`)."""
+    try:
+        fd = os.open(Path(out) / BY_HAND, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _hold_by_hand(out: Path) -> int | None:
+    """Take `<out>/.by-hand.lock` shared (it waits only while a starting station looks); None when the folder
+    cannot hold it."""
+    try:
+        fd = os.open(Path(out) / BY_HAND, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _let_go(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
 def ask(out: Path, request: dict, timeout: float = ANSWER_S) -> dict:
     """Send one request to the station at `out`; its answer (a dict with "ok"). ControlError when unreachable."""
     path = Path(out) / SOCKET
@@ -346,17 +389,21 @@ class Controls:
 
     `config` is called for the current settings on each request (schedule.toml may change). Without a
     station, plays go through one queue (one at a time, recorded in the play log like the station's),
-    started on the first request; `close` stops it.
+    made on the first request and closed once it is idle, or when a station starts; `close` stops it.
     """
 
     def __init__(self, out: Path, config: Callable[[], object], player: str | None = None, *,
-                 get_player: Callable[..., object] | None = None, clock: Callable[[], object] | None = None):
+                 get_player: Callable[..., object] | None = None, clock: Callable[[], object] | None = None,
+                 watch_s: float = HANDOVER_S):
         self.out = Path(out)
         self._config = config
         self._player = player
         self._get_player = get_player
         self._clock = clock
-        self._local = None
+        self._watch_s = watch_s
+        self._local = None                   # the local daemon, while it plays
+        self._held: int | None = None        # its hold on .by-hand.lock
+        self._quit: threading.Event | None = None
         self._lock = threading.Lock()
 
     def station_running(self) -> bool:
@@ -383,6 +430,7 @@ class Controls:
 
     def status(self) -> Reply:
         if self.station_running():
+            self._close(handover=True)
             reply = _reply(ask(self.out, {"do": "status"}))
             return Reply(reply.zh, reply.en, {**reply.data, "station": True})
         local = self._local
@@ -394,30 +442,78 @@ class Controls:
 
     def close(self) -> None:
         """Stop the local queue (what plays on it is recorded as cut off)."""
-        with self._lock:
-            local, self._local = self._local, None
-        if local is not None:
-            local.stop()
+        self._close(handover=False)
 
     def _send(self, request: dict) -> Reply:
         request = check_request(request)
-        if self.station_running():
-            return _reply(ask(self.out, request))
-        return carry_out(self._here(), request)
+        if not self.station_running():
+            config = self._config()
+            with self._lock:
+                local = self._here(config)
+                if local is not None:
+                    return carry_out(local, request)
+        self._close(handover=True)
+        return _reply(ask(self.out, request))
 
-    def _here(self):
-        """The local daemon (never started: it plays only what is asked, no schedule), with today's settings."""
-        config = self._config()
+    def _here(self, config):
+        """(With self._lock.) The local daemon (never started: it plays only what is asked, no schedule), with
+        today's settings; None when a station runs after all."""
+        if self._local is None:
+            held = _hold_by_hand(self.out)
+            if station_running(self.out):        # looked at again while holding: a station starting now sees us
+                _let_go(held)
+                return None
+            from announcer.station import Daemon
+
+            try:
+                local = Daemon(config, self.out, player=self._player, clock=self._clock, get_player=self._get_player)
+            except BaseException:
+                _let_go(held)
+                raise
+            local.queue.start()
+            self._local, self._held, self._quit = local, held, threading.Event()
+            threading.Thread(target=self._watch, args=(local, self._quit), name="announcer-page-queue",
+                             daemon=True).start()
+        elif station_running(self.out):
+            return None
+        else:
+            self._local.use_config(config)
+        return self._local
+
+    def _watch(self, local, quit: threading.Event) -> None:
+        """While the local daemon lives: a station that starts takes over; idle, it is closed (and lets go
+        of .by-hand.lock)."""
+        while not quit.wait(self._watch_s):
+            if station_running(self.out):
+                self._close(handover=True)
+                return
+            with self._lock:
+                if self._local is not local:
+                    return
+                if local.queue.busy():
+                    continue
+                self._local, held, self._held = None, self._held, None
+            local.stop()
+            _let_go(held)
+            return
+
+    def _close(self, handover: bool) -> None:
+        """Close the local daemon; with `handover` (a station has started) what plays here stops first and is
+        recorded with that reason, so two players never sound at once."""
         with self._lock:
-            if self._local is None:
-                from announcer.station import Daemon
-
-                self._local = Daemon(config, self.out, player=self._player, clock=self._clock,
-                                     get_player=self._get_player)
-                self._local.queue.start()
-            else:
-                self._local.use_config(config)
-            return self._local
+            local, self._local = self._local, None
+            held, self._held = self._held, None
+            quit, self._quit = self._quit, None
+        if local is None:
+            return
+        quit.set()
+        if handover:
+            if local.queue.busy():
+                log.warning(tr("电台开始运行了：网页停止自己的播放，由电台接着播放",
+                               "a station has started: the page stops its own playback; the station plays from now on"))
+            local.queue.stop_all(tr("电台开始运行，由电台接着播放", "a station started; it plays from now on"))
+        local.stop()
+        _let_go(held)
 
 
 def _nothing_playing() -> Reply:

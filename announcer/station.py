@@ -40,7 +40,7 @@ from pathlib import Path
 
 from announcer import players
 from announcer.config import Broadcast, Config, load_config
-from announcer.control import ControlError, ControlServer, Reply
+from announcer.control import ControlError, ControlServer, Reply, playing_by_hand
 from announcer.errors import AnnouncerError, ConfigError, LibraryError, shorten, tr
 from announcer.library import Library
 from announcer.plan import Occurrence, plan, skip_reason, station_zone
@@ -114,8 +114,13 @@ class Daemon:
             log.info(tr(f"播放器：{name}", f"player: {name}"))
         except AnnouncerError as e:
             log.error(tr(f"{e}（到点时会再试）", f"{e} (will try again at each occurrence)"))
-        for cut in self._playlog(lambda: self.playlog.unfinished()) or []:   # the station died mid-broadcast
-            self._record(replace(cut, result="failed", reason=tr("电台在播放途中停止", "the station stopped while it played")))
+        # "playing" rows whose player is gone: an earlier station's (this one holds the station lock), and
+        # plays by hand unless a page is playing on its own right now (it ends its rows itself).
+        by_hand = playing_by_hand(self.out)
+        for cut in self._playlog(lambda: self.playlog.unfinished()) or []:
+            if not (by_hand and is_manual(cut.broadcast)):
+                self._record(replace(cut, result="failed",
+                                     reason=tr("电台在播放途中停止", "the station stopped while it played")))
         now = self.now()
         # Plays by hand are left out: they may have been made (through `announcer serve`) while no station ran,
         # and must not hide what it missed meanwhile.

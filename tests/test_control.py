@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from announcer.control import LIMIT, SOCKET, ControlError, ControlServer, Controls, ask, station_running
+from announcer.control import (LIMIT, SOCKET, ControlError, ControlServer, Controls, ask, playing_by_hand,
+                               station_running)
 from announcer.errors import AnnouncerError
 from announcer.plan import Occurrence
 from announcer.playlog import PlayLog, Record
@@ -242,6 +243,14 @@ def test_a_manual_play_does_not_hide_a_time_within_the_grace_at_the_first_start(
 
 # --- Controls: the page's side ----------------------------------------------------
 
+def settled(controls: Controls, timeout: float = 5) -> None:
+    """Until the page's own queue has played everything and been closed (it lets go of .by-hand.lock then)."""
+    end = time.monotonic() + timeout
+    while controls._local is not None or playing_by_hand(controls.out):      # letting go comes last
+        assert time.monotonic() < end, "the local queue was not closed"
+        time.sleep(0.01)
+
+
 def test_without_a_station_controls_play_on_their_own_player(tmp_path, out):
     make_day(out)
     cfg = config(broadcast("morning", repeat=2))
@@ -255,9 +264,9 @@ def test_without_a_station_controls_play_on_their_own_player(tmp_path, out):
         player.wait_started(2)
         assert controls.status().data["on_air"]["name"] == "manual: morning"
         assert controls.stop().message("en") == 'stopped "manual: morning"'
-        controls._local.queue.wait_idle(5)
+        settled(controls)
         controls.play_clips(DAY, ["a"])
-        controls._local.queue.wait_idle(5)
+        settled(controls)
         with pytest.raises(ControlError) as caught:
             controls.play_clips(DAY, ["zzz"])
         assert caught.value.en == "zzz: not among 2026-11-30's clips"
@@ -308,3 +317,78 @@ def test_a_station_that_holds_the_lock_but_does_not_answer_is_reported(tmp_path,
             controls.play_broadcast("morning")
     assert caught.value.en.startswith("the station is running but cannot be reached")
     assert controls._local is None                          # never played here instead
+
+
+def test_the_page_holds_the_by_hand_lock_only_while_it_plays_on_its_own(tmp_path, out):
+    make_day(out)
+    player = FakePlayer(hold={"01-a.wav"})
+    controls = Controls(out, lambda: config(broadcast("morning")), get_player=lambda name, device: player,
+                        clock=FakeClock(at(9)), watch_s=0.02)
+    try:
+        assert not playing_by_hand(out)
+        controls.play_broadcast("morning")
+        player.wait_started(1)
+        assert playing_by_hand(out)
+        player.release(1)
+        settled(controls)
+        assert not playing_by_hand(out)
+        assert [(r.broadcast, r.result) for r in PlayLog(out).records()] == [("manual: morning", "played")]
+    finally:
+        controls.close()
+
+
+def test_a_station_that_starts_while_the_page_plays_on_its_own_takes_over(tmp_path, out):
+    """Two players must not sound at once: the page stops its own playback and says why in the play log."""
+    make_day(out)
+    player = FakePlayer(hold={"01-a.wav"})
+    controls = Controls(out, lambda: config(broadcast("morning")), get_player=lambda name, device: player,
+                        clock=FakeClock(at(9)), watch_s=0.02)
+    try:
+        controls.play_broadcast("morning")
+        controls.play_clips(DAY, ["b"])                          # waits behind it
+        player.wait_started(1)
+        with _one_station(out):                                  # a station starts; nobody uses the page
+            settled(controls)
+        assert player.heard() == ["01-a.wav!"]
+        handed = "a station started; it plays from now on"
+        assert sorted((r.broadcast, r.result, r.reason) for r in PlayLog(out).records()) == [
+            ("manual: b", "missed", handed), ("manual: morning", "failed", handed)]
+        assert not playing_by_hand(out)
+    finally:
+        controls.close()
+
+
+def test_a_starting_station_leaves_the_pages_own_play_to_the_page(tmp_path, out):
+    """The page's "playing" record is not the station's to end (it did not stop; its player still plays):
+    the page ends it, with the true reason, once it sees the station (here at its next request)."""
+    make_day(out)
+    player = FakePlayer(hold={"01-a.wav"})
+    controls = Controls(out, lambda: config(broadcast("morning")), get_player=lambda name, device: player,
+                        clock=FakeClock(at(9)), watch_s=60)
+    try:
+        controls.play_broadcast("morning")
+        player.wait_started(1)
+        PlayLog(out).add(Record(at(8), "manual: fire", (), "playing", started=at(8)))    # an earlier crash's
+        with _one_station(out):
+            d = daemon(tmp_path, config(broadcast("morning", at=(at(7).time(),))), now=at(9, 1))
+            d.start()
+            rows = {r.broadcast: r for r in records(d)}
+            assert (rows["manual: morning"].result, rows["manual: morning"].ended) == ("playing", None)
+            assert rows["manual: fire"].result == "playing"     # cannot tell while a page plays; the next start will
+            server = ControlServer(d, out)
+            server.start()
+            try:
+                assert controls.status().data["station"] is True
+            finally:
+                server.stop()
+                d.stop()
+        assert controls._local is None and player.heard() == ["01-a.wav!"]
+        rows = {r.broadcast: r for r in records(d)}
+        assert (rows["manual: morning"].result, rows["manual: morning"].reason) == (
+            "failed", "a station started; it plays from now on")
+        again = daemon(tmp_path, config(broadcast("morning", at=(at(7).time(),))), now=at(9, 2))
+        again.start()
+        again.stop()
+        assert {r.broadcast: r.result for r in records(again)}["manual: fire"] == "failed"
+    finally:
+        controls.close()
