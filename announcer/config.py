@@ -878,8 +878,16 @@ def _located(error: AnnouncerError, line: int, key: str) -> AnnouncerError:
     return error
 
 
+# The examples in the README and the sample schedule.toml are public: anybody could try them.
+EXAMPLE_TOKENS = ("xingfuli-guangbo-2026", "write-a-long-password-here", "make-up-your-own-token")
+
+
 def _token(value: Any) -> str:
     text = _to_text(value).strip()
+    if text.lower() in EXAMPLE_TOKENS:
+        raise Invalid("这个口令是说明书里的例子，谁都能猜到：请自己编一个至少 12 个字符的口令，字母和数字混合",
+                      "this token is an example from the documentation, so anybody can guess it: make up your own "
+                      "of at least 12 characters, letters and digits")
     if len(text) < 12 or text.lower() in ("changeme", "password", "123456789012"):
         raise Invalid("口令太短或太容易猜：请写至少 12 个字符，字母和数字混合",
                       "the token is too short or too easy to guess: write at least 12 characters, letters and digits")

@@ -818,3 +818,21 @@ def test_example_schedule_loads_with_every_kind_of_timing():
     assert all(b.once or b.cron or b.at or b.every_s for b in config.broadcasts)
     assert len({b.name for b in config.broadcasts}) == len(config.broadcasts)
     assert any(b.priority == "urgent" for b in config.broadcasts)
+
+
+@pytest.mark.parametrize("token", ["xingfuli-guangbo-2026", "Write-A-Long-Password-Here", "make-up-your-own-token"])
+def test_a_token_copied_from_the_documentation_is_refused(tmp_path, token):
+    path = tmp_path / "schedule.toml"
+    path.write_text(f'[web]\ntoken = "{token}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.message("en") == (
+        f"{path}:2 web.token: this token is an example from the documentation, so anybody can guess it: "
+        "make up your own of at least 12 characters, letters and digits")
+    assert "说明书里的例子" in caught.value.message("zh")
+
+
+def test_a_token_of_your_own_is_accepted(tmp_path):
+    path = tmp_path / "schedule.toml"
+    path.write_text('[web]\ntoken = "  tea-room-7-kettle  "\n', encoding="utf-8")
+    assert load_config(path).web.token == "tea-room-7-kettle"
