@@ -96,12 +96,40 @@ def test_serve_on_the_network_needs_a_token(tmp_path, settings):
     settings.write_text(SETTINGS + f'\n[web]\ntoken = "{TOKEN}"\n', encoding="utf-8")
     process = start(tmp_path, "serve", "--host", "0.0.0.0", "--port", "0")
     try:
-        port = url_in(process.stdout, process).rsplit(":", 1)[1].rstrip("/")
+        url = url_in(process.stdout, process)
+        assert "0.0.0.0" not in url                     # an address a phone can open
+        port = url.rsplit(":", 1)[1].rstrip("/")
         answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert (answer.status_code, answer.headers["location"]) == (303, "/login")
+        url_in(process.stdout, process, r"(each browser asks once for the token under \[web\] in schedule.toml)")
     finally:
         code, err = stop(process, signal.SIGTERM)
     assert code == 0, err
+
+
+def test_listening_everywhere_shows_this_computers_addresses(monkeypatch):
+    from announcer.web import server
+
+    assert server.page_urls("127.0.0.1", 8080) == ["http://127.0.0.1:8080/"]
+    assert server.page_urls("::1", 8080) == ["http://[::1]:8080/"]
+    assert server.page_urls("192.168.1.20", 80) == ["http://192.168.1.20:80/"]
+    monkeypatch.setattr(server, "lan_addresses", lambda: ["192.168.1.20", "10.8.0.3"])
+    assert server.page_urls("0.0.0.0", 8080) == ["http://192.168.1.20:8080/", "http://10.8.0.3:8080/"]
+    assert server.page_urls("::", 8080)[0] == "http://192.168.1.20:8080/"
+    monkeypatch.setattr(server, "lan_addresses", lambda: [])
+    assert server.page_urls("0.0.0.0", 8080) == ["http://127.0.0.1:8080/"]
+
+
+def test_lan_addresses_are_usable_ipv4_addresses():
+    import ipaddress
+
+    from announcer.web.server import lan_addresses
+
+    found = lan_addresses()
+    assert len(found) == len(set(found))
+    for address in found:
+        ip = ipaddress.ip_address(address)
+        assert ip.version == 4 and not ip.is_loopback and not ip.is_unspecified
 
 
 def test_a_port_in_use_is_one_line(tmp_path, settings):

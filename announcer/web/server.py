@@ -9,8 +9,10 @@ main thread, as in the station, which then stops the page.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import signal
 import socket
+import struct
 import sys
 import threading
 from pathlib import Path
@@ -31,8 +33,8 @@ class WebServer:
         self.sock = listen(host, port)
         self.port = self.sock.getsockname()[1]
         site.port = self.port
-        shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{self.port}/"
+        self.urls = page_urls(host, self.port)      # what another device opens; the first is the likeliest
+        self.url = self.urls[0]
         config = uvicorn.Config(create_app(site), host=host, port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=STOP_S, server_header=False)
         self.server = uvicorn.Server(config)
@@ -56,6 +58,45 @@ class WebServer:
         if self._thread is not None:
             self._thread.join(STOP_S + 2)
         self.sock.close()
+
+
+def page_urls(host: str, port: int) -> list[str]:
+    """The addresses to open the page at. Listening on every address (0.0.0.0, ::), those are this computer's
+    network addresses (a phone cannot open 0.0.0.0); 127.0.0.1 when it has none."""
+    if host not in ("0.0.0.0", "::", ""):
+        shown = f"[{host}]" if ":" in host else host
+        return [f"http://{shown}:{port}/"]
+    return [f"http://{address}:{port}/" for address in lan_addresses() or ["127.0.0.1"]]
+
+
+def lan_addresses() -> list[str]:
+    """This computer's IPv4 addresses other than loopback, the one its default route uses first. Nothing is
+    sent: a UDP connect only picks a route, and the rest are read from the network interfaces."""
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))          # TEST-NET-1: never reached, nothing is sent
+            found.append(probe.getsockname()[0])
+        except OSError:
+            pass                                      # no route: no network, or not Linux-like
+        try:
+            import fcntl
+
+            for _, name in socket.if_nameindex():
+                request = struct.pack("256s", name.encode()[:15])
+                try:
+                    answer = fcntl.ioctl(probe.fileno(), 0x8915, request)   # SIOCGIFADDR
+                except OSError:
+                    continue                          # an interface without an IPv4 address
+                found.append(socket.inet_ntoa(answer[20:24]))
+        except (ImportError, OSError, AttributeError):
+            pass
+    usable = []
+    for address in found:
+        ip = ipaddress.ip_address(address)
+        if not (ip.is_loopback or ip.is_unspecified or ip.is_link_local) and address not in usable:
+            usable.append(address)
+    return usable
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -107,6 +148,11 @@ def serve(config: Config, out: Path, host: str = "127.0.0.1", port: int = 8080, 
         try:
             page.start()
             print(tr(f"网页：{page.url}（按 Ctrl-C 停止）", f"page at {page.url} (Ctrl-C stops)"), flush=True)
+            for url in page.urls[1:]:
+                print(tr(f"也可以用：{url}", f"also at {url}"), flush=True)
+            if config.web.token:
+                print(tr("每个浏览器第一次打开时要输入 schedule.toml 里 [web] 的 token。",
+                         "each browser asks once for the token under [web] in schedule.toml"), flush=True)
             signalled = False
             while page.alive() and not signalled:
                 signalled = signal.sigtimedwait(stops, 0.5) is not None
