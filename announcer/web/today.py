@@ -23,7 +23,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 
 from announcer.errors import AnnouncerError, LibraryError
 from announcer.library import Library, atomic_write
@@ -472,23 +471,11 @@ def _back(day: date, **params) -> RedirectResponse:
 async def save_notices(request: Request):
     """Paste (`text`) or upload (`file`) the day's notices; `append` adds them to the ones already saved."""
     site: Site = request.app.state.site
-    limit = notices_limit(site)
-    form = await _notices_form(request, limit)
+    form = await request.form()
     try:
-        return await _save_notices(request, site, form, limit)
+        return await _save_notices(request, site, form, notices_limit(site))
     finally:
         await form.close()      # an uploaded file's spooled copy goes now
-
-
-async def _notices_form(request: Request, limit: int):
-    """The form, a pasted text over the notices' limit refused as such (the percent-encoding of a plain form
-    may triple its size; the text itself is measured afterwards)."""
-    try:
-        return await request.form(max_part_size=3 * limit)
-    except HTTPException as error:
-        if error.status_code == 400 and "maximum size" in str(error.detail):
-            raise notices_too_big(limit) from None
-        raise
 
 
 async def _save_notices(request: Request, site: Site, form, limit: int):
