@@ -186,3 +186,69 @@ def test_a_page_without_controls_still_stops_and_answers_status(tmp_path):
     assert answer.status_code == 303 and flash(answer) == ("nothing is playing", "ok")
     assert client.get("/status").json() == {"ok": True, "running": False, "message": "nothing is playing",
                                             "on_air": None, "waiting": []}
+
+
+@pytest.mark.parametrize("referer, back", [
+    ("/usb/plan", "/usb"), ("/usb/export", "/usb"), ("/schedule/add", "/schedule"), ("/play", "/"),
+    ("/notices", "/"), ("/notices/water-off?date=2026-11-29", "/?date=2026-11-29"),
+    ("/log?date=2026-11-20&x=1", "/log?date=2026-11-20"), ("/log?date=../../etc", "/log"),
+    ("/recordings", "/recordings"), ("/static/app.css", "/"),
+])
+def test_stop_goes_back_to_a_page_never_to_a_post_only_address(page, referer, back):
+    answer = page.post("/stop", data={"csrf": page.csrf}, headers={"referer": f"http://127.0.0.1:8080{referer}"},
+                       follow_redirects=False)
+    location = urlsplit(answer.headers["location"])
+    query = parse_qs(location.query)
+    assert location.path + (f"?date={query['date'][0]}" if "date" in query else "") == back
+    assert sorted(query) == sorted(["flash", "flash_kind", "flash_sig"] + (["date"] if "date" in query else []))
+
+
+@pytest.mark.parametrize("post, fields, back", [
+    ("/usb/plan", {"date": "2026-11-30"}, "/usb"),
+    ("/usb/export", {"date": "2026-11-30"}, "/usb"),
+    ("/schedule/add", {"new_name": "", "new_at": ""}, "/schedule"),
+    ("/notices", {"date": "2026-11-29", "text": ""}, "/?date=2026-11-29"),
+])
+def test_stop_and_the_language_switch_on_a_page_that_answered_a_post_end_on_a_page(page, post, fields, back):
+    shown = page.post(post, data={"csrf": page.csrf, **fields})
+    assert f'name="back" value="{back}"' in shown.text
+    switch = html.unescape(re.search(r'id="lang-switch" href="([^"]*)"', shown.text).group(1))
+    landed = page.get(switch)                                   # to Chinese
+    assert landed.status_code == 200 and landed.headers["content-type"].startswith("text/html")
+    assert urlsplit(str(landed.url)).path == urlsplit(back).path and 'lang="zh-CN"' in landed.text
+    stopped = page.post("/stop", data={"csrf": page.csrf, "back": back},
+                        headers={"referer": f"http://127.0.0.1:8080{post}"})
+    assert stopped.status_code == 200 and stopped.headers["content-type"].startswith("text/html")
+    assert "现在没有在播放的广播。" in stopped.text
+    assert urlsplit(str(stopped.url)).path == urlsplit(back).path
+
+
+def test_the_stop_forms_back_field_keeps_to_this_sites_pages(page):
+    for back, path in (("//evil.example/x", "/"), ("http://evil.example/", "/"), ("/usb/plan", "/usb"),
+                       ("/log?date=2026-11-20", "/log"), ("javascript:alert(1)", "/")):
+        answer = page.post("/stop", data={"csrf": page.csrf, "back": back}, follow_redirects=False)
+        assert urlsplit(answer.headers["location"]).path == path, back
+
+
+def test_the_language_switch_keeps_the_day(page):
+    shown = page.get("/log?date=2026-11-20")
+    switch = html.unescape(re.search(r'id="lang-switch" href="([^"]*)"', shown.text).group(1))
+    assert page.get(switch, follow_redirects=False).headers["location"] == "/log?date=2026-11-20"
+
+
+@pytest.mark.parametrize("where", ["/schedule", "/log", "/usb", "/recordings", "/"])
+def test_play_now_and_stop_say_what_happened_on_every_page(page, where):
+    answer = page.post("/play", data={"csrf": page.csrf, "broadcast": "morning"},
+                       headers={"referer": f"http://127.0.0.1:8080{where}"})
+    assert answer.status_code == 200 and urlsplit(str(answer.url)).path == where
+    assert html.unescape(answer.text).count('playing "morning" now (2 clip(s))') == 1
+    assert re.search(r'<p class="flash ok" role="status">playing &#34;morning&#34; now', answer.text)
+    answer = page.post("/stop", data={"csrf": page.csrf, "back": where})
+    assert html.unescape(answer.text).count("nothing is playing") == 1
+
+
+def test_a_pages_own_message_is_shown_instead_of_a_flash_in_the_address(page):
+    stopped = page.post("/stop", data={"csrf": page.csrf, "back": "/schedule"}, follow_redirects=False)
+    address = stopped.headers["location"] + "&saved=1"
+    shown = html.unescape(page.get(address).text)
+    assert "saved; the running station picks it up" in shown and "nothing is playing" not in shown

@@ -1,13 +1,19 @@
 """The page's guards: token login, CSRF, Host, upload size, language, and the refusal to listen openly."""
 
+import asyncio
+import html
+import logging
+import os
 import re
 import stat
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from announcer.config import load_config
 from announcer.web import Site, create_app
+from announcer.web.security import Throttle
 from announcer.web.site import WebError, refuse_start
 
 TOKEN = "morning-shift-2026"
@@ -16,7 +22,17 @@ TOKEN = "morning-shift-2026"
 def client(tmp_path, settings: str = "", host: str = "127.0.0.1", base: str = "http://127.0.0.1:8080"):
     config = tmp_path / "schedule.toml"
     config.write_text(settings, encoding="utf-8")
-    return TestClient(create_app(Site(config, tmp_path / "out", host=host)), base_url=base)
+    c = TestClient(create_app(Site(config, tmp_path / "out", host=host)), base_url=base)
+    c.app.state.site.guard.throttle.delay = 0.0         # the delay has a test of its own
+    return c
+
+
+def problems(answer) -> list[str]:
+    return [html.unescape(p) for p in re.findall(r"<li>(.*?)</li>", answer.text)]
+
+
+def log_in(c, token: str = TOKEN):
+    return c.post("/login", data={"token": token, "csrf": csrf_of(c.get("/login").text)}, follow_redirects=False)
 
 
 def csrf_of(page: str) -> str:
@@ -144,3 +160,198 @@ def test_messages_made_for_a_request_are_in_the_pages_language(tmp_path, monkeyp
     from announcer.errors import ui_language
 
     assert ui_language() == "zh"                       # nothing leaks out of the request
+
+
+def test_changing_the_token_logs_everybody_out(tmp_path):
+    c = client(tmp_path, f'[web]\ntoken = "{TOKEN}"\n')
+    assert log_in(c).status_code == 303
+    assert c.get("/log").status_code == 200
+    (tmp_path / "schedule.toml").write_text('[web]\ntoken = "evening-shift-2027"\n', encoding="utf-8")
+    assert c.get("/log", follow_redirects=False).headers["location"] == "/login"
+    assert log_in(c, "evening-shift-2027").status_code == 303
+    assert c.get("/log").status_code == 200
+
+
+def test_the_cookies_are_lax_and_http_only(tmp_path):
+    c = client(tmp_path, f'[web]\ntoken = "{TOKEN}"\n')
+    session = c.get("/login").headers["set-cookie"]
+    login = log_in(c).headers["set-cookie"]
+    for cookie in (session, login):
+        assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+
+
+def test_wrong_tokens_lock_the_client_out_for_a_while(tmp_path):
+    now = [1000.0]
+    c = client(tmp_path, f'[station]\nlanguage = "en"\n[web]\ntoken = "{TOKEN}"\n')
+    c.app.state.site.guard.throttle = Throttle(delay=0, clock=lambda: now[0])
+    for _ in range(9):
+        assert log_in(c, "guess-guess-guess").status_code == 401
+    now[0] += 300
+    assert log_in(c, "guess-guess-guess").status_code == 401      # the 10th within 10 minutes
+    refused = log_in(c)                                             # even the right token now
+    assert refused.status_code == 429 and 'id="login-locked"' in refused.text
+    assert "Too many failed logins. For safety, try again in 10 minute(s)." in refused.text
+    assert "announcer_login" not in refused.headers.get("set-cookie", "")
+    now[0] += 599
+    assert log_in(c).status_code == 429
+    now[0] += 2
+    assert log_in(c).status_code == 303
+
+
+def test_the_lockout_message_is_in_chinese_too(tmp_path):
+    c = client(tmp_path, f'[web]\ntoken = "{TOKEN}"\n')
+    c.app.state.site.guard.throttle = Throttle(delay=0, limit=1)
+    log_in(c, "guess-guess-guess")
+    assert "登录失败的次数太多。为了安全，请 10 分钟后再试。" in log_in(c).text
+
+
+def test_old_failures_and_a_good_login_are_forgotten():
+    now = [0.0]
+    throttle = Throttle(limit=3, window=60, lockout=60, clock=lambda: now[0])
+    throttle.failed("10.0.0.5")
+    throttle.failed("10.0.0.5")
+    now[0] = 61                                   # both are out of the window
+    throttle.failed("10.0.0.5")
+    throttle.failed("10.0.0.5")
+    assert throttle.refused("10.0.0.5") == 0
+    throttle.succeeded("10.0.0.5")
+    throttle.failed("10.0.0.5")
+    throttle.failed("10.0.0.5")
+    assert throttle.refused("10.0.0.5") == 0
+    throttle.failed("10.0.0.5")
+    assert throttle.refused("10.0.0.5") == 60
+    assert throttle.refused("10.0.0.6") == 0      # another client may still try
+
+
+def test_an_ipv6_client_is_its_slash_64_and_memory_is_bounded():
+    assert Throttle.key("2001:db8:1:2:aaaa::1") == Throttle.key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert Throttle.key("::ffff:10.0.0.5") == "10.0.0.5"
+    throttle = Throttle(limit=1, clients=5)
+    for n in range(20):
+        throttle.failed(f"10.0.0.{n}")
+    assert len(throttle._locked) == 5 and throttle.refused("10.0.0.19") > 0
+
+
+def test_a_wrong_token_costs_a_second_without_holding_up_other_requests(tmp_path):
+    c = client(tmp_path, f'[web]\ntoken = "{TOKEN}"\n')
+    c.app.state.site.guard.throttle.delay = 0.3
+    started = time.monotonic()
+    assert log_in(c, "guess-guess-guess").status_code == 401
+    assert time.monotonic() - started >= 0.3
+    from announcer.web import login
+
+    assert asyncio.iscoroutinefunction(login.login)           # it awaits the delay: the loop goes on
+
+
+def test_the_readme_example_token_is_refused(tmp_path):
+    readme = (os.path.dirname(__file__) + "/../README.md")
+    example = re.search(r'^\s*token = "([^"]+)"', open(readme, encoding="utf-8").read(), re.M).group(1)
+    config = tmp_path / "schedule.toml"
+    config.write_text(f'[web]\ntoken = "{example}"\n', encoding="utf-8")
+    from announcer.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert "an example from the documentation" in caught.value.message("en")
+
+
+@pytest.mark.parametrize("lang, path, status, words", [
+    ("en", "/no-such-page", 404, "there is no such page; use the menu above to open the page you need"),
+    ("zh", "/no-such-page", 404, "找不到这个页面。"),
+    ("en", "/usb/plan", 405, "this address cannot be opened this way"),
+    ("zh", "/notices/abc", 405, "这个地址不能这样打开。"),
+    ("en", "/log?date=9999-12-31", 400, "9999-12-31 is out of range: choose a date from 2000-01-01 to 2099-12-31"),
+    ("en", "/log.csv?date=0001-01-01", 400, "0001-01-01 is out of range"),
+    ("zh", "/?date=1999-12-31", 400, "日期 1999-12-31 超出范围"),
+])
+def test_errors_are_a_page_in_the_pages_language(tmp_path, lang, path, status, words):
+    c = client(tmp_path, f'[station]\nlanguage = "{lang}"\n')
+    answer = c.get(path)
+    assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
+    assert any(words in p for p in problems(answer)), problems(answer)
+    assert 'id="nav-today"' in answer.text
+    wanted = c.get(path, headers={"accept": "application/json"})
+    assert wanted.status_code == status and wanted.json()["ok"] is False and words in wanted.json()["errors"][0]
+
+
+def test_a_field_of_the_wrong_kind_is_a_bilingual_422(tmp_path):
+    c = client(tmp_path, '[station]\nlanguage = "en"\n')
+    answer = c.post("/login", data={"csrf": csrf_of(c.get("/login").text)}, files={"token": ("t.txt", b"x")})
+    assert answer.status_code == 422
+    assert problems(answer) == ['"token" in the request is missing or not valid; reload the page and try again']
+
+
+def test_an_unexpected_failure_is_one_line_and_its_traceback_goes_to_the_log(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("announcer"), "propagate", True)
+    c = client(tmp_path)
+
+    def broken():
+        raise RuntimeError("disk on fire")
+
+    c.app.add_api_route("/broken", broken)
+    with caplog.at_level(logging.ERROR, logger="announcer.web"):
+        answer = c.get("/broken")
+    assert answer.status_code == 500
+    assert problems(answer) == ["内部错误：页面出了问题，没能完成这一步。请记下时间并告诉维护人员；电台的日志里有详细信息。"]
+    assert "disk on fire" not in answer.text and "Traceback" not in answer.text
+    assert "disk on fire" in caplog.text and "GET /broken" in caplog.text
+    c.cookies.set("lang", "en")
+    assert c.get("/broken", headers={"accept": "application/json"}).json()["errors"] == [
+        "internal error: the page failed to do this; please report it with the time (the server's log has the details)"]
+
+
+def test_the_wrong_host_message_is_in_the_pages_language(tmp_path):
+    c = client(tmp_path, base="http://attacker.example:8080")
+    assert c.get("/log").text == "地址不对：请在本机用 http://127.0.0.1:8080 打开本页面。"
+    c.cookies.set("lang", "en")
+    assert c.get("/log").text == "wrong Host header; open the page as http://127.0.0.1:8080"
+
+
+def test_a_pasted_text_over_a_megabyte_is_read_up_to_the_upload_limit(tmp_path):
+    """Starlette's own limit for a form field is 1 MB (with English JSON); the page's is upload_limit."""
+    c = client(tmp_path, '[station]\nlanguage = "en"\n')
+    c.get("/log")
+    big = {"text": "x" * 1_200_000, "csrf": "0" * 64}
+    answer = c.post("/notices", data=big, files={"file": ("", b"")})        # multipart, as the Today form
+    assert answer.status_code == 403 and "reload the page and try again" in answer.text   # read, then refused
+
+
+def test_a_field_over_its_limit_on_a_small_form_is_a_bilingual_413(tmp_path):
+    c = client(tmp_path)
+    token = csrf_of(c.get("/login").text)
+    answer = c.post("/login", data={"csrf": token, "token": "x" * 1_100_000}, files={"f": ("", b"")})
+    assert answer.status_code == 413
+    assert problems(answer) == ["上传的内容太大：最多 1.05 MB。请把文件缩小或拆开后再上传。"]
+
+
+def test_the_settings_are_parsed_once_while_the_file_is_unchanged(tmp_path, monkeypatch):
+    import announcer.web.site as site_module
+
+    calls = []
+    real = site_module.load_config
+    monkeypatch.setattr(site_module, "load_config", lambda path: calls.append(path) or real(path))
+    c = client(tmp_path, '[station]\nlanguage = "en"\n')
+    config = tmp_path / "schedule.toml"
+    settled = time.time() - 60
+    os.utime(config, (settled, settled))
+    calls.clear()
+    c.get("/log")
+    c.get("/log")
+    assert len(calls) == 1
+    config.write_text('[station]\nlanguage = "zh"\n', encoding="utf-8")   # just written: not trusted yet,
+    assert "播放记录" in c.get("/log").text                                 # it may change within the same tick
+    os.utime(config, (settled + 1, settled + 1))
+    calls.clear()
+    c.get("/log")
+    c.get("/log")
+    assert len(calls) == 1
+    config.write_text('[station]\nlanguage = "xx"\n', encoding="utf-8")
+    os.utime(config, (settled + 2, settled + 2))
+    site = c.app.state.site
+    from announcer.errors import ConfigError
+
+    for _ in range(2):
+        with pytest.raises(ConfigError) as caught:
+            site.config()
+        assert "station.language" in caught.value.message("en")
+    assert len(calls) == 2

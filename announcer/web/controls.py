@@ -2,16 +2,15 @@
 
 They go through `site.controls` (announcer.control.Controls): to the running
 station, or, without one, to this process's own player. A form POST is
-answered with a redirect (303) back to the page it came from, carrying a flash
-message in signed query parameters (`flash`, `flash_kind`, `flash_sig`); a page
-shows it with `render(..., **flash_of(request))`. A refused request shows the
-error page. Requests that accept JSON get `{"ok": ..., "message": ...}`.
+answered with a redirect (303) back to the page it came from (the form's `back`
+field, else its Referer; only ever one of this site's pages), carrying a flash
+message in signed query parameters (`flash`, `flash_kind`, `flash_sig`) that
+`render` shows on any page. A refused request shows the error page. Requests
+that accept JSON get `{"ok": ..., "message": ...}`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -21,13 +20,13 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from announcer.errors import AnnouncerError
-from announcer.web.site import Site, WebError, check_csrf, error_response, lang_of, parse_day, wants_json
+from announcer.web.site import flash_of  # noqa: F401  (pages import it from here)
+from announcer.web.site import (Site, WebError, check_csrf, error_response, flash_signature, lang_of, page_of,
+                                parse_day, wants_json)
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 LIMIT = 64 * 1024                      # largest /play request body
-FLASH_KEYS = ("flash", "flash_kind", "flash_sig")
-KINDS = ("ok", "warn", "bad")
 _lazy = threading.Lock()
 
 
@@ -92,7 +91,11 @@ async def _do(request: Request, action, *args):
     message = reply.message(lang)
     if wants_json(request):
         return JSONResponse({"ok": True, "message": message})
-    return RedirectResponse(back_with_flash(request, message), status_code=303)
+    back = None
+    if "form" in request.headers.get("content-type", ""):
+        field = (await request.form()).get("back")
+        back = field if isinstance(field, str) else None
+    return RedirectResponse(back_with_flash(request, message, back=back), status_code=303)
 
 
 async def _fields(request: Request) -> dict:
@@ -130,31 +133,23 @@ def _one(value) -> str | None:
 
 # --- the flash after a redirect ------------------------------------------------
 
-def back_with_flash(request: Request, text: str, kind: str = "ok") -> str:
-    """The page the request came from (its Referer, when that is a path on this site; else /), with `text`
-    to show as a flash."""
-    path, query = "/", []
-    referer = urlsplit(request.headers.get("referer", ""))
-    if referer.path.startswith("/") and not referer.path.startswith("//") and "\\" not in referer.path \
-            and (not referer.netloc or referer.netloc == request.headers.get("host")) \
-            and referer.scheme in ("", "http", "https"):
-        path = referer.path
-        query = [(k, v) for k, v in parse_qsl(referer.query, keep_blank_values=True) if k not in FLASH_KEYS]
-    query += [("flash", text), ("flash_kind", kind), ("flash_sig", _signature(request, kind, text))]
-    return f"{path}?{urlencode(query)}"
-
-
-def flash_of(request: Request) -> dict:
-    """{"flash": text, "flash_kind": kind} when the request carries a flash signed for this session, else {}:
-    pass it on to render (a link made elsewhere cannot put words on the page)."""
-    text, kind, sig = (request.query_params.get(k) for k in FLASH_KEYS)
-    kind = kind or "ok"
-    if not text or kind not in KINDS or not sig or not hmac.compare_digest(sig, _signature(request, kind, text)):
-        return {}
-    return {"flash": text, "flash_kind": kind}
-
-
-def _signature(request: Request, kind: str, text: str) -> str:
-    guard = request.app.state.site.guard
-    message = f"flash:{request.state.session}:{kind}:{text}".encode()
-    return hmac.new(guard.secret, message, hashlib.sha256).hexdigest()[:32]
+def back_with_flash(request: Request, text: str, kind: str = "ok", back: str | None = None) -> str:
+    """The page the request came from, with `text` to show as a flash. `back` (a path on this site), else
+    the Referer when it is this site; a form's POST address goes to its page (/usb/plan → /usb), and
+    anything else to /."""
+    path, query = "/", ""
+    if back is not None:
+        wanted = urlsplit(back)
+        if not wanted.scheme and not wanted.netloc:
+            path, query = wanted.path, wanted.query
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        if (not referer.netloc or referer.netloc == request.headers.get("host")) \
+                and referer.scheme in ("", "http", "https"):
+            path, query = referer.path, referer.query
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        path, query = "/", ""
+    page = urlsplit(page_of(path, query))                # its query: a valid date at most
+    kept = parse_qsl(page.query) + [("flash", text), ("flash_kind", kind),
+                                    ("flash_sig", flash_signature(request, kind, text))]
+    return f"{page.path}?{urlencode(kept)}"

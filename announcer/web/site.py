@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from announcer.config import Config, find_config, load_config
 from announcer.errors import AnnouncerError, ConfigError, use_language
@@ -19,6 +27,13 @@ from announcer.web.security import LOGIN_COOKIE, SESSION_COOKIE, UNSAFE, Guard, 
 
 HERE = Path(__file__).parent
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+SETTLED_NS = 2_000_000_000     # a settings file is cached once unchanged this long (mtime ticks are coarse)
+GET_PAGES = ("/", "/recordings", "/schedule", "/log", "/usb")
+PAGE_OF_POST = {"/usb/plan": "/usb", "/usb/export": "/usb", "/schedule/add": "/schedule"}
+FLASH_KEYS = ("flash", "flash_kind", "flash_sig")
+KINDS = ("ok", "warn", "bad")
+log = logging.getLogger("announcer.web")
 
 
 class WebError(AnnouncerError):
@@ -51,9 +66,35 @@ class Site:
     controls: Any = None          # announcer.control.Controls: play now / stop (set by serve / run --web)
     clock: Any = None             # () -> aware datetime, for tests; None: the station's zone now
     _guard: Guard | None = field(default=None, repr=False)
+    _cached: tuple | None = field(default=None, repr=False)      # (file key, Config or ConfigError)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def config(self) -> Config:
-        return load_config(find_config(self.config_path) if self.config_path else find_config(None))
+        """The settings, parsed again only when the file changed (its inode, mtime or size): the middleware
+        and the route ask several times a request."""
+        path = find_config(self.config_path) if self.config_path else find_config(None)
+        if path is None:
+            return load_config(None)
+        try:
+            info = path.stat()
+        except OSError:
+            return load_config(path)          # says what is wrong with it
+        key = (str(path), info.st_ino, info.st_mtime_ns, info.st_size)
+        with self._cache_lock:
+            cached = self._cached
+        if cached is not None and cached[0] == key:
+            found = cached[1]
+        else:
+            try:
+                found = load_config(path)
+            except ConfigError as error:
+                found = error
+            if time.time_ns() - info.st_mtime_ns > SETTLED_NS:   # a file written this instant may change
+                with self._cache_lock:                           # again within the same mtime tick
+                    self._cached = (key, found)
+        if isinstance(found, ConfigError):
+            raise ConfigError(found.problems)
+        return found
 
     @property
     def guard(self) -> Guard:
@@ -87,16 +128,41 @@ class Site:
 
 
 def parse_day(text: str | None, site: Site) -> date:
-    """A date from a request (YYYY-MM-DD), or today; anything else is refused before it can name a path."""
+    """A date from a request (YYYY-MM-DD, 2000 to 2099), or today; anything else is refused before it can
+    name a path."""
     if not text:
         return site.today()
     try:
         if not DAY_PATTERN.match(text):
             raise ValueError
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise WebError(f"“{text[:20]}”不是日期，请写成 2026-11-30 这样。",
                        f"\"{text[:20]}\" is not a date; write it like 2026-11-30", status=400) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise WebError(f"日期 {text} 超出范围：请选 {FIRST_DAY} 到 {LAST_DAY} 之间的日期。",
+                       f"{text} is out of range: choose a date from {FIRST_DAY} to {LAST_DAY}", status=400)
+    return day
+
+
+def page_of(path: str, query: str = "") -> str:
+    """The page to go back to from `path` (a page, or a form's POST address that has no page of its own),
+    keeping a valid ?date=; never anywhere but one of this site's pages."""
+    if path in GET_PAGES:
+        page = path
+    else:
+        page = PAGE_OF_POST.get(path, "/")       # /notices…, /play, /stop, /build: the Today page
+    day = dict(parse_qsl(query)).get("date", "")
+    return f"{page}?{urlencode({'date': day})}" if DAY_PATTERN.match(day) else page
+
+
+def here(request: Request, day: Any = None) -> str:
+    """This page as a place to come back to (the language switch, Stop); a page answering a POST names its
+    GET page, with the day it showed."""
+    query = request.url.query
+    if request.method != "GET" and isinstance(day, date):
+        query = urlencode({"date": day.isoformat()})
+    return page_of(request.url.path, query)
 
 
 def lang_of(request: Request) -> str:
@@ -104,12 +170,32 @@ def lang_of(request: Request) -> str:
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
-    """A page, in the request's language, with what every page needs (csrf, lang, nav, site)."""
+    """A page, in the request's language, with what every page needs (csrf, lang, nav, site). Without a
+    `flash` of the caller's, the signed flash in the address (what Play now or Stop said) is shown."""
     site: Site = request.app.state.site
     lang = lang_of(request)
+    if not context.get("flash"):
+        context.update(flash_of(request))
     context.update(request=request, lang=lang, csrf=request.state.csrf, site=site,
-                   T=lambda zh, en: en if lang == "en" else zh, station_running=_station_running(site))
+                   here=here(request, context.get("day")), T=lambda zh, en: en if lang == "en" else zh,
+                   station_running=_station_running(site))
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status)
+
+
+def flash_of(request: Request) -> dict:
+    """{"flash": text, "flash_kind": kind} when the address carries a flash signed for this session, else {}
+    (a link made elsewhere cannot put words on the page)."""
+    text, kind, sig = (request.query_params.get(k) for k in FLASH_KEYS)
+    kind = kind or "ok"
+    if not text or kind not in KINDS or not sig or not hmac.compare_digest(sig, flash_signature(request, kind, text)):
+        return {}
+    return {"flash": text, "flash_kind": kind}
+
+
+def flash_signature(request: Request, kind: str, text: str) -> str:
+    guard = request.app.state.site.guard
+    message = f"flash:{request.state.session}:{kind}:{text}".encode()
+    return hmac.new(guard.secret, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _station_running(site: Site) -> bool:
@@ -123,12 +209,50 @@ def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "") or request.headers.get("x-requested-with") == "fetch"
 
 
-def error_response(request: Request, error: AnnouncerError, status: int = 400) -> Response:
+def error_response(request: Request, error: AnnouncerError, status: int = 400,
+                   headers: dict | None = None) -> Response:
     lang = lang_of(request)
     problems = [p.message(lang) for p in error.problems]
     if wants_json(request):
-        return JSONResponse({"ok": False, "errors": problems}, status_code=status)
-    return render(request, "error.html", status=status, problems=problems)
+        response = JSONResponse({"ok": False, "errors": problems}, status_code=status)
+    else:
+        response = render(request, "error.html", status=status, problems=problems)
+    response.headers.update(headers or {})
+    return response
+
+
+def too_big(limit: int) -> WebError:
+    mb = f"{limit / 1e6:.3g}"
+    return WebError(f"上传的内容太大：最多 {mb} MB。请把文件缩小或拆开后再上传。",
+                    f"the upload is too big: at most {mb} MB; make the file smaller or split it", status=413)
+
+
+def form_error(detail: str, limit: int) -> WebError:
+    """A form Starlette could not read (its own English words), said for the page. A field over its size
+    limit names the limit it met: `limit`, or the 1 MB of the routes with declared Form fields."""
+    if "maximum size" in detail:
+        size = re.search(r"(\d+)\s*KB", detail)
+        return too_big(int(size.group(1)) * 1024 if size else limit)
+    return WebError("无法读取提交的表单（内容不完整或太多）。请刷新页面后再试。",
+                    "the form could not be read (incomplete, or too many fields); reload the page and try again")
+
+
+def http_error(status: int) -> WebError:
+    if status == 404:
+        return WebError("找不到这个页面。请用上面的菜单打开要用的页面。",
+                        "there is no such page; use the menu above to open the page you need", status=404)
+    if status == 405:
+        return WebError("这个地址不能这样打开。请用上面的菜单回到页面。",
+                        "this address cannot be opened this way; use the menu above to go back to the page",
+                        status=405)
+    return WebError(f"请求被拒绝（HTTP {status}）。请刷新页面后再试。",
+                    f"the request was refused (HTTP {status}); reload the page and try again", status=status)
+
+
+def internal_error() -> WebError:
+    return WebError("内部错误：页面出了问题，没能完成这一步。请记下时间并告诉维护人员；电台的日志里有详细信息。",
+                    "internal error: the page failed to do this; please report it with the time "
+                    "(the server's log has the details)", status=500)
 
 
 def create_app(site: Site) -> FastAPI:
@@ -142,15 +266,16 @@ def create_app(site: Site) -> FastAPI:
         request.state.lang = _language(request, site)
         use_language(request.state.lang)   # this request's task (and the threads it starts) only
         if not host_allowed(request, site.host):
-            return PlainTextResponse("wrong Host header; open the page as http://127.0.0.1", status_code=400)
+            address = f"http://127.0.0.1:{site.port}"
+            return _plain(request, 400, f"地址不对：请在本机用 {address} 打开本页面。",
+                          f"wrong Host header; open the page as {address}")
         if request.method in UNSAFE:
             length = request.headers.get("content-length")
             if length is None and request.headers.get("transfer-encoding"):
                 return _plain(request, 411, "请求必须带 Content-Length。", "a request body needs a Content-Length")
             if length is not None and (not length.isdigit() or int(length) > site.upload_limit()):
-                limit = site.upload_limit() / 1e6
-                return _plain(request, 413, f"上传的内容太大：最多 {limit:g} MB。请把文件缩小或拆开后再上传。",
-                              f"the upload is too big: at most {limit:g} MB; make the file smaller or split it")
+                big = too_big(site.upload_limit())
+                return _plain(request, 413, big.zh, big.en)
             if not same_origin(request):
                 return _plain(request, 403, "请求来自别的网站，已拒绝。", "refused: the request came from another site")
         session = request.cookies.get(SESSION_COOKIE) or ""
@@ -166,9 +291,14 @@ def create_app(site: Site) -> FastAPI:
             else:
                 response = _plain(request, 401, "请先登录。", "log in first")
         else:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:
+                log.exception(f"{request.method} {request.url.path}")
+                response = _internal(request)
         if fresh:
-            response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
+            # Lax: a link from another app keeps the session; POSTs still need the CSRF token and Origin.
+            response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -178,6 +308,23 @@ def create_app(site: Site) -> FastAPI:
     async def announcer_error(request: Request, error: AnnouncerError):
         status = getattr(error, "status", 409 if isinstance(error, ConfigError) else 400)
         return error_response(request, error, status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_exception(request: Request, error: StarletteHTTPException):
+        if error.status_code == 400 and isinstance(error.detail, str):
+            said = form_error(error.detail, site.upload_limit())   # a form Starlette refused to read
+        else:
+            said = http_error(error.status_code)
+        return error_response(request, said, said.status, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError):
+        fields = sorted({str(e["loc"][-1]) for e in error.errors() if e.get("loc")}) or ["?"]
+        names = "、".join(fields), ", ".join(fields)
+        said = WebError(f"请求里的“{names[0]}”缺少或不对。请刷新页面后再试。",
+                        f"\"{names[1]}\" in the request is missing or not valid; reload the page and try again",
+                        status=422)
+        return error_response(request, said, 422)
 
     from announcer.web import controls, login, playlog, recordings, schedule, today, usb
 
@@ -196,6 +343,16 @@ def _language(request: Request, site: Site) -> str:
         return "zh"
 
 
+def _internal(request: Request) -> Response:
+    """The one line shown for a failure nobody foresaw (its traceback went to the log)."""
+    error = internal_error()
+    try:
+        return error_response(request, error, 500)
+    except Exception:
+        log.exception("the error page failed")
+        return _plain(request, 500, error.zh, error.en)
+
+
 def _plain(request: Request, status: int, zh: str, en: str) -> Response:
     text = en if lang_of(request) == "en" else zh
     if wants_json(request):
@@ -208,8 +365,16 @@ async def check_csrf(request: Request) -> None:
     if request.method not in UNSAFE:
         return
     offered = request.headers.get("x-csrf-token")
-    if offered is None and "form" in request.headers.get("content-type", ""):
-        offered = (await request.form()).get("csrf")
+    if "form" in request.headers.get("content-type", ""):
+        # Read here first, with the upload limit for a pasted text too (Starlette's own is 1 MB); the
+        # route's request.form() gets this same parsed form.
+        limit = request.app.state.site.upload_limit()
+        try:
+            form = await request.form(max_part_size=limit)
+        except StarletteHTTPException as error:
+            raise form_error(str(error.detail), limit) from None
+        if offered is None:
+            offered = form.get("csrf")
     if not request.app.state.site.guard.csrf_ok(request.state.session, offered if isinstance(offered, str) else None):
         raise WebError("页面已过期或请求不是从本页面发出的，请刷新页面后再试。",
                        "the page has expired or the request did not come from it; reload the page and try again",
