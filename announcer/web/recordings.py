@@ -23,23 +23,21 @@ MAX_TEXT = 5000
 
 
 def _page(request: Request, day, *, status: int = 200, result: dict | None = None,
-          errors: list[str] | None = None, title: str = "", text: str = "", **flash):
+          errors: list[str] | None = None, title: str = "", text: str = ""):
     site: Site = request.app.state.site
     lang = lang_of(request)
     clips, clip_errors = clip_rows(site, day, lang, only_recordings=True)
     return render(request, "recordings.html", status=status, page="recordings", day=day, result=result,
-                  errors=errors or [], title=title, text=text, clips=clips, clip_errors=clip_errors, **flash)
+                  errors=errors or [], title=title, text=text, clips=clips, clip_errors=clip_errors)
 
 
 @router.get("/recordings")
 def recordings_page(request: Request, date: str | None = None, added: str | None = None):
     """The page; `added` names the recording just imported, to show how it came out."""
-    from announcer.web.controls import flash_of
-
     site: Site = request.app.state.site
     day = parse_day(date, site)
     result = _result(site, day, added, lang_of(request)) if added and CLIP_ID.match(added) else None
-    return _page(request, day, result=result, **flash_of(request))
+    return _page(request, day, result=result)
 
 
 def _result(site: Site, day, clip_id: str, lang: str) -> dict | None:

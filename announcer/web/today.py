@@ -454,11 +454,6 @@ def today_page(request: Request, date: str | None = None, job: str | None = None
             except AnnouncerError:
                 pass
         flash = (en if lang == "en" else zh).replace("{n}", str(count))
-    else:
-        from announcer.web.controls import flash_of   # what /play or /stop said
-
-        signed = flash_of(request)
-        flash, kind = signed.get("flash"), signed.get("flash_kind", "ok")
     return _page(request, day, flash=flash, flash_kind=kind, job=found)
 
 
