@@ -89,6 +89,9 @@ class Broadcast:
     priority: str = "normal"         # "normal" or "urgent"
 
 
+MANUAL = ("手动播放：", "manual: ")   # how plays by hand are named in the play log (zh, en)
+
+
 @dataclass(frozen=True)
 class WebConfig:
     """[web]: the staff member's web page (`announcer serve`, `announcer run --web`)."""
@@ -809,7 +812,7 @@ def config_schema(folder: Path) -> Table:
             "upload_limit": Field(NUMBER, min=1, max=500, unit=("MB", "MB"), to="upload_limit_mb"),
         }),
         "broadcast": Tables(Table({
-            "name": Field(TEXT, required=True),
+            "name": Field(TEXT, required=True, parse=_broadcast_name),
             "at": Field(CLOCKS, parse=_some_times),
             "from": Field(CLOCK, to="start"),
             "until": Field(CLOCK),
@@ -871,6 +874,14 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigError([_located(AnnouncerError(p.zh, p.en, where=f"{name}:{line} {label(p.path)}".rstrip()),
                                     line, label(p.path)) for line, p in located])
     return _build(path, values, lines)
+
+
+def _broadcast_name(name: str) -> str:
+    if name.lower().startswith(tuple(p.lower() for p in MANUAL)):
+        raise Invalid(f"“{shorten(name)}”以“{MANUAL[0]}”开头，这是手动播放在播放记录里的名字；请换一个名字",
+                      f"\"{shorten(name)}\" starts with \"{MANUAL[1]}\", which the play log uses for plays by hand; "
+                      "choose another name")
+    return name
 
 
 def _located(error: AnnouncerError, line: int, key: str) -> AnnouncerError:

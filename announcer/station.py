@@ -39,7 +39,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from announcer import players
-from announcer.config import Broadcast, Config, load_config
+from announcer.config import MANUAL, Broadcast, Config, load_config
 from announcer.control import ControlError, ControlServer, Reply, playing_by_hand
 from announcer.errors import AnnouncerError, ConfigError, LibraryError, shorten, tr
 from announcer.library import Library
@@ -55,7 +55,6 @@ WATCH_S = 2                        # schedule.toml is checked this often (second
 AHEAD = timedelta(hours=1)         # occurrences get a scheduler job this far ahead...
 REPLAN_S = 15 * 60                 # ...renewed this often (seconds)
 PAGE_CHECK_S = 1                   # with --web, whether the page still runs is checked this often (seconds)
-MANUAL = ("手动播放：", "manual: ")   # how plays by hand are named in the play log (zh, en)
 
 
 def manual_name(what: str) -> str:

@@ -836,3 +836,9 @@ def test_a_token_of_your_own_is_accepted(tmp_path):
     path = tmp_path / "schedule.toml"
     path.write_text('[web]\ntoken = "  tea-room-7-kettle  "\n', encoding="utf-8")
     assert load_config(path).web.token == "tea-room-7-kettle"
+
+
+def test_a_broadcast_may_not_take_the_name_of_plays_by_hand(tmp_path):
+    path = write(tmp_path, '[[broadcast]]\nname = "Manual: water"\nat = "08:00"\n')
+    assert problems(path) == [f'{path}:2 broadcast[1].name: "Manual: water" starts with "manual: ", which the '
+                              "play log uses for plays by hand; choose another name"]
