@@ -291,29 +291,22 @@ def _address(path: Path) -> Iterator[str]:
 
 def station_running(out: Path) -> bool:
     """Whether a station holds `<out>/.station.lock` (a shared probe: the station retries its lock briefly)."""
-    try:
-        fd = os.open(Path(out) / LOCK, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as e:
-        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return _held(Path(out) / LOCK, fcntl.LOCK_SH)
 
 
 def playing_by_hand(out: Path) -> bool:
     """Whether a page plays on its own player at `out` right now (it holds `<out>/.by-hand.lock`)."""
+    return _held(Path(out) / BY_HAND, fcntl.LOCK_EX)
+
+
+def _held(path: Path, probe: int) -> bool:
+    """Whether another process holds a lock on `path` that conflicts with `probe` (taken and let go at once)."""
     try:
-        fd = os.open(Path(out) / BY_HAND, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, probe | fcntl.LOCK_NB)
     except OSError as e:
         return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
     else:
