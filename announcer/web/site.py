@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from announcer.config import Config, find_config, load_config
 from announcer.errors import AnnouncerError, ConfigError, use_language
-from announcer.web.security import LOGIN_COOKIE, SESSION_COOKIE, UNSAFE, Guard, host_allowed, is_loopback, load_secret, same_origin
+from announcer.web.security import (LOGIN_COOKIE, SESSION_COOKIE, UNSAFE, Guard, host_allowed, is_loopback,
+                                    load_secret, same_origin)
 
 HERE = Path(__file__).parent
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
