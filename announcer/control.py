@@ -20,10 +20,11 @@ client can hold up the station.
 `Controls` is what the page calls: through the socket when a station runs (its
 `.station.lock` is held), else on a play queue of its own with the configured
 player, so "play now" works without a station too. While that queue has
-something on air or waiting, the page holds `.by-hand.lock` (shared): a station
-that starts then leaves the page's "playing" records for the page to end, and
-the page, which looks for a station every half second, stops its own playback
-(two players must not sound at once) and records why.
+something on air or waiting, the page holds `.by-hand.lock` (shared). The page
+looks for a station every half second; when one has started it stops its own
+playback (two players must not sound at once), records why and lets go. A
+starting station waits for that (up to 3 s) before it plays anything, and
+leaves the page's "playing" records for the page to end.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ WATCH_S = 2                        # schedule.toml is checked this often (second
 AHEAD = timedelta(hours=1)         # occurrences get a scheduler job this far ahead...
 REPLAN_S = 15 * 60                 # ...renewed this often (seconds)
 PAGE_CHECK_S = 1                   # with --web, whether the page still runs is checked this often (seconds)
+PAGE_STOP_S = 3.0                  # at start, how long to wait for a page playing on its own player to stop
 
 
 def manual_name(what: str) -> str:
@@ -74,9 +75,10 @@ class Daemon:
     def __init__(self, config: Config, out: Path, *, player: str | None = None,
                  clock: Callable[[], datetime] | None = None,
                  get_player: Callable[..., object] | None = None,
-                 grace: timedelta = GRACE, lookback: timedelta = LOOKBACK):
+                 grace: timedelta = GRACE, lookback: timedelta = LOOKBACK, page_stop_s: float = PAGE_STOP_S):
         self.out = Path(out)
         self.grace, self.lookback = grace, lookback
+        self.page_stop_s = page_stop_s
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._player_name = player
         self._get_player = get_player or players.get_player
@@ -115,7 +117,7 @@ class Daemon:
             log.error(tr(f"{e}（到点时会再试）", f"{e} (will try again at each occurrence)"))
         # "playing" rows whose player is gone: an earlier station's (this one holds the station lock), and
         # plays by hand unless a page is playing on its own right now (it ends its rows itself).
-        by_hand = playing_by_hand(self.out)
+        by_hand = self._wait_for_page()
         for cut in self._playlog(lambda: self.playlog.unfinished()) or []:
             if not (by_hand and is_manual(cut.broadcast)):
                 self._record(replace(cut, result="failed",
@@ -127,6 +129,19 @@ class Daemon:
         since = now - self.grace if last is None else max(last, now - self.lookback)
         self.catch_up(since, now, why=tr("电台没有运行", "the station was not running"))
         return now
+
+    def _wait_for_page(self) -> bool:
+        """A page playing on its own player stops once it sees this station (it looks every HANDOVER_S): wait
+        up to `page_stop_s` for it, so two players do not sound at once. True when it still plays (said once)."""
+        end = time.monotonic() + self.page_stop_s
+        while playing_by_hand(self.out):
+            if time.monotonic() >= end:
+                log.warning(tr(f"网页在 {self.page_stop_s:g} 秒内没有停止它自己的播放；电台照常开始",
+                               f"the page did not stop its own playback within {self.page_stop_s:g} s; "
+                               "the station starts anyway"))
+                return True
+            time.sleep(0.02)
+        return False
 
     def stop(self) -> None:
         self.queue.close()

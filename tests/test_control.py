@@ -4,6 +4,7 @@ the page's Controls with and without a running station."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import stat
@@ -319,6 +320,23 @@ def test_a_station_that_holds_the_lock_but_does_not_answer_is_reported(tmp_path,
     assert controls._local is None                          # never played here instead
 
 
+def test_a_station_that_starts_between_the_pages_first_look_and_its_lock_is_used_instead(tmp_path, out):
+    """_send looked (no station), then a station started: _here looks again while holding .by-hand.lock, so
+    either the station sees the page playing or the page sees the station; here the page does not play."""
+    make_day(out)
+    cfg = config(broadcast("morning"))
+    player = FakePlayer()
+    controls = Controls(out, lambda: cfg, get_player=lambda name, device: player, clock=FakeClock(at(9)))
+    try:
+        with _one_station(out):
+            with controls._lock:
+                assert controls._here(cfg) is None
+            assert controls._local is None and not playing_by_hand(out)
+    finally:
+        controls.close()
+    assert player.heard() == []
+
+
 def test_the_page_holds_the_by_hand_lock_only_while_it_plays_on_its_own(tmp_path, out):
     make_day(out)
     player = FakePlayer(hold={"01-a.wav"})
@@ -358,9 +376,34 @@ def test_a_station_that_starts_while_the_page_plays_on_its_own_takes_over(tmp_pa
         controls.close()
 
 
-def test_a_starting_station_leaves_the_pages_own_play_to_the_page(tmp_path, out):
+def test_a_starting_station_waits_for_the_pages_own_play_to_stop_before_it_plays(tmp_path, out):
+    """A broadcast in its grace time when the station starts: its first clip sounds only after the page's player
+    was stopped (the page sees the station within watch_s)."""
+    make_day(out)
+    page = FakePlayer(hold={"01-a.wav"})
+    controls = Controls(out, lambda: config(broadcast("fire")), get_player=lambda name, device: page,
+                        clock=FakeClock(at(10, 1)), watch_s=0.3)
+    try:
+        controls.play_broadcast("fire")
+        page.wait_started(1)
+        with _one_station(out):
+            d = daemon(tmp_path, config(broadcast("morning", at=(at(10).time(),))), now=at(10, 1))
+            d.start()
+            played(d)
+            d.stop()
+        stopped, first = page.playbacks[0], d.fake.playbacks[0]
+        assert page.heard() == ["01-a.wav!"] and d.fake.heard() == ["01-a.wav", "02-b.wav"]
+        assert stopped.ended is not None and stopped.ended <= first.started
+        assert {r.broadcast: (r.result, r.reason) for r in records(d)} == {
+            "manual: fire": ("failed", "a station started; it plays from now on"), "morning": ("played", None)}
+    finally:
+        controls.close()
+
+
+def test_a_starting_station_leaves_the_pages_own_play_to_the_page(tmp_path, out, caplog):
     """The page's "playing" record is not the station's to end (it did not stop; its player still plays):
-    the page ends it, with the true reason, once it sees the station (here at its next request)."""
+    the page ends it, with the true reason, once it sees the station (here at its next request). The station
+    waits for it only `page_stop_s`, and says so once."""
     make_day(out)
     player = FakePlayer(hold={"01-a.wav"})
     controls = Controls(out, lambda: config(broadcast("morning")), get_player=lambda name, device: player,
@@ -370,8 +413,11 @@ def test_a_starting_station_leaves_the_pages_own_play_to_the_page(tmp_path, out)
         player.wait_started(1)
         PlayLog(out).add(Record(at(8), "manual: fire", (), "playing", started=at(8)))    # an earlier crash's
         with _one_station(out):
-            d = daemon(tmp_path, config(broadcast("morning", at=(at(7).time(),))), now=at(9, 1))
-            d.start()
+            d = daemon(tmp_path, config(broadcast("morning", at=(at(7).time(),))), now=at(9, 1), page_stop_s=0.1)
+            with caplog.at_level(logging.WARNING, logger="announcer.station"):
+                d.start()
+            said = [r.getMessage() for r in caplog.records if "did not stop its own playback" in r.getMessage()]
+            assert said == ["the page did not stop its own playback within 0.1 s; the station starts anyway"]
             rows = {r.broadcast: r for r in records(d)}
             assert (rows["manual: morning"].result, rows["manual: morning"].ended) == ("playing", None)
             assert rows["manual: fire"].result == "playing"     # cannot tell while a page plays; the next start will
