@@ -478,8 +478,12 @@ def _chime(folder: Path) -> Callable[[str], str]:
     def resolve(value: str) -> str:
         if value.lower() in _CHIME_PRESETS:
             return value.lower()
-        sound = (folder / Path(value).expanduser()).resolve()
-        if not sound.is_file():
+        try:
+            sound = (folder / Path(value).expanduser()).resolve()
+            found = sound.is_file()
+        except (ValueError, OSError):     # a NUL byte, a name too long
+            found = False
+        if not found:
             raise Invalid(f"找不到声音文件 {show(value)}（在 {folder} 里找过）；请把文件放到 schedule.toml 旁边，"
                           f'或写 "two-tone" / "none"',
                           f"the sound file {show(value)} was not found (looked in {folder}); put it next to "

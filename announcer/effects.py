@@ -469,6 +469,9 @@ def load_sound(path: str | Path, sample_rate: int = SAMPLE_RATE) -> AudioSegment
         ) from None
     except OSError:
         raise AudioError(*_NO_FFMPEG) from None
+    except (IndexError, KeyError):      # pydub, when ffprobe finds no audio stream in the file
+        raise AudioError("这个文件里没有声音。请换一个声音文件（WAV 或 MP3）。",
+                         "this file holds no sound; use a sound file (WAV or MP3) instead", where=str(path)) from None
     if sound.frame_count() < 1:
         raise AudioError(
             "这个声音文件里没有声音。请换一个文件。", "This sound file contains no audio. Use another file.", where=str(path)

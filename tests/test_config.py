@@ -842,3 +842,9 @@ def test_a_broadcast_may_not_take_the_name_of_plays_by_hand(tmp_path):
     path = write(tmp_path, '[[broadcast]]\nname = "Manual: water"\nat = "08:00"\n')
     assert problems(path) == [f'{path}:2 broadcast[1].name: "Manual: water" starts with "manual: ", which the '
                               "play log uses for plays by hand; choose another name"]
+
+
+def test_a_chime_name_with_a_nul_byte_is_a_problem_not_a_crash(tmp_path):
+    path = write(tmp_path, '[audio]\nchime = "\\u0000x"\n')
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}:2 audio.chime: the sound file ")

@@ -254,9 +254,11 @@ def chime_line(text: str) -> int:
 
 
 @pytest.mark.parametrize("chime", ["/etc/hostname", "/nonexistent/ding.wav", "../ding.wav", "sounds/../../ding.wav",
-                                   "~/ding.wav", "link.wav", "."])
+                                   "~/ding.wav", "link.wav", ".", " ELSEWHERE", "\\tELSEWHERE", "\\nELSEWHERE",
+                                   "\\u0000x"])
 def test_a_chime_outside_the_settings_folder_is_refused_beside_its_line(config, client, tmp_path_factory, chime):
     elsewhere = write_wav(tmp_path_factory.mktemp("elsewhere") / "ding.wav")
+    chime = chime.replace("ELSEWHERE", str(elsewhere))      # after spaces that parse_config strips
     (config.parent / "link.wav").symlink_to(elsewhere)
     before = config.read_bytes()
     text, fields = form_of(client)
@@ -293,6 +295,16 @@ def test_a_chime_that_is_not_sound_is_refused(config, client):
     assert config.read_bytes() == before
     [bad] = Page(answer.text).all("li", "bad")
     assert "Cannot read this sound file" in bad["text"]
+
+
+def test_a_chime_file_without_sound_is_refused(config, client):
+    before = config.read_bytes()
+    text, fields = form_of(client)
+    answer = client.post("/schedule", data={**fields, "text": with_chime(text, "schedule.toml")})
+    assert answer.status_code == 422
+    assert config.read_bytes() == before
+    [bad] = Page(answer.text).all("li", "bad")
+    assert "holds no sound" in bad["text"] or "Cannot read this sound file" in bad["text"]
 
 
 @pytest.mark.parametrize("chime", ["ding.wav", "sounds/ding.wav", "two-tone", "None"])

@@ -320,16 +320,21 @@ def _chime_outside(request: Request, text: str, path: Path, current: Config | No
     except tomllib.TOMLDecodeError:
         return None                      # parse_config reports it
     chime = audio.get("chime") if isinstance(audio, dict) else None
-    if not isinstance(chime, str) or chime.lower() in _CHIME_PRESETS:
+    if not isinstance(chime, str) or chime.strip().lower() in _CHIME_PRESETS:
         return None
+    chime = chime.strip()                # as parse_config reads it
     folder = os.path.realpath(path.parent)
     name = Path(chime)
-    target = os.path.realpath(os.path.join(folder, chime))
-    if not (chime.startswith("~") or name.is_absolute() or ".." in name.parts
-            or os.path.commonpath([folder, target]) != folder or target == folder):
-        return None
-    if current is not None and current.audio.chime == str((path.parent / name.expanduser()).resolve()):
-        return None
+    try:
+        target = os.path.realpath(os.path.join(folder, chime))
+        inside = not (chime.startswith("~") or name.is_absolute() or ".." in name.parts
+                      or os.path.commonpath([folder, target]) != folder or target == folder)
+        if inside:
+            return None
+        if current is not None and current.audio.chime == str((path.parent / name.expanduser()).resolve()):
+            return None
+    except (ValueError, OSError):        # a NUL byte, a name too long
+        pass
     return Problem(_chime_line(text), "audio.chime", _t(
         request,
         f"提示音只能是 \"two-tone\"、\"none\"，或 schedule.toml 所在文件夹（{folder}）里的声音文件，"

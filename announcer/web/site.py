@@ -29,6 +29,7 @@ from announcer.web.security import (LOGIN_COOKIE, SESSION_COOKIE, UNSAFE, Guard,
 HERE = Path(__file__).parent
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+TEXT_LIMIT = 2_000_000        # bytes: the largest text field of a form (a day's notices are a few KB)
 SETTLED_NS = 2_000_000_000     # a settings file is cached once unchanged this long (mtime ticks are coarse)
 GET_PAGES = ("/", "/recordings", "/schedule", "/log", "/usb")
 PAGE_OF_POST = {"/usb/plan": "/usb", "/usb/export": "/usb", "/schedule/add": "/schedule"}
@@ -67,7 +68,7 @@ class Site:
     controls: Any = None          # announcer.control.Controls: play now / stop (set by serve / run --web)
     clock: Any = None             # () -> aware datetime, for tests; None: the station's zone now
     _guard: Guard | None = field(default=None, repr=False)
-    _cached: tuple | None = field(default=None, repr=False)      # (file key, Config or ConfigError)
+    _cached: tuple | None = field(default=None, repr=False)      # (file key, Config)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def config(self) -> Config:
@@ -86,15 +87,10 @@ class Site:
         if cached is not None and cached[0] == key:
             found = cached[1]
         else:
-            try:
-                found = load_config(path)
-            except ConfigError as error:
-                found = error
+            found = load_config(path)     # a problem is not kept: it may lie in another file (the chime)
             if time.time_ns() - info.st_mtime_ns > SETTLED_NS:   # a file written this instant may change
                 with self._cache_lock:                           # again within the same mtime tick
                     self._cached = (key, found)
-        if isinstance(found, ConfigError):
-            raise ConfigError(found.problems)
         return found
 
     @property
@@ -223,9 +219,16 @@ def error_response(request: Request, error: AnnouncerError, status: int = 400,
 
 
 def too_big(limit: int) -> WebError:
-    mb = f"{limit / 1e6:.3g}"
+    mb = f"{round(limit / 1e6, 1):g}"
     return WebError(f"上传的内容太大：最多 {mb} MB。请把文件缩小或拆开后再上传。",
                     f"the upload is too big: at most {mb} MB; make the file smaller or split it", status=413)
+
+
+def notices_too_big(limit: int) -> WebError:
+    mb = f"{round(limit / 1e6, 1):g}"
+    return WebError(f"通知内容太大：最多 {mb} MB。一天的通知一般只有几 KB，请确认选对了文件。",
+                    f"the notices are too big: at most {mb} MB; a day's notices are a few KB, "
+                    "so check that this is the right file", status=413)
 
 
 def form_error(detail: str, limit: int) -> WebError:
@@ -367,13 +370,14 @@ async def check_csrf(request: Request) -> None:
         return
     offered = request.headers.get("x-csrf-token")
     if "form" in request.headers.get("content-type", ""):
-        # Read here first, with the upload limit for a pasted text too (Starlette's own is 1 MB); the
-        # route's request.form() gets this same parsed form.
-        limit = request.app.state.site.upload_limit()
+        # Read here first: a text field (held in memory) up to TEXT_LIMIT, where Starlette's own is 1 MB;
+        # files go to disk whatever this is. The route's request.form() gets this same parsed form.
+        limit = min(request.app.state.site.upload_limit(), TEXT_LIMIT)
         try:
             form = await request.form(max_part_size=limit)
         except StarletteHTTPException as error:
-            raise form_error(str(error.detail), limit) from None
+            detail = str(error.detail)
+            raise (notices_too_big(limit) if "maximum size" in detail else form_error(detail, limit)) from None
         if offered is None:
             offered = form.get("csrf")
     if not request.app.state.site.guard.csrf_ok(request.state.session, offered if isinstance(offered, str) else None):

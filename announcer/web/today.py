@@ -27,7 +27,8 @@ from starlette.datastructures import UploadFile
 from announcer.errors import AnnouncerError, LibraryError
 from announcer.library import Library, atomic_write
 from announcer.notices import Notice, read_notices
-from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, render
+from announcer.web.site import (TEXT_LIMIT, Site, WebError, check_csrf, lang_of, notices_too_big, parse_day,
+                                render)
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -37,7 +38,7 @@ JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 MEDIA_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
 CHUNK = 1 << 16
 KEEP_JOBS = 20
-NOTICES_LIMIT = 2_000_000    # bytes: a day's notices are a few KB; more is the wrong file
+NOTICES_LIMIT = TEXT_LIMIT   # a day's notices are a few KB; more is the wrong file
 
 # ?msg= after a redirect → (zh, en) flash; "{n}" is the number of stored notices.
 MESSAGES = {
@@ -159,13 +160,6 @@ def too_big(limit: int) -> WebError:
     mb = limit / 1e6
     return WebError(f"上传的内容太大：最多 {mb:g} MB。请把文件缩小或拆开后再上传。",
                     f"the upload is too big: at most {mb:g} MB; make the file smaller or split it", status=413)
-
-
-def notices_too_big(limit: int) -> WebError:
-    mb = limit / 1e6
-    return WebError(f"通知内容太大：最多 {mb:g} MB。一天的通知一般只有几 KB，请确认选对了文件。",
-                    f"the notices are too big: at most {mb:g} MB; a day's notices are a few KB, "
-                    "so check that this is the right file", status=413)
 
 
 def notices_limit(site: Site) -> int:
