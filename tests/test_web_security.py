@@ -2,6 +2,7 @@
 
 import asyncio
 import html
+import ipaddress
 import logging
 import os
 import re
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from announcer.config import load_config
 from announcer.web import Site, create_app
-from announcer.web.security import Throttle
+from announcer.web.security import Throttle, on_link_networks
 from announcer.web.site import WebError, refuse_start
 
 TOKEN = "morning-shift-2026"
@@ -223,13 +224,69 @@ def test_old_failures_and_a_good_login_are_forgotten():
     assert throttle.refused("10.0.0.6") == 0      # another client may still try
 
 
-def test_an_ipv6_client_is_its_slash_64_and_memory_is_bounded():
-    assert Throttle.key("2001:db8:1:2:aaaa::1") == Throttle.key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
-    assert Throttle.key("::ffff:10.0.0.5") == "10.0.0.5"
-    throttle = Throttle(limit=1, clients=5)
+def lock_out(throttle: Throttle, address: str, times: int = 10) -> None:
+    for _ in range(times):
+        throttle.failed(address)
+
+
+@pytest.mark.parametrize("guesser, neighbour", [("fe80::1", "fe80::2"), ("fe80::1%eth0", "fe80::abcd:1%eth0"),
+                                                ("2001:db8::1", "2001:db8::2"), ("fd00::5", "fd00::6")])
+def test_an_ipv6_client_is_its_own_address_so_one_guesser_does_not_lock_out_the_lan(guesser, neighbour):
+    throttle = Throttle(clock=lambda: 1000.0, local_networks=lambda: [ipaddress.IPv6Network("fd00::/64")])
+    lock_out(throttle, guesser)
+    assert throttle.refused(guesser) == 600
+    assert throttle.refused(neighbour) == 0
+
+
+def test_a_slash_64_beyond_this_machines_networks_is_locked_at_its_own_looser_limit():
+    """Privacy addresses change within a device's /64: 100 failures there lock it, whatever the addresses."""
+    throttle = Throttle(clock=lambda: 1000.0, local_networks=lambda: [ipaddress.IPv6Network("fd00::/64")])
+    for n in range(1, 101):
+        throttle.failed(f"fe80::{n:x}")                  # link-local: never grouped
+        throttle.failed(f"fd00::{n:x}")                  # this machine's own network: never grouped
+    for n in range(1, 100):
+        throttle.failed(f"2001:db8::{n:x}")
+    assert throttle.refused("2001:db8::ffff") == 0 and throttle.refused("2001:db8::1") == 0
+    throttle.succeeded("2001:db8::1")                    # one address's success does not clear the /64's count
+    throttle.failed("2001:db8::100")                     # the 100th
+    assert throttle.refused("2001:db8::ffff") == 600 and throttle.refused("2001:db8::1") == 600
+    assert throttle.refused("2001:db8:0:1::1") == 0      # the next /64
+    assert throttle.refused("fe80::ffff") == 0 and throttle.refused("fd00::ffff") == 0
+
+
+def test_ipv4_mapped_clients_are_their_ipv4_address_and_memory_is_bounded():
+    throttle = Throttle(limit=2, local_networks=lambda: [])
+    throttle.failed("::ffff:10.0.0.5")
+    throttle.failed("10.0.0.5")
+    assert throttle.refused("10.0.0.5") > 0 and throttle.refused("::ffff:10.0.0.5") > 0
+    throttle = Throttle(limit=1, clients=5, local_networks=lambda: [])
     for n in range(20):
         throttle.failed(f"10.0.0.{n}")
-    assert len(throttle._locked) == 5 and throttle.refused("10.0.0.19") > 0
+        throttle.failed(f"2001:db8:{n:x}::1")
+    assert len(throttle._locked) == 5 and len(throttle._failures) <= 5 and throttle.refused("2001:db8:13::1") > 0
+
+
+def test_this_machines_own_ipv6_networks_come_from_proc(monkeypatch, tmp_path):
+    table = tmp_path / "if_inet6"
+    table.write_text("00000000000000000000000000000001 01 80 10 80       lo\n"
+                     "20010db8000000010000000000000002 04 40 00 82     eth0\n"
+                     "fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n", encoding="ascii")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
+        table if path == "/proc/net/if_inet6" else path, *a, **k))
+    assert on_link_networks() == [ipaddress.IPv6Network("2001:db8:0:1::/64")]
+    assert Throttle().buckets("2001:db8:0:1::9") == [("2001:db8:0:1::9", 10)]
+    assert Throttle().buckets("2001:db8:0:2::9") == [("2001:db8:0:2::9", 10), ("2001:db8:0:2::/64", 100)]
+
+
+def test_a_locked_out_ipv6_neighbour_does_not_keep_the_others_from_logging_in(tmp_path):
+    c = client(tmp_path, f'[web]\ntoken = "{TOKEN}"\n')
+    app = c.app
+    for _ in range(10):
+        assert log_in(TestClient(app, base_url="http://127.0.0.1:8080", client=("fe80::1", 5000)),
+                      "guess-guess-guess").status_code == 401
+    assert log_in(TestClient(app, base_url="http://127.0.0.1:8080", client=("fe80::1", 5001))).status_code == 429
+    assert log_in(TestClient(app, base_url="http://127.0.0.1:8080", client=("fe80::2", 5000))).status_code == 303
 
 
 def test_a_wrong_token_costs_a_second_without_holding_up_other_requests(tmp_path):

@@ -4,8 +4,11 @@
 - Login: with a [web] token set, every page but /login and /static needs the
   session to have shown the token (required when listening beyond 127.0.0.1).
   The login mark is bound to the token: a new token logs everybody out. Each
-  failed login costs a second, and 10 failures in 10 minutes lock that client
-  (IPv4 address, IPv6 /64) out for 10 minutes.
+  failed login costs a second, and 10 failures in 10 minutes lock that address
+  out for 10 minutes. An IPv6 address from beyond this machine's own networks
+  also counts for its /64 (a device's privacy addresses change within it),
+  which 100 failures lock; on the LAN (and link-local) only the address counts,
+  so one person cannot lock everybody else out.
 - CSRF: every POST carries a token derived from the session (form field `csrf`
   or header X-CSRF-Token), and a foreign Origin is refused.
 - Host: on a loopback address only localhost names are accepted (DNS rebinding).
@@ -64,55 +67,91 @@ def load_secret(out: Path) -> bytes:
 
 class Throttle:
     """Failed logins per client: each failure costs `delay` seconds (the route sleeps without blocking), and
-    `limit` failures within `window` seconds refuse the client for `lockout` seconds."""
+    `limit` failures within `window` seconds refuse the client for `lockout` seconds. An IPv6 client from
+    beyond this machine's networks is also its /64, which `prefix_limit` failures lock."""
 
     def __init__(self, delay: float = 1.0, limit: int = 10, window: float = 600, lockout: float = 600,
-                 clock=time.monotonic, clients: int = 1000):
+                 clock=time.monotonic, clients: int = 1000, prefix_limit: int | None = None,
+                 local_networks=None):
         self.delay, self.limit, self.window, self.lockout = delay, limit, window, lockout
+        self.prefix_limit = prefix_limit or 10 * limit
         self.clock = clock
         self.clients = clients                     # at most this many remembered, oldest forgotten first
+        self.local_networks = local_networks or on_link_networks
         self._failures: dict[str, list[float]] = {}
         self._locked: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    @staticmethod
-    def key(address: str | None) -> str:
-        """One client: an IPv4 address, or an IPv6 /64 (one household or phone has a whole /64)."""
+    def buckets(self, address: str | None) -> list[tuple[str, int]]:
+        """Where a client's failures count, each with its limit: its address, and for an IPv6 address that is
+        neither link-local nor on one of this machine's networks, its /64 as well."""
         try:
             ip = ipaddress.ip_address(address or "")
         except ValueError:
-            return address or "?"
-        if isinstance(ip, ipaddress.IPv6Address):
-            if ip.ipv4_mapped is not None:
-                return str(ip.ipv4_mapped)
-            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-        return str(ip)
+            return [(address or "?", self.limit)]
+        if isinstance(ip, ipaddress.IPv4Address):
+            return [(str(ip), self.limit)]
+        if ip.ipv4_mapped is not None:
+            return [(str(ip.ipv4_mapped), self.limit)]
+        own = [(str(ip), self.limit)]
+        if ip.is_link_local or ip.is_loopback:
+            return own
+        bare = ipaddress.IPv6Address(int(ip))                        # without a %scope
+        if any(bare in network for network in self.local_networks()):
+            return own
+        return own + [(str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))), self.prefix_limit)]
 
     def refused(self, address: str | None) -> float:
         """Seconds the client is still locked out for; 0 when it may try."""
-        client, now = self.key(address), self.clock()
+        buckets, now = self.buckets(address), self.clock()
+        wait = 0.0
         with self._lock:
-            until = self._locked.get(client, 0.0)
-            if until <= now:
-                self._locked.pop(client, None)
-                return 0.0
-            return until - now
+            for bucket, _ in buckets:
+                until = self._locked.get(bucket, 0.0)
+                if until <= now:
+                    self._locked.pop(bucket, None)
+                else:
+                    wait = max(wait, until - now)
+        return wait
 
     def failed(self, address: str | None) -> None:
-        client, now = self.key(address), self.clock()
+        buckets, now = self.buckets(address), self.clock()
         with self._lock:
-            times = [t for t in self._failures.pop(client, []) if now - t < self.window] + [now]
-            if len(times) >= self.limit:
-                self._locked[client] = now + self.lockout
-            else:
-                self._failures[client] = times
+            for bucket, limit in buckets:
+                times = [t for t in self._failures.pop(bucket, []) if now - t < self.window] + [now]
+                if len(times) >= limit:
+                    self._locked[bucket] = now + self.lockout
+                else:
+                    self._failures[bucket] = times
             for table in (self._failures, self._locked):
                 while len(table) > self.clients:
                     del table[next(iter(table))]
 
     def succeeded(self, address: str | None) -> None:
+        """The address starts afresh (its /64 keeps counting the others' failures)."""
         with self._lock:
-            self._failures.pop(self.key(address), None)
+            self._failures.pop(self.buckets(address)[0][0], None)
+
+
+def on_link_networks() -> list[ipaddress.IPv6Network]:
+    """This machine's own IPv6 networks (global and unique-local), from /proc/net/if_inet6; none elsewhere."""
+    networks = []
+    try:
+        with open("/proc/net/if_inet6", encoding="ascii") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                try:
+                    ip = ipaddress.IPv6Address(int(fields[0], 16))
+                    length = int(fields[2], 16)
+                    if not (ip.is_link_local or ip.is_loopback) and 0 < length <= 128:
+                        networks.append(ipaddress.IPv6Network((int(ip), length), strict=False))
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    return networks
 
 
 class Guard:
