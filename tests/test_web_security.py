@@ -364,13 +364,16 @@ def test_the_wrong_host_message_is_in_the_pages_language(tmp_path):
     assert c.get("/log").text == "wrong Host header; open the page as http://127.0.0.1:8080"
 
 
-def test_a_pasted_text_over_a_megabyte_is_read_up_to_the_upload_limit(tmp_path):
-    """Starlette's own limit for a form field is 1 MB (with English JSON); the page's is upload_limit."""
+def test_a_pasted_text_over_a_megabyte_is_read_up_to_the_text_limit(tmp_path):
+    """Starlette's own limit for a form field is 1 MB (with English JSON); the page's is 2 MB."""
     c = client(tmp_path, '[station]\nlanguage = "en"\n')
     c.get("/log")
     big = {"text": "x" * 1_200_000, "csrf": "0" * 64}
     answer = c.post("/notices", data=big, files={"file": ("", b"")})        # multipart, as the Today form
     assert answer.status_code == 403 and "reload the page and try again" in answer.text   # read, then refused
+    big["text"] = "x" * 2_100_000                                            # held in memory: not more
+    answer = c.post("/stop", data=big, files={"file": ("", b"")})
+    assert answer.status_code == 413 and "at most 2 MB" in answer.text
 
 
 def test_a_field_over_its_limit_on_a_small_form_is_a_bilingual_413(tmp_path):
@@ -378,7 +381,7 @@ def test_a_field_over_its_limit_on_a_small_form_is_a_bilingual_413(tmp_path):
     token = csrf_of(c.get("/login").text)
     answer = c.post("/login", data={"csrf": token, "token": "x" * 1_100_000}, files={"f": ("", b"")})
     assert answer.status_code == 413
-    assert problems(answer) == ["上传的内容太大：最多 1.05 MB。请把文件缩小或拆开后再上传。"]
+    assert problems(answer) == ["上传的内容太大：最多 1 MB。请把文件缩小或拆开后再上传。"]
 
 
 def test_the_settings_are_parsed_once_while_the_file_is_unchanged(tmp_path, monkeypatch):
@@ -407,8 +410,22 @@ def test_the_settings_are_parsed_once_while_the_file_is_unchanged(tmp_path, monk
     site = c.app.state.site
     from announcer.errors import ConfigError
 
+    calls.clear()
     for _ in range(2):
         with pytest.raises(ConfigError) as caught:
             site.config()
         assert "station.language" in caught.value.message("en")
-    assert len(calls) == 2
+    assert len(calls) == 2          # a problem is read again: it may lie in another file (a missing chime)
+
+
+def test_a_settings_problem_in_another_file_clears_once_that_file_is_there(tmp_path):
+    c = client(tmp_path, '[station]\nlanguage = "en"\n[audio]\nchime = "ding.wav"\n')
+    config = tmp_path / "schedule.toml"
+    settled = time.time() - 60
+    os.utime(config, (settled, settled))
+    from announcer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ding.wav"):
+        c.app.state.site.config()
+    (tmp_path / "ding.wav").write_bytes(b"RIFF")          # what the message asked for; schedule.toml unchanged
+    assert c.app.state.site.config().audio.chime == str(tmp_path / "ding.wav")
