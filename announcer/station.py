@@ -624,14 +624,9 @@ def _wait(stops: set[signal.Signals], page) -> None:
 
 def _page(config: Config, out: Path, player: str | None, web: tuple[str, int]):
     """The web page on its port (bound now, served once started); it reaches this station through the socket."""
-    from announcer.control import Controls
-    from announcer.web.server import WebServer
-    from announcer.web.site import Site
+    from announcer.web.server import open_page
 
-    host, port = web
-    site = Site(config.path, out, host=host, port=port)
-    site.controls = Controls(out, site.config, player)
-    return WebServer(site, host, port)
+    return open_page(config, out, *web, player)
 
 
 def _on_air(daemon: Daemon) -> str:

@@ -30,6 +30,7 @@ class WebServer:
     def __init__(self, site: Site, host: str, port: int):
         import uvicorn
 
+        self.site = site
         self.sock = listen(host, port)
         self.port = self.sock.getsockname()[1]
         site.port = self.port
@@ -58,6 +59,8 @@ class WebServer:
         if self._thread is not None:
             self._thread.join(STOP_S + 2)
         self.sock.close()
+        if self.site.controls is not None:
+            self.site.controls.close()
 
 
 def page_urls(host: str, port: int) -> list[str]:
@@ -129,22 +132,29 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def open_page(config: Config, out: Path, host: str, port: int, player: str | None = None) -> WebServer:
+    """The page on its port (bound now, served once started). Play now goes through the running station,
+    or, without one, this process's own player."""
+    from announcer.control import Controls
+
+    out = Path(out)
+    site = Site(config.path, out, host=host, port=port)
+    site.controls = Controls(out, site.config, player)
+    return WebServer(site, host, port)
+
+
 def serve(config: Config, out: Path, host: str = "127.0.0.1", port: int = 8080, player: str | None = None) -> int:
     """`announcer serve`: the page until Ctrl-C or SIGTERM (0). Play now works through the running station,
     or, without one, on this process's own player."""
-    from announcer.control import Controls
     from announcer.plan import station_zone
     from announcer.station import _log_to_stderr
 
     refuse_start(host, config)
-    out = Path(out)
     _log_to_stderr(station_zone(config.station))          # plays made here are logged like the station's
-    site = Site(config.path, out, host=host, port=port)
-    site.controls = Controls(out, site.config, player)
     stops = {signal.SIGINT, signal.SIGTERM}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)   # before any thread starts: they inherit it
     try:
-        page = WebServer(site, host, port)
+        page = open_page(config, out, host, port, player)
         try:
             page.start()
             print(tr(f"网页：{page.url}（按 Ctrl-C 停止）", f"page at {page.url} (Ctrl-C stops)"), flush=True)
@@ -158,7 +168,6 @@ def serve(config: Config, out: Path, host: str = "127.0.0.1", port: int = 8080, 
                 signalled = signal.sigtimedwait(stops, 0.5) is not None
         finally:
             page.stop()
-            site.controls.close()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     if not signalled:
