@@ -123,6 +123,10 @@ class Site:
         except AnnouncerError:
             return 50_000_000
 
+    def text_limit(self) -> int:
+        """The largest text a form may carry, pasted notices included (held in memory)."""
+        return min(self.upload_limit(), TEXT_LIMIT)
+
 
 def parse_day(text: str | None, site: Site) -> date:
     """A date from a request (YYYY-MM-DD, 2000 to 2099), or today; anything else is refused before it can
@@ -372,7 +376,7 @@ async def check_csrf(request: Request) -> None:
     if "form" in request.headers.get("content-type", ""):
         # Read here first: a text field (held in memory) up to TEXT_LIMIT, where Starlette's own is 1 MB;
         # files go to disk whatever this is. The route's request.form() gets this same parsed form.
-        limit = min(request.app.state.site.upload_limit(), TEXT_LIMIT)
+        limit = request.app.state.site.text_limit()
         try:
             form = await request.form(max_part_size=limit)
         except StarletteHTTPException as error:

@@ -27,8 +27,7 @@ from starlette.datastructures import UploadFile
 from announcer.errors import AnnouncerError, LibraryError
 from announcer.library import Library, atomic_write
 from announcer.notices import Notice, read_notices
-from announcer.web.site import (TEXT_LIMIT, Site, WebError, check_csrf, lang_of, notices_too_big, parse_day,
-                                render)
+from announcer.web.site import Site, WebError, check_csrf, lang_of, notices_too_big, parse_day, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -38,7 +37,6 @@ JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 MEDIA_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
 CHUNK = 1 << 16
 KEEP_JOBS = 20
-NOTICES_LIMIT = TEXT_LIMIT   # a day's notices are a few KB; more is the wrong file
 
 # ?msg= after a redirect → (zh, en) flash; "{n}" is the number of stored notices.
 MESSAGES = {
@@ -160,10 +158,6 @@ def too_big(limit: int) -> WebError:
     mb = limit / 1e6
     return WebError(f"上传的内容太大：最多 {mb:g} MB。请把文件缩小或拆开后再上传。",
                     f"the upload is too big: at most {mb:g} MB; make the file smaller or split it", status=413)
-
-
-def notices_limit(site: Site) -> int:
-    return min(site.upload_limit(), NOTICES_LIMIT)
 
 
 async def read_limited(upload: UploadFile, limit: int, refuse=too_big) -> bytes:
@@ -462,7 +456,7 @@ async def save_notices(request: Request):
     site: Site = request.app.state.site
     form = await request.form()
     try:
-        return await _save_notices(request, site, form, notices_limit(site))
+        return await _save_notices(request, site, form, site.text_limit())
     finally:
         await form.close()      # an uploaded file's spooled copy goes now
 
