@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from announcer.control import ControlError, Reply
 from announcer.web import Site, create_app
-from announcer.web.controls import flash_of
+from announcer.web.site import flash_of
 
 
 class FakeControls:

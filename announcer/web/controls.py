@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from announcer.errors import AnnouncerError
-from announcer.web.site import flash_of  # noqa: F401  (pages import it from here)
 from announcer.web.site import (Site, WebError, check_csrf, error_response, flash_signature, lang_of, page_of,
                                 parse_day, wants_json)
 
