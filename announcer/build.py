@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import date
@@ -28,6 +27,7 @@ class DayBuild:
     clips: list[dict]     # the notices' manifest entries (imported recordings kept follow them in the manifest)
     rendered: int         # clips synthesized this time
     reused: int           # clips taken from the cache
+    notes: tuple[str, ...] = ()   # once for the whole build: a configured engine that could not be used
 
 
 def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
@@ -40,17 +40,21 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
             f"没有在 {day} 有效的通知（请检查 valid_from / valid_until，或用 --date 换一天）。",
             f"no notice is valid on {day}; check valid_from / valid_until, or pick another day with --date")
     library = Library(out)
-    engine_name = engine.name if engine is not None else config.speech.engine
-    keys = [_cache_key(n, config, audio, engine_name) for n in todays]
-    cached = {k: library.cached(k, audio.format) for k in keys}
-    pending = _prepare({k: n for n, k in zip(todays, keys) if cached[k] is None}, config)
-    library.prepare()
-    for notice, key in zip(todays, keys):
-        if progress and (key not in pending or pending[key][0] is not notice):
-            progress(notice, True)   # from the cache, or the same text as another notice
-    if pending:
-        chime = _chime(audio)
-        _render_all(pending, _open_speaker(config, engine), chime, audio, library, cached, progress)
+    speaker = _open_speaker(config, engine)
+    try:
+        voices = speaker.identity()
+        keys = [_cache_key(n, config, audio, voices) for n in todays]
+        cached = {k: library.cached(k, audio.format) for k in keys}
+        pending = _prepare({k: n for n, k in zip(todays, keys) if cached[k] is None}, config)
+        library.prepare()
+        for notice, key in zip(todays, keys):
+            if progress and (key not in pending or pending[key][0] is not notice):
+                progress(notice, True)   # from the cache, or the same text as another notice
+        if pending:
+            chime = _chime(audio)
+            _render_all(pending, speaker, chime, audio, library, cached, progress)
+    finally:
+        speaker.close()
 
     files, clips = [], []
     for number, (notice, key) in enumerate(zip(todays, keys), start=1):
@@ -64,7 +68,8 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
         return files + [(name, source) for name, source, _ in kept], manifest
 
     folder = library.update(day, with_recordings, replace_damaged=True)
-    return DayBuild(day, folder, clips, rendered=len(pending), reused=len(todays) - len(pending))
+    return DayBuild(day, folder, clips, rendered=len(pending), reused=len(todays) - len(pending),
+                    notes=tuple(dict.fromkeys(speaker.missing.values())))
 
 
 def _kept_recordings(current: tuple[Path, dict] | None, clips: list[dict]) -> list[tuple[str, Path, dict]]:
@@ -132,7 +137,8 @@ def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Libr
 
     def finish_clip(key, notice, speakable, speech):
         data, info = _finish_clip(speech, speakable, notice, audio, chime)
-        cached[key] = library.store(key, audio.format, data, info)
+        # A clip the fallback helped with is not found by the next build, which tries its engine again.
+        cached[key] = library.store(key + "-fallback" if speech.fell_back else key, audio.format, data, info)
         if progress:
             progress(notice, False)
 
@@ -146,7 +152,6 @@ def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Libr
             job.result()
     finally:
         pool.shutdown(cancel_futures=True)
-        speaker.close()
 
 
 def _prepare(notices: dict[str, Notice], config: Config) -> dict[str, tuple[Notice, object]]:
@@ -254,22 +259,18 @@ def _chime(audio: AudioConfig):
 
 @functools.cache
 def _renderer_version() -> str:
-    """Changes whenever the code or the espeak-ng that make a clip change, so old clips are not reused."""
+    """Changes whenever the code that makes a clip changes, so old clips are not reused."""
     package = Path(__file__).parent
     digest = hashlib.sha256(__version__.encode())
     for source in sorted([*package.glob("speakable/*.py"), *package.glob("engines/*.py"),
                           package / "speech.py", package / "effects.py", package / "build.py"]):
         digest.update(source.read_bytes())
-    try:
-        espeak = subprocess.run(["espeak-ng", "--version"], capture_output=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        espeak = b""   # the engine reports a missing espeak-ng when it is needed
-    digest.update(espeak)
     return digest.hexdigest()
 
 
-def _cache_key(notice: Notice, config: Config, audio: AudioConfig, engine: str) -> str:
-    """Everything that changes the clip: the text, the settings, the chime, this version."""
+def _cache_key(notice: Notice, config: Config, audio: AudioConfig, voices: dict[str, str]) -> str:
+    """Everything that changes the clip: the text, the settings, each language's engine, voice and model
+    (`voices`, from Speaker.identity), the chime, this version."""
     chime = audio.chime
     if chime not in ("none", "two-tone"):
         try:
@@ -278,11 +279,11 @@ def _cache_key(notice: Notice, config: Config, audio: AudioConfig, engine: str) 
             pass  # reported by load_sound when the clip is rendered
     recipe = {
         "renderer": _renderer_version(),
-        "engine": engine,
+        "voices": voices,
         "text": notice.text,
         "language": notice.language,
         "repeat": notice.repeat,
-        "speech": asdict(config.speech),
+        "speech": {k: v for k, v in asdict(config.speech).items() if k not in ("engines", "voices")},
         "audio": {**asdict(audio), "chime": chime},
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]

@@ -48,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", type=Path, help="write a .mp3 or .wav file instead of playing")
     s.add_argument("--config", type=Path)
     s.add_argument("--player", type=_player, default="auto", help=f"{_player_names()} (default: auto)")
+    s.add_argument("--draft", action="store_true", help="a quick draft with espeak-ng instead of the neural voices")
 
     pl = sub.add_parser("plan", help="show what plays when, without playing anything")
     pl.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
@@ -196,6 +197,8 @@ def cmd_build(args) -> int:
         task = bar.add_task(tr("正在生成", "building"), total=sum(n.valid_on(day) for n in notices))
         result = build_day(notices, day, args.out, config, fmt=args.format,
                            progress=lambda notice, cached: bar.advance(task))
+    for note in result.notes:
+        err.print(note, markup=False, highlight=False)
     out = Console()
     out.print(clarity_table(result.clips, title=str(result.folder)))
     out.print(tr(f"共 {len(result.clips)} 段：新生成 {result.rendered} 段，沿用缓存 {result.reused} 段。",
@@ -246,7 +249,7 @@ def cmd_say(args) -> int:
     speakable = make_speakable(args.text)
     if not speakable.sentences:
         raise NoticeError(*NOTHING_TO_SAY)
-    speaker = open_speaker(config.speech)
+    speaker = open_speaker(config.speech, draft=args.draft)
     try:
         speech = speaker.speak(speakable)
     finally:

@@ -18,6 +18,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from announcer.engines import DEFAULT_ENGINES, ENGINE_NAMES, LANGUAGES, VOICES
 from announcer.errors import AnnouncerError, ConfigError, shorten, tr
 from announcer.players import NAMES as PLAYER_NAMES
 from announcer.textfile import SETTINGS_ROLE, ZhEn, read_text
@@ -29,8 +30,8 @@ DEFAULT_PACE = {"zh": 3.5, "en": 145.0}  # syllables/s, words/min
 
 @dataclass(frozen=True)
 class SpeechConfig:
-    engine: str = "pyttsx3"                      # "pyttsx3" or "espeak-ng"
-    voices: dict[str, str] = field(default_factory=lambda: {"zh": "cmn-latn-pinyin", "en": "en-us"})
+    engines: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ENGINES))  # language → engine name
+    voices: dict[str, str] = field(default_factory=dict)   # language → voice; absent: the engine's own
     pace: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PACE))  # resolved targets
     sentence_pause_s: float = 0.6
     comma_pause_s: float = 0.3
@@ -769,7 +770,8 @@ def _same_names(entries: list[dict[str, Any]], lines: TomlLines) -> list[Problem
 
 def config_schema(folder: Path) -> Table:
     """The settings schedule.toml may hold. `folder`: where relative file paths start."""
-    voice = Field(TEXT, expect=('请写语音名称，如 "cmn"', 'write a voice name, like "cmn"'))
+    voice = Field(TEXT, expect=('请写语音名称，如 "jf_alpha"', 'write a voice name, like "jf_alpha"'))
+    engine = Field(TEXT, choices=ENGINE_NAMES, noun=("语音引擎", "an engine"))
     return Table({
         "station": Table({
             "name": Field(TEXT),
@@ -787,7 +789,10 @@ def config_schema(folder: Path) -> Table:
             "device": Field(TEXT),
         }),
         "speech": Table({
-            "engine": Field(TEXT, choices=("pyttsx3", "espeak-ng"), noun=("语音引擎", "an engine")),
+            "engine": Field(TEXT, choices=ENGINE_NAMES, noun=("语音引擎", "an engine")),
+            "engines": Table({"zh": engine, "en": engine}, fill=False,
+                             expect=('请写成 engines = { zh = "kokoro", en = "piper" }',
+                                     'write it as engines = { zh = "kokoro", en = "piper" }')),
             "voices": Table({"zh": voice, "en": voice},
                             expect=('请写成 voices = { zh = "...", en = "..." }',
                                     'write it as voices = { zh = "...", en = "..." }')),
@@ -796,7 +801,7 @@ def config_schema(folder: Path) -> Table:
             "en_pace": Field(NUMBER, min=60, max=260, unit=("词/分钟", "words/min"), default=DEFAULT_PACE["en"]),
             "sentence_pause": Field(DURATION, min=0, max=3, unit=SECONDS, to="sentence_pause_s"),
             "comma_pause": Field(DURATION, min=0, max=3, unit=SECONDS, to="comma_pause_s"),
-        }),
+        }, make=_speech),
         "audio": Table({
             "loudness": Field(NUMBER, min=-30, max=-9, unit=("LUFS", "LUFS"), to="loudness_lufs"),
             "true_peak": Field(NUMBER, min=-6, max=0, unit=("dBTP", "dBTP"), to="true_peak_dbtp"),
@@ -888,6 +893,38 @@ def _broadcast_name(name: str) -> str:
     return name
 
 
+_LANGUAGE_NAMES = {"zh": ("普通话", "Mandarin"), "en": ("英语", "English")}
+
+
+def _speech(values: dict[str, Any]) -> dict[str, Any]:
+    """The engine for each language (the old single `engine` sets both; `engines` wins), and voices
+    each language's engine has."""
+    engines = dict(DEFAULT_ENGINES)
+    if "engine" in values:
+        engines = dict.fromkeys(engines, values.pop("engine"))
+    engines.update(values.pop("engines", None) or {})
+    for language, name in engines.items():
+        if language not in LANGUAGES[name]:
+            able = [e for e in ENGINE_NAMES if language in LANGUAGES[e]]
+            zh_lang, en_lang = _LANGUAGE_NAMES[language]
+            raise Invalid(f"{name} 不会说{zh_lang}；请改用 " + "、".join(f'"{e}"' for e in able),
+                          f"{name} does not speak {en_lang}; use one of " + ", ".join(f'"{e}"' for e in able),
+                          ("engines", language))
+    for language, voice in (values.get("voices") or {}).items():
+        known = VOICES.get(engines[language])
+        if known and voice not in known:
+            hint = closest(voice, list(known))
+            choices = ", ".join(f'"{v}"' for v in known)
+            zh_hint = f'您是不是想写 "{hint}"？' if hint else f"可选：{choices}"
+            en_hint = f'did you mean "{hint}"?' if hint else f"choose one of {choices}"
+            raise Invalid(f"{show(voice)} 不是 {engines[language]} 的语音；{zh_hint}"
+                          f"（要用 espeak-ng 的语音，请同时写 engines = {{ {language} = \"espeak-ng\" }}）",
+                          f"{show(voice)} is not a voice of {engines[language]}; {en_hint} "
+                          f'(for an espeak-ng voice, also set engines = {{ {language} = "espeak-ng" }})',
+                          ("voices", language))
+    return {**values, "engines": engines}
+
+
 def _located(error: AnnouncerError, line: int, key: str) -> AnnouncerError:
     error.line, error.key = line, key
     return error
@@ -913,7 +950,7 @@ def _build(path: Path, values: dict[str, Any], lines: TomlLines) -> Config:
     station, speech, audio, web = (dict(values.get(key, {})) for key in ("station", "speech", "audio", "web"))
     factor = speech.pop("pace")
     speech["pace"] = {"zh": speech.pop("zh_pace") * factor, "en": speech.pop("en_pace") * factor}
-    speech["voices"] = {**SpeechConfig().voices, **speech.get("voices", {})}
+    speech["voices"] = dict(speech.get("voices", {}))
     broadcasts = tuple(Broadcast(line=lines.line(("broadcast", index)), **entry)
                        for index, entry in enumerate(values.get("broadcasts", [])))
     return Config(path=path, speech=SpeechConfig(**speech), audio=AudioConfig(**audio),

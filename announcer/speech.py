@@ -11,6 +11,11 @@ per minute) over the speaking time of the pieces, i.e. without the pauses we
 insert. The engine's rate for each language comes from a calibration
 (pace ≈ k · rate) learned per engine and voice; when the result misses the
 target by more than 5 %, that language is spoken again at a corrected rate.
+The rate is each engine's own knob (espeak's words per minute, a neural
+model's speed factor); the engine gives its range and a first guess of k.
+
+Each language has its engine (Kokoro for Mandarin, Piper for English by
+default); the fallback (espeak-ng) makes what they cannot, and says so.
 """
 
 from __future__ import annotations
@@ -23,8 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from announcer.config import SpeechConfig
-from announcer.engines.base import Engine, SynthesisFailed, SynthesisOptions
-from announcer.engines.espeak_cli import espeak_voice_name
+from announcer.engines.base import Engine, EngineMissing, SynthesisFailed, SynthesisOptions
 from announcer.errors import SpeechError, shorten, tr
 from announcer.speakable import PACE_UNIT_NAMES, PACE_UNITS, Run, Speakable
 
@@ -34,11 +38,8 @@ if TYPE_CHECKING:
 LANGUAGE_GAP_S = 0.06          # between a Chinese and an English run of one clause
 PACE_RETRY_OFF = 0.05          # speak a language again when its pace is further off than this
 PACE_WARN_OFF = 0.10           # warn when it still is after the last round
-MAX_PACE_ROUNDS = 3            # extra rounds at a corrected rate
-RATE_RANGE = (80, 450)         # espeak's usable rates (words/min setting)
-# Pace per rate step (units per second) measured on espeak-ng 1.51, rates 80-300.
-KNOWN_PACE_PER_RATE = {"cmn-latn-pinyin": 0.0207, "en-us": 0.0200}
-DEFAULT_PACE_PER_RATE = 0.020
+MAX_PACE_ROUNDS = 3            # extra rounds at a corrected rate (an engine may allow fewer: `pace_rounds`)
+MAX_STRETCH = 0.25             # what is still off after the rounds is corrected by a tempo change up to this
 CALIBRATED_UNITS = 6           # units measured before the tight length check applies
 SPLIT_MIN_TOKENS = 6           # shorter texts are not split when recovering
 BROKEN_AFTER = 3               # pieces in a row the main engine could not make at all
@@ -57,10 +58,11 @@ class Speech:
     audio: AudioSegment          # mono speech with the pauses, no chime/lead-in, not loudness-normalised
     pace: float                  # measured pace in the notice's main language's unit
     pace_unit: str               # "syllables/s" (zh) or "words/min" (en)
-    engine: str                  # e.g. "pyttsx3", or "pyttsx3+espeak-ng" when the fallback made some pieces
+    engine: str                  # e.g. "kokoro", "kokoro+piper", or "kokoro+espeak-ng" when the fallback made some pieces
     voice: str                   # voices used, comma-joined, e.g. "cmn-latn-pinyin,en-us"
     warnings: tuple[str, ...]    # readable notes: recovery used, pace off target
     recovered: int               # number of pieces that needed recovery
+    fell_back: bool = False      # the fallback engine made some pieces in place of a language's engine
 
 
 def per_second(language: str, pace: float) -> float:
@@ -81,7 +83,7 @@ class _Piece:
     seconds: float
     engine: str
     voice: str
-    rate: int
+    rate: float
 
 
 @dataclass(frozen=True)
@@ -94,22 +96,24 @@ class _Problem:
 
 @dataclass
 class _Calibration:
-    """Pace per rate step, per (engine, voice); learned from measured audio."""
+    """Pace per rate step, per (engine, voice, language); learned from measured audio."""
 
-    k: dict[tuple[str, str], float] = field(default_factory=dict)
-    measured_units: dict[tuple[str, str], int] = field(default_factory=dict)
+    k: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    measured_units: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
-    def pace_per_rate(self, key: tuple[str, str]) -> float:
-        return self.k.get(key) or KNOWN_PACE_PER_RATE.get(key[1], DEFAULT_PACE_PER_RATE)
+    def pace_per_rate(self, engine: Engine, key: tuple[str, str, str]) -> float:
+        return self.k.get(key) or engine.pace_per_rate(key[1], key[2])
 
-    def calibrated(self, key: tuple[str, str]) -> bool:
+    def calibrated(self, key: tuple[str, str, str]) -> bool:
         return self.measured_units.get(key, 0) >= CALIBRATED_UNITS
 
-    def rate_for(self, key: tuple[str, str], target_per_s: float) -> int:
-        rate = round(target_per_s / self.pace_per_rate(key))
-        return int(min(max(rate, RATE_RANGE[0]), RATE_RANGE[1]))
+    def rate_for(self, engine: Engine, key: tuple[str, str, str], target_per_s: float) -> float:
+        low, high = engine.rate_range
+        rate = min(max(target_per_s / self.pace_per_rate(engine, key), low), high)
+        step = engine.rate_step
+        return int(round(rate)) if step >= 1 else round(round(rate / step) * step, 6)
 
-    def learn(self, key: tuple[str, str], units: int, seconds: float, rate: int) -> None:
+    def learn(self, key: tuple[str, str, str], units: int, seconds: float, rate: float) -> None:
         if units <= 0 or seconds <= 0:
             return
         self.k[key] = units / seconds / rate
@@ -124,7 +128,12 @@ class _Job:
     notes: dict[int, str] = field(default_factory=dict)   # run index → recovery note
     fallback_runs: set[int] = field(default_factory=set)  # runs the main engine could not make
     strikes: int = 0                                       # main engine failures in a row
-    main_broken: bool = False
+    main_broken: set[str] = field(default_factory=set)    # languages whose main engine gave up
+
+
+def _family(engine: Engine) -> str:
+    """Engines of one family share voice names (pyttsx3 and the espeak-ng program)."""
+    return getattr(engine, "family", engine.name)
 
 
 def _normal(text: str) -> str:
@@ -135,21 +144,38 @@ def _normal(text: str) -> str:
 class Speaker:
     """Speaks notices for one build: holds the engines and the learned rates.
 
-    The Speaker owns the engines it is given: close() closes them.
+    `engines` is one engine for every language, or one per language ("zh",
+    "en"). `missing` holds, per language, the note for a configured engine
+    that could not be used (its language then goes to the fallback). The
+    Speaker owns the engines it is given: close() closes them.
     """
 
-    def __init__(self, engine: Engine, config: SpeechConfig, *, fallback: Engine | None = None):
-        self.engine = engine
+    def __init__(self, engines: Engine | dict[str, Engine], config: SpeechConfig, *,
+                 fallback: Engine | None = None, missing: dict[str, str] | None = None):
+        self.engines = dict(engines) if isinstance(engines, dict) else {lang: engines for lang in PACE_UNITS}
         self.fallback = fallback
         self.config = config
+        self.missing = dict(missing or {})
         self.calibration = _Calibration()
         self._frame_rate: int | None = None
         self._seen: OrderedDict[bytes, tuple[str, str]] = OrderedDict()   # audio digest → (normalized, readable) text
 
     def close(self) -> None:
-        for engine in (self.engine, self.fallback):
-            if engine is not None:
-                engine.close()
+        for engine in {id(e): e for e in (*self.engines.values(), self.fallback) if e is not None}.values():
+            engine.close()
+
+    def engine_for(self, language: str) -> Engine:
+        return self.engines.get(language) or next(iter(self.engines.values()))
+
+    def identity(self) -> dict[str, str]:
+        """Per language, what makes its speech: engine, voice and model (for the cache key)."""
+        found = {}
+        for language in PACE_UNITS:
+            engine = self.engine_for(language)
+            voice = self._voice(engine, language)
+            describe = getattr(engine, "identity", None)
+            found[language] = describe(voice) if callable(describe) else f"{engine.name} {voice}"
+        return found
 
     # -- a whole notice ------------------------------------------------------
 
@@ -177,11 +203,11 @@ class Speaker:
                 pace_notes.append(note)
 
         main = max(languages, key=lambda lang: speakable.units(lang) / self._target(lang))
-        engines = [self.engine.name]
-        if any(p.engine != self.engine.name for p in pieces.values()):
-            engines += sorted({p.engine for p in pieces.values()} - {self.engine.name})
+        mains = list(dict.fromkeys(self.engine_for(lang).name for lang in languages))
+        engines = mains + sorted({p.engine for p in pieces.values()} - set(mains))
         voices = list(dict.fromkeys(pieces[i].voice for i in spoken))
-        warnings = [job.notes[i] for i in sorted(job.notes)] + pace_notes
+        warnings = [self.missing[lang] for lang in languages if lang in self.missing]
+        warnings += [job.notes[i] for i in sorted(job.notes)] + pace_notes
         return Speech(
             audio=self._assemble(speakable, pieces),
             pace=in_pace_unit(main, measured[main]),
@@ -190,25 +216,38 @@ class Speaker:
             voice=",".join(voices),
             warnings=tuple(warnings),
             recovered=len(job.notes),
+            fell_back=bool(job.fallback_runs),
         )
 
     def _target(self, language: str) -> float:
         return per_second(language, self.config.pace[language])
 
     def _voice(self, engine: Engine, language: str) -> str:
-        configured = self.config.voices.get(language) or engine.voice_for(language)
-        return espeak_voice_name(configured, language)
+        """The configured voice when `engine` is the language's own engine (or of its family), else its default."""
+        own = self.engine_for(language)
+        configured = self.config.voices.get(language)
+        if configured and _family(engine) != _family(own):
+            configured = None
+        name = getattr(engine, "voice_name", None)
+        return name(configured, language) if callable(name) else configured or engine.voice_for(language)
+
+    def _key(self, engine: Engine, language: str) -> tuple[str, str, str]:
+        return engine.name, self._voice(engine, language), language
+
+    def _both(self, language: str) -> list[Engine]:
+        """The language's engine, and the fallback when it is another engine."""
+        own = self.engine_for(language)
+        return [own] + ([self.fallback] if self.fallback is not None and self.fallback is not own else [])
 
     def _speak_language(self, runs, indexes, language, job):
         """Speak one language's runs, at corrected rates until the pace fits."""
         target = self._target(language)
         units = sum(runs[i].units for i in indexes)
-        rates = {
-            engine.name: self.calibration.rate_for((engine.name, self._voice(engine, language)), target)
-            for engine in (self.engine, self.fallback) if engine is not None
-        }
+        rates = {engine.name: self.calibration.rate_for(engine, self._key(engine, language), target)
+                 for engine in self._both(language)}
         best = None
-        for _round in range(1 + MAX_PACE_ROUNDS):
+        rounds = min(getattr(self.engine_for(language), "pace_rounds", MAX_PACE_ROUNDS), MAX_PACE_ROUNDS)
+        for _round in range(1 + rounds):
             pieces = {i: self._piece(runs[i], i, rates, job) for i in indexes}
             self._recheck(runs, pieces, rates, job)
             seconds = sum(p.seconds for p in pieces.values())
@@ -220,6 +259,9 @@ class Speaker:
             if off <= PACE_RETRY_OFF or not changed or units == 0:
                 break
         pieces, pace, off = best
+        if off > PACE_RETRY_OFF and units > 0 and pace > 0:
+            pieces, pace = self._stretch(pieces, units, pace, target)
+            off = abs(pace / target - 1)
         note = None
         if off > PACE_WARN_OFF and units > 0:
             unit = PACE_UNITS[language]
@@ -233,20 +275,31 @@ class Speaker:
             )
         return pieces, pace, note
 
+    def _stretch(self, pieces: dict[int, _Piece], units: int, pace: float, target: float):
+        """The pieces at the target pace by a tempo change (for engines whose rounds cost too much,
+        or whose speed knob moves in steps): (pieces, new pace)."""
+        from announcer.effects import change_tempo
+
+        factor = min(max(target / pace, 1 - MAX_STRETCH), 1 + MAX_STRETCH)
+        stretched = {}
+        for i, piece in pieces.items():
+            samples = change_tempo(piece.samples, self._frame_rate, factor)
+            stretched[i] = replace(piece, samples=samples, seconds=samples.size / self._frame_rate)
+        seconds = sum(p.seconds for p in stretched.values())
+        return stretched, units / seconds
+
     def _learn(self, runs, pieces, language, target, rates) -> bool:
         """Update the calibration from this round; True when a rate changed."""
         changed = False
-        for engine in (self.engine, self.fallback):
-            if engine is None:
-                continue
+        for engine in self._both(language):
             made = [i for i, p in pieces.items() if p.engine == engine.name]
             if not made:
                 continue
-            key = (engine.name, self._voice(engine, language))
+            key = self._key(engine, language)
             units = sum(runs[i].units for i in made)
             seconds = sum(pieces[i].seconds for i in made)
             self.calibration.learn(key, units, seconds, rates[engine.name])
-            new_rate = self.calibration.rate_for(key, target)
+            new_rate = self.calibration.rate_for(engine, key, target)
             changed |= new_rate != rates[engine.name]
             rates[engine.name] = new_rate
         return changed
@@ -259,15 +312,17 @@ class Speaker:
         `first` is a problem already found with this run's piece (it is then made again).
         """
         problems: list[_Problem] = []
-        if index not in job.fallback_runs and not job.main_broken:
+        main = self.engine_for(run.language)
+        fallback = self.fallback if self.fallback is not main else None
+        if index not in job.fallback_runs and run.language not in job.main_broken:
             if first is None:
-                outcome = self._take(self.engine, run, rates)
+                outcome = self._take(main, run, rates)
                 if isinstance(outcome, _Piece):
                     job.strikes = 0
                     return outcome
                 first = outcome
             problems.append(first)
-            made = self._retry_main(run, rates, problems)
+            made = self._retry_main(main, run, rates, problems)
             if made is not None:
                 piece, how = made
                 job.strikes = 0
@@ -275,63 +330,70 @@ class Speaker:
                     job.notes.setdefault(index, self._note(run, problems[0], how))
                 return piece
             job.strikes += 1
-            if job.strikes >= BROKEN_AFTER and self.fallback is not None:
-                job.main_broken = True
+            if job.strikes >= BROKEN_AFTER and fallback is not None:
+                job.main_broken.add(run.language)
         elif first is not None:
             problems.append(first)
         elif index not in job.fallback_runs:
             problems.append(_Problem(
-                f"主语音引擎 {self.engine.name} 已连续 {BROKEN_AFTER} 句失败",
-                f"the main engine {self.engine.name} failed {BROKEN_AFTER} times in a row",
+                f"主语音引擎 {main.name} 已连续 {BROKEN_AFTER} 句失败",
+                f"the main engine {main.name} failed {BROKEN_AFTER} times in a row",
                 hard=True,
             ))
-        if self.fallback is not None:
-            outcome = self._take(self.fallback, run, rates)
+        if fallback is not None:
+            outcome = self._take(fallback, run, rates)
             if isinstance(outcome, _Problem):
                 outcome = self._agreeing(problems, outcome) or outcome
             if isinstance(outcome, _Piece):
                 job.fallback_runs.add(index)
                 if problems:
-                    how = (f"改用备用引擎 {self.fallback.name} 合成", f"made with the backup engine {self.fallback.name}")
+                    how = (f"改用备用引擎 {fallback.name} 合成", f"made with the backup engine {fallback.name}")
                     job.notes.setdefault(index, self._note(run, problems[0], how))
                 return outcome
             problems.append(outcome)
         raise self._failure(run, problems[-1] if problems else None, job.where)
 
-    def _retry_main(self, run: Run, rates, problems: list[_Problem]):
+    def _retry_main(self, main: Engine, run: Run, rates, problems: list[_Problem]):
         """(piece, how) from the main engine after a failed take, or None.
 
         `how` is None when a second take confirms a doubtful length: no recovery
         was needed then. Adds what went wrong to `problems`.
         """
-        self._restart(self.engine)
-        outcome = self._take(self.engine, run, rates)
+        self._restart(main)
+        outcome = self._take(main, run, rates)
         agreed = self._agreeing(problems, outcome)
         if agreed is not None:
             return agreed, None
         if isinstance(outcome, _Piece):
             return outcome, ("重试后成功", "fixed by trying again")
         problems.append(outcome)
-        if len(run.engine_text.split()) >= SPLIT_MIN_TOKENS:
-            outcome = self._halves(run, rates)
+        if run.units >= SPLIT_MIN_TOKENS:
+            outcome = self._halves(main, run, rates)
             if isinstance(outcome, _Piece):
                 return outcome, ("分成两段合成后成功", "fixed by speaking it in two parts")
             problems.append(outcome)
         return None
 
-    def _halves(self, run: Run, rates) -> _Piece | _Problem:
+    def _halves(self, main: Engine, run: Run, rates) -> _Piece | _Problem:
         """The run spoken in two halves, joined."""
         import numpy as np
 
-        tokens = run.engine_text.split()
-        middle = len(tokens) // 2
-        first_units = round(run.units * middle / len(tokens))
-        halves = ((" ".join(tokens[:middle]), first_units), (" ".join(tokens[middle:]), run.units - first_units))
+        syllables = run.engine_text.split()
+        if run.language == "zh" and len(run.text) == len(syllables):
+            # one Han character a syllable: cut both forms at the same place
+            words, cut = syllables, len(syllables) // 2
+            forms = [(run.text[:cut], " ".join(syllables[:cut])), (run.text[cut:], " ".join(syllables[cut:]))]
+        else:
+            words = run.text.split() if main.reads == "text" else syllables
+            cut = len(words) // 2
+            forms = [(" ".join(words[:cut]),) * 2, (" ".join(words[cut:]),) * 2]
+        first_units = round(run.units * cut / len(words))
+        halves = ((forms[0], first_units), (forms[1], run.units - first_units))
         made = []
-        for text, units in halves:
-            outcome = self._take(self.engine, replace(run, engine_text=text, units=units), rates)
+        for (text, engine_text), units in halves:
+            outcome = self._take(main, replace(run, text=text, engine_text=engine_text, units=units), rates)
             if isinstance(outcome, _Problem):
-                self._restart(self.engine)
+                self._restart(main)
                 return outcome
             made.append(outcome)
         samples = np.concatenate([p.samples for p in made])
@@ -367,7 +429,7 @@ class Speaker:
         voice = self._voice(engine, run.language)
         rate = rates[engine.name]
         try:
-            audio = engine.synthesize(run.engine_text, run.language, SynthesisOptions(voice=voice, rate=rate))
+            audio = engine.synthesize(getattr(run, engine.reads), run.language, SynthesisOptions(voice=voice, rate=rate))
         except SynthesisFailed as exc:
             return _Problem("语音引擎没有输出", f"the speech engine gave no output ({exc})", hard=True)
         if audio is None or len(audio.raw_data) == 0:
@@ -404,8 +466,8 @@ class Speaker:
         while len(self._seen) > STALE_MEMORY:
             self._seen.popitem(last=False)
 
-        key = (engine.name, voice)
-        expected = run.units / (self.calibration.pace_per_rate(key) * rate)
+        key = (engine.name, voice, run.language)
+        expected = run.units / (self.calibration.pace_per_rate(engine, key) * rate)
         return self._length_problem(piece, expected, self.calibration.calibrated(key)) or piece
 
     @staticmethod
@@ -518,10 +580,34 @@ def speak(
     return Speaker(engine, config, fallback=fallback).speak(speakable, where=where)
 
 
-def open_speaker(config: SpeechConfig) -> Speaker:
-    """A Speaker with the configured engine, and the espeak-ng program as fallback."""
+FALLBACK = "espeak-ng"
+
+
+def open_speaker(config: SpeechConfig, *, draft: bool = False) -> Speaker:
+    """A Speaker with each language's configured engine, and the espeak-ng program as fallback.
+
+    A configured engine that cannot be used (not installed, model damaged)
+    hands its language to the fallback, and every clip in that language says
+    so. `draft`: pyttsx3 for every language, for a quick preview.
+    """
     from announcer.engines import get_engine
 
-    engine = get_engine(config.engine)
-    fallback = get_engine("espeak-ng") if engine.name != "espeak-ng" else None
-    return Speaker(engine, config, fallback=fallback)
+    made: dict[str, Engine] = {}
+
+    def engine(name: str) -> Engine:
+        if name not in made:
+            made[name] = get_engine(name)
+        return made[name]
+
+    fallback = engine(FALLBACK)
+    if draft:
+        return Speaker(engine("pyttsx3"), config, fallback=fallback)
+    engines, missing = {}, {}
+    for language, name in config.engines.items():
+        try:
+            engines[language] = engine(name)
+        except EngineMissing as error:
+            engines[language] = fallback
+            missing[language] = tr(f"{error.zh}这次改用 {FALLBACK} 朗读。",
+                                   f"{error.en} Spoken with {FALLBACK} meanwhile.")
+    return Speaker(engines, config, fallback=fallback, missing=missing)

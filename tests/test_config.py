@@ -114,7 +114,7 @@ every = "20m"
                   clips=("ting-shui", "紧急"), repeat=2, gap_s=5.0, volume_db=-3.5, priority="urgent"),
         Broadcast(name="巡播", line=45, start=time(14), until=time(15), every_s=1200.0),
     )
-    assert config.speech == SpeechConfig(engine="espeak-ng", voices={"zh": "cmn", "en": "en-gb"},
+    assert config.speech == SpeechConfig(engines={"zh": "espeak-ng", "en": "espeak-ng"}, voices={"zh": "cmn", "en": "en-gb"},
                                          pace={"zh": 4 * 0.85, "en": 150 * 0.85},
                                          sentence_pause_s=0.5, comma_pause_s=0.2)
     assert config.audio == AudioConfig(
@@ -142,8 +142,35 @@ def test_pace_factor_applies_to_explicit_paces(tmp_path):
 
 
 def test_partial_voices_keep_the_other_default(tmp_path):
-    config = load_config(write(tmp_path, '[speech.voices]\nen = "en-gb"\n'))
-    assert config.speech.voices == {"zh": "cmn-latn-pinyin", "en": "en-gb"}
+    config = load_config(write(tmp_path, '[speech]\nengines = { en = "espeak-ng" }\n[speech.voices]\nen = "en-gb"\n'))
+    assert config.speech.voices == {"en": "en-gb"}          # Mandarin: the engine's own voice
+    assert config.speech.engines == {"zh": "kokoro", "en": "espeak-ng"}
+
+
+def test_neural_engines_by_default_and_the_old_engine_key_sets_both(tmp_path):
+    assert load_config(write(tmp_path, "[speech]\n")).speech.engines == {"zh": "kokoro", "en": "piper"}
+    old = load_config(write(tmp_path, '[speech]\nengine = "pyttsx3"\nvoices = { zh = "cmn", en = "en-us" }\n'))
+    assert old.speech.engines == {"zh": "pyttsx3", "en": "pyttsx3"}
+    both = load_config(write(tmp_path, '[speech]\nengine = "espeak-ng"\nengines = { zh = "kokoro" }\n'))
+    assert both.speech.engines == {"zh": "kokoro", "en": "espeak-ng"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[speech]\nengines = { zh = "piper" }',
+     'speech.engines.zh: piper does not speak Mandarin; use one of "kokoro", "pyttsx3", "espeak-ng"'),
+    ('[speech]\nengines = { en = "kokoro" }',
+     'speech.engines.en: kokoro does not speak English; use one of "piper", "pyttsx3", "espeak-ng"'),
+    ('[speech]\nengines = { zh = "festival" }',
+     'speech.engines.zh: "festival" is not an engine; use "kokoro", "piper", "pyttsx3" or "espeak-ng"'),
+    ('[speech]\nvoices = { zh = "jf_alfa" }',
+     'speech.voices.zh: "jf_alfa" is not a voice of kokoro; did you mean "jf_alpha"? '
+     '(for an espeak-ng voice, also set engines = { zh = "espeak-ng" })'),
+    ('[speech]\nvoices = { en = "en-us" }',
+     'speech.voices.en: "en-us" is not a voice of piper; choose one of "en_US-joe-medium" '
+     '(for an espeak-ng voice, also set engines = { en = "espeak-ng" })'),
+])
+def test_engines_and_their_voices(tmp_path, text, message):
+    assert problem(write(tmp_path, text + "\n"))[1] == message
 
 
 def test_utf8_bom_is_fine(tmp_path):
@@ -245,7 +272,8 @@ def test_bad_pace(tmp_path, value, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[speech]\nengine = "festival"', 'speech.engine: "festival" is not an engine; use "pyttsx3" or "espeak-ng"'),
+    ('[speech]\nengine = "festival"', 'speech.engine: "festival" is not an engine; '
+                                       'use "kokoro", "piper", "pyttsx3" or "espeak-ng"'),
     ('[speech]\nen_pace = 300', "speech.en_pace: 300 is too high; use a number from 60 to 260 words/min"),
     ('[speech]\ncomma_pause = "3"', 'speech.comma_pause: "3" has no unit; write "3s" (seconds) or "3m" (minutes)'),
     ('[speech]\nvoices = "cmn"', 'speech.voices: "cmn" is not a group of settings; '

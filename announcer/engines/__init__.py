@@ -1,19 +1,35 @@
 """Speech engines: pick one by the name used in schedule.toml.
 
 Engine modules are imported only when an engine is made, so the CLI's --help
-stays quick.
+stays quick. Making an engine loads no model: a neural engine loads its model
+on first use, once a process.
 """
 
 from __future__ import annotations
 
 from announcer.errors import SpeechError
 
-ENGINE_NAMES = ("pyttsx3", "espeak-ng")
+ENGINE_NAMES = ("kokoro", "piper", "pyttsx3", "espeak-ng")
+# The languages each engine speaks, and the voices a neural one has (espeak-ng has many).
+LANGUAGES = {"kokoro": ("zh",), "piper": ("en",), "pyttsx3": ("zh", "en"), "espeak-ng": ("zh", "en")}
+VOICES = {
+    "kokoro": ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"),
+    "piper": ("en_US-joe-medium",),
+}
+DEFAULT_ENGINES = {"zh": "kokoro", "en": "piper"}
 
 
 def get_engine(name: str):
-    """The engine called `name` ("pyttsx3" or "espeak-ng"), ready to use."""
+    """The engine called `name`, ready to use; EngineMissing when it is not installed."""
     key = name.strip().lower()
+    if key == "kokoro":
+        from announcer.engines.kokoro import KokoroEngine
+
+        return KokoroEngine()
+    if key == "piper":
+        from announcer.engines.piper_engine import PiperEngine
+
+        return PiperEngine()
     if key == "pyttsx3":
         from announcer.engines.pyttsx3_engine import Pyttsx3Engine
 
@@ -24,8 +40,8 @@ def get_engine(name: str):
         return EspeakCliEngine()
     names = "、".join(f"“{n}”" for n in ENGINE_NAMES)
     raise SpeechError(
-        f"没有名为 “{name}” 的语音引擎。请在 schedule.toml 的 [speech] engine 里填写 {names} 之一。",
-        f'There is no speech engine called "{name}". In schedule.toml, set [speech] engine to one of: '
+        f"没有名为 “{name}” 的语音引擎。请在 schedule.toml 的 [speech] engines 里填写 {names} 之一。",
+        f'There is no speech engine called "{name}". In schedule.toml, set [speech] engines to one of: '
         + ", ".join(f'"{n}"' for n in ENGINE_NAMES)
         + ".",
     )

@@ -2,11 +2,13 @@
 
 `espeak-ng -v VOICE -s RATE -w OUT.wav --stdin`, with the text on stdin (never
 on a command line). Used as the fallback when pyttsx3 misbehaves, or on its own.
-Also holds the voice-name rules both espeak-based engines share.
+Also holds what both espeak-based engines share: voice names, the rate
+range and the pace per rate step.
 """
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,6 +21,10 @@ DEFAULT_VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}
 # Chinese runs reach the engine as tone-numbered pinyin: only the pinyin voice
 # reads that as Mandarin ("cmn" reads it as English letters).
 PINYIN_VOICE_ALIASES = {"cmn", "zh", "zh-cn", "cmn-latn-pinyin", "sit/cmn", "sit/cmn-latn-pinyin"}
+RATE_RANGE = (80, 450)         # espeak's usable rates (words/min setting)
+# Pace per rate step (units per second) measured on espeak-ng 1.51, rates 80-300.
+KNOWN_PACE_PER_RATE = {"cmn-latn-pinyin": 0.0207, "en-us": 0.0200}
+DEFAULT_PACE_PER_RATE = 0.020
 
 
 def espeak_voice_name(voice: str | None, language: str) -> str:
@@ -31,6 +37,36 @@ def espeak_voice_name(voice: str | None, language: str) -> str:
     if language == "zh" and name in PINYIN_VOICE_ALIASES:
         return "cmn-latn-pinyin"
     return name.rsplit("/", 1)[-1]
+
+
+@functools.cache
+def espeak_version() -> str:
+    try:
+        return subprocess.run([ESPEAK, "--version"], capture_output=True, timeout=10).stdout.decode().strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""   # the engine reports a missing espeak-ng when it is needed
+
+
+class EspeakFamily:
+    """What pyttsx3 and the espeak-ng program share: both speak through espeak-ng."""
+
+    family = "espeak"
+    languages = ("zh", "en")
+    reads = "engine_text"          # tone-numbered pinyin for Mandarin
+    rate_range = RATE_RANGE
+    rate_step = 1
+
+    def voice_for(self, language: str) -> str:
+        return DEFAULT_VOICES.get(language, "en-us")
+
+    def voice_name(self, configured: str | None, language: str) -> str:
+        return espeak_voice_name(configured or self.voice_for(language), language)
+
+    def pace_per_rate(self, voice: str, language: str) -> float:
+        return KNOWN_PACE_PER_RATE.get(espeak_voice_name(voice, language), DEFAULT_PACE_PER_RATE)
+
+    def identity(self, voice: str) -> str:
+        return f"{self.name} {espeak_version()} {voice}"
 
 
 def espeak_missing_error() -> SpeechError:
@@ -71,7 +107,7 @@ def read_wav(path: Path):
     return audio.set_channels(1) if audio.channels != 1 else audio
 
 
-class EspeakCliEngine:
+class EspeakCliEngine(EspeakFamily):
     """Speaks through the espeak-ng program; rate is espeak's -s (words per minute)."""
 
     name = "espeak-ng"
@@ -81,9 +117,6 @@ class EspeakCliEngine:
         self.program = program
         self._dir: tempfile.TemporaryDirectory | None = None
         self._count = 0
-
-    def voice_for(self, language: str) -> str:
-        return DEFAULT_VOICES.get(language, "en-us")
 
     def synthesize(self, text: str, language: str, options: SynthesisOptions):
         if not text.strip():

@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass
 
 from announcer.engines.base import SynthesisFailed, SynthesisOptions
+from announcer.engines.espeak_cli import EspeakFamily
 
 FAULT_KINDS = ("fail", "empty", "silent", "truncate", "stale", "hang")
 
@@ -45,8 +46,9 @@ class FakeCall:
     fault: str | None
 
 
-class FakeEngine:
-    """Tone-burst engine. `pace_per_rate[lang]` is units per second per rate step."""
+class FakeEngine(EspeakFamily):
+    """Tone-burst engine. `pace_per_rate[lang]` is units per second per rate step (what it
+    really does; the speech stage starts from espeak's table, like for a real espeak engine)."""
 
     def __init__(
         self,
@@ -62,7 +64,7 @@ class FakeEngine:
     ):
         self.name = name
         self.faults = list(faults)
-        self.pace_per_rate = pace_per_rate or {"zh": 0.02, "en": 0.0138}
+        self.true_pace_per_rate = pace_per_rate or {"zh": 0.02, "en": 0.0138}
         self.rate_power = rate_power    # != 1: pace not proportional to rate
         self.default_rate = default_rate
         self.frame_rate = frame_rate
@@ -73,13 +75,10 @@ class FakeEngine:
         self.closed = False
         self._previous = None
 
-    def voice_for(self, language: str) -> str:
-        return {"zh": "cmn-latn-pinyin", "en": "en-us"}.get(language, "en-us")
-
     def pace(self, language: str, rate: float | None) -> float:
         """Units per second this engine speaks at `rate`."""
         rate = self.default_rate if rate is None else rate
-        k = self.pace_per_rate.get(language, 0.015)
+        k = self.true_pace_per_rate.get(language, 0.015)
         return k * self.default_rate * (rate / self.default_rate) ** self.rate_power
 
     def synthesize(self, text: str, language: str, options: SynthesisOptions):

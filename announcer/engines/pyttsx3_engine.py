@@ -20,7 +20,7 @@ from pathlib import Path
 
 from announcer.engines.base import SynthesisFailed, SynthesisOptions
 from announcer.engines.espeak_cli import (
-    DEFAULT_VOICES,
+    EspeakFamily,
     espeak_missing_error,
     espeak_voice_name,
     read_wav,
@@ -30,7 +30,7 @@ from announcer.engines.espeak_cli import (
 WORKER_MODULE = "announcer.engines.pyttsx3_worker"
 
 
-class Pyttsx3Engine:
+class Pyttsx3Engine(EspeakFamily):
     """Speaks through pyttsx3 in a worker process; rate is espeak's words per minute."""
 
     name = "pyttsx3"
@@ -55,9 +55,6 @@ class Pyttsx3Engine:
     @property
     def worker_pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
-
-    def voice_for(self, language: str) -> str:
-        return DEFAULT_VOICES.get(language, "en-us")
 
     def synthesize(self, text: str, language: str, options: SynthesisOptions):
         if not text.strip():

