@@ -268,6 +268,16 @@ def _renderer_version() -> str:
     return digest.hexdigest()
 
 
+def _languages(text: str) -> tuple[str, ...]:
+    """The languages a text may be spoken in, by its script: a new English voice leaves Chinese clips be."""
+    import re
+
+    from announcer.speakable.script import HAN, LATIN
+
+    found = tuple(lang for lang, chars in (("zh", HAN), ("en", LATIN)) if re.search(f"[{chars}]", text))
+    return found or ("zh", "en")      # digits alone: read in the notice's language, either
+
+
 def _cache_key(notice: Notice, config: Config, audio: AudioConfig, voices: dict[str, str]) -> str:
     """Everything that changes the clip: the text, the settings, each language's engine, voice and model
     (`voices`, from Speaker.identity), the chime, this version."""
@@ -279,7 +289,7 @@ def _cache_key(notice: Notice, config: Config, audio: AudioConfig, voices: dict[
             pass  # reported by load_sound when the clip is rendered
     recipe = {
         "renderer": _renderer_version(),
-        "voices": voices,
+        "voices": {lang: voices[lang] for lang in _languages(notice.text) if lang in voices},
         "text": notice.text,
         "language": notice.language,
         "repeat": notice.repeat,

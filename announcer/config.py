@@ -912,6 +912,13 @@ def _speech(values: dict[str, Any]) -> dict[str, Any]:
                           ("engines", language))
     for language, voice in (values.get("voices") or {}).items():
         known = VOICES.get(engines[language])
+        owner = next((e for e, names in VOICES.items() if voice in names), None)
+        if known is None and owner is not None:
+            raise Invalid(f"{show(voice)} 是 {owner} 的语音，{engines[language]} 用不了；请写 {engines[language]} 的语音，"
+                          f'如 "{"cmn-latn-pinyin" if language == "zh" else "en-us"}"，或删除这一项',
+                          f"{show(voice)} is a voice of {owner}, not of {engines[language]}; write one of "
+                          f'{engines[language]}\'s voices, such as "{"cmn-latn-pinyin" if language == "zh" else "en-us"}", '
+                          "or delete it", ("voices", language))
         if known and voice not in known:
             hint = closest(voice, list(known))
             choices = ", ".join(f'"{v}"' for v in known)

@@ -157,10 +157,15 @@ class Speaker:
         self.config = config
         self.missing = dict(missing or {})
         self.calibration = _Calibration()
+        self._pool = None                 # for engines that speak several pieces at once (`parallel`)
+        self._ready: dict[tuple, object] = {}   # (engine, text, language, voice, rate) → future audio
         self._frame_rate: int | None = None
         self._seen: OrderedDict[bytes, tuple[str, str]] = OrderedDict()   # audio digest → (normalized, readable) text
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
         for engine in {id(e): e for e in (*self.engines.values(), self.fallback) if e is not None}.values():
             engine.close()
 
@@ -248,7 +253,9 @@ class Speaker:
         best = None
         rounds = min(getattr(self.engine_for(language), "pace_rounds", MAX_PACE_ROUNDS), MAX_PACE_ROUNDS)
         for _round in range(1 + rounds):
+            self._prefetch(runs, indexes, language, rates)
             pieces = {i: self._piece(runs[i], i, rates, job) for i in indexes}
+            self._drop_prefetched()
             self._recheck(runs, pieces, rates, job)
             seconds = sum(p.seconds for p in pieces.values())
             pace = units / seconds if seconds > 0 else 0.0
@@ -274,6 +281,30 @@ class Speaker:
                 "Consider another pace in schedule.toml.",
             )
         return pieces, pace, note
+
+    def _prefetch(self, runs, indexes, language: str, rates) -> None:
+        """Start the language's engine on every piece of this round at once, when it can speak several
+        at a time (`parallel`); the checks then take them in order, as if spoken one by one."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        engine = self.engine_for(language)
+        workers = getattr(engine, "parallel", 1)
+        if workers <= 1 or len(indexes) < 2:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="announcer-speech")
+        voice, rate = self._voice(engine, language), rates[engine.name]
+        for i in indexes:
+            text = getattr(runs[i], engine.reads)
+            key = (engine.name, text, language, voice, rate)
+            if key not in self._ready:
+                self._ready[key] = self._pool.submit(engine.synthesize, text, language,
+                                                     SynthesisOptions(voice=voice, rate=rate))
+
+    def _drop_prefetched(self) -> None:
+        for future in self._ready.values():
+            future.cancel()
+        self._ready.clear()
 
     def _stretch(self, pieces: dict[int, _Piece], units: int, pace: float, target: float):
         """The pieces at the target pace by a tempo change (for engines whose rounds cost too much,
@@ -428,8 +459,13 @@ class Speaker:
 
         voice = self._voice(engine, run.language)
         rate = rates[engine.name]
+        text = getattr(run, engine.reads)
+        ready = self._ready.pop((engine.name, text, run.language, voice, rate), None)
         try:
-            audio = engine.synthesize(getattr(run, engine.reads), run.language, SynthesisOptions(voice=voice, rate=rate))
+            if ready is not None:
+                audio = ready.result()
+            else:
+                audio = engine.synthesize(text, run.language, SynthesisOptions(voice=voice, rate=rate))
         except SynthesisFailed as exc:
             return _Problem("语音引擎没有输出", f"the speech engine gave no output ({exc})", hard=True)
         if audio is None or len(audio.raw_data) == 0:

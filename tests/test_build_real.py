@@ -1,4 +1,5 @@
-"""End to end through the real espeak-ng and ffmpeg: notices in, measured clips out."""
+"""End to end through the real engines (by default Kokoro for Mandarin, Piper for English) and ffmpeg:
+notices in, measured clips out."""
 
 import json
 import re
@@ -56,7 +57,9 @@ def test_manifest_lists_both_clips_with_every_field(day):
     zh, en = manifest["clips"]
     assert zh["language"] == "zh" and en["language"] == "en"
     assert zh["speech_rate"]["unit"] == "syllables/s" and en["speech_rate"]["unit"] == "words/min"
-    assert "cmn-latn-pinyin" in zh["voice"]
+    assert zh["engine"] == "kokoro" and zh["voice"] == "jf_alpha"
+    assert en["engine"] == "piper" and en["voice"] == "en_US-joe-medium"
+    assert zh["warnings"] == [] and en["warnings"] == []
     assert "三号楼" in zh["spoken_text"] and "building three" in en["spoken_text"]
 
 
@@ -97,22 +100,18 @@ def test_duration_is_plausible_for_the_text(day):
     assert 8 < en_clip["duration_s"] < 20
 
 
-def test_rebuild_with_unchanged_text_synthesizes_nothing(day):
+def test_rebuild_with_unchanged_text_synthesizes_nothing(day, monkeypatch):
+    from announcer.engines.kokoro import KokoroEngine
+    from announcer.engines.piper_engine import PiperEngine
+
     tmp, config, first = day
 
-    class NoEngine:
-        name = "pyttsx3"
+    def no(*a, **k):
+        raise AssertionError("synthesized on a cached rebuild")
 
-        def synthesize(self, *a, **k):
-            raise AssertionError("synthesized on a cached rebuild")
-
-        def voice_for(self, language):
-            return "x"
-
-        def close(self):
-            pass
-
-    again = build_day(read_notices([tmp / "notices.txt"]), DAY, tmp / "out", config, engine=NoEngine())
+    monkeypatch.setattr(KokoroEngine, "synthesize", no)
+    monkeypatch.setattr(PiperEngine, "synthesize", no)
+    again = build_day(read_notices([tmp / "notices.txt"]), DAY, tmp / "out", config)
     assert again.rendered == 0 and again.reused == 2
     assert [c["sha256"] for c in again.clips] == [c["sha256"] for c in first.clips]
 

