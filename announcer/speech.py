@@ -40,6 +40,7 @@ PACE_RETRY_OFF = 0.05          # speak a language again when its pace is further
 PACE_WARN_OFF = 0.10           # warn when it still is after the last round
 MAX_PACE_ROUNDS = 3            # extra rounds at a corrected rate (an engine may allow fewer: `pace_rounds`)
 MAX_STRETCH = 0.25             # what is still off after the rounds is corrected by a tempo change up to this
+MIN_PACE_UNITS = 4             # fewer (a borrowed word, a letter): too little to measure a pace on
 CALIBRATED_UNITS = 6           # units measured before the tight length check applies
 SPLIT_MIN_TOKENS = 6           # shorter texts are not split when recovering
 BROKEN_AFTER = 3               # pieces in a row the main engine could not make at all
@@ -266,11 +267,11 @@ class Speaker:
             if off <= PACE_RETRY_OFF or not changed or units == 0:
                 break
         pieces, pace, off = best
-        if off > PACE_RETRY_OFF and units > 0 and pace > 0:
+        if off > PACE_RETRY_OFF and units >= MIN_PACE_UNITS and pace > 0:
             pieces, pace = self._stretch(pieces, units, pace, target)
             off = abs(pace / target - 1)
         note = None
-        if off > PACE_WARN_OFF and units > 0:
+        if off > PACE_WARN_OFF and units >= MIN_PACE_UNITS:
             unit = PACE_UNITS[language]
             zh_name, en_name = _LANGUAGE_NAMES.get(language, (language, language))
             got, want = in_pace_unit(language, pace), self.config.pace[language]

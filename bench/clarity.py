@@ -34,7 +34,7 @@ Run: .venv/bin/python bench/clarity.py                  espeak-ng vs Kokoro (zh)
      .venv/bin/python bench/clarity.py --builder raw --lang zh --voices --show
 Options: --lang zh|en|both, --quick (fewer notices), --show (print the transcripts),
          --builder cli|raw, --rate SPEED (raw only).
-Whisper runs with beam 5, temperature 0 and no silence skipping, so runs repeat.
+Whisper runs with beam 5, no silence skipping, its temperature fallback seeded so runs repeat.
 The joined Whisper model is kept in ~/.cache/announcer/whisper-base/.
 """
 
@@ -52,13 +52,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from announcer.engines import VOICES
+from announcer.engines.kokoro import DEFAULT_VOICE as KOKORO_DEFAULT
+
 BENCH = Path(__file__).resolve().parent
 NOTICE_FILES = {"zh": BENCH / "clarity_zh.txt", "en": BENCH / "clarity_en.txt"}
 ANNOUNCER = Path(sys.executable).parent / "announcer"
 DATE = "2026-12-01"
-KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+KOKORO_VOICES = VOICES["kokoro"]
 TARGETS = {"zh": 0.15, "en": 0.05}
+SEED = 1                                # Whisper's sampling when it falls back to a temperature
 QUICK = {"zh": 4, "en": 3}              # notices kept by --quick
 GAP_MS = 300                            # silence between runs in raw clips
 RAW_RATE = {"kokoro": 1.0, "piper": 1.0}  # raw clips: the engine's own rate (espeak-ng: its default)
@@ -251,10 +254,13 @@ class Listener:
         self.model = WhisperModel(str(whisper_folder()), device="cpu", compute_type="int8")
 
     def hear(self, path: Path, language: str) -> str:
-        # Every clip holds speech: no segment is dropped as silence, and no random temperature
-        # fallback, so a run is repeatable.
+        import ctranslate2
+
+        # Every clip holds speech: no segment is dropped as silence. A repetition loop
+        # (祈祚祈祚…) is retried at a higher temperature, with a fixed seed so runs repeat.
+        ctranslate2.set_random_seed(SEED)
         segments, _ = self.model.transcribe(str(path), language=language, beam_size=5, vad_filter=False,
-                                            temperature=0.0, no_speech_threshold=None)
+                                            no_speech_threshold=None)
         return ("" if language == "zh" else " ").join(s.text.strip() for s in segments)
 
 
@@ -280,6 +286,8 @@ def zh_hypothesis(text: str) -> str:
     import cn2an
 
     text = simplified(text)
+    text = re.sub(r"(?<![\d:.])\d+(?:[-\s]\d+)+(?![\d:.])",                          # 139-0731-5528
+                  lambda m: m[0] if len(re.sub(r"\D", "", m[0])) < 5 else re.sub(r"\D", "", m[0]), text)
     text = re.sub(r"(?<=\d)\s*[-~～—–]+\s*(?=\d)", "到", text)                       # 9:00-15:00
     text = re.sub(r"-\s*(?=\d+(?:\.\d+)?\s*(?:°C|℃|°|度))", "零下", text)              # -6°C
     text = re.sub(r"°C|℃", "摄氏度", text).replace("°", "度")
@@ -293,7 +301,7 @@ def zh_hypothesis(text: str) -> str:
     text = cn2an.transform(text, "an2cn")
     text = re.sub(r"\d", lambda m: "零一二三四五六七八九"[int(m[0])], text)            # anything cn2an left
     text = text.replace("点三十分", "点半")
-    return re.sub(r"(?<![零一二三四五六七八九十])二点(?![零一二三四五六七八九])", "两点", text)  # 两点 o'clock
+    return re.sub(r"(?<![零一二三四五六七八九十])二点(?![零一二三四五六七八九])", "两点", text)   # 2:00 is 两点
 
 
 def zh_chars(text: str, numbers: bool = True) -> str:
@@ -428,8 +436,11 @@ def measure(setup: Setup, language: str, builder, listener: Listener, notices: P
         total += s
         who = f"{clip.engine}/{clip.voice}"
         spoke.add(who)
+        notes = list(clip.warnings)
+        if len(hyp) > 1.5 * len(ref):
+            notes.append("heard far more than said: a Whisper loop?")
         print(f"  {pad(clip.title, 22)} {who[:28]:<28} {rates(s, language)}"
-              + ("   ! " + "; ".join(clip.warnings) if clip.warnings else ""))
+              + ("   ! " + "; ".join(notes) if notes else ""))
         if show:
             print(f"      said:  {ref}\n      heard: {hyp}\n      raw:   {heard}")
     print(f"  {'overall':<22} {'':<28} {rates(total, language)}   build {seconds:.1f} s")
@@ -441,7 +452,7 @@ def summary(results: list[Result]) -> str:
     for language, engine, name in (("zh", "kokoro", "Mandarin CER (Kokoro, default voice)"),
                                    ("en", "piper", "English letter error rate (Piper)")):
         found = [r for r in results if r.language == language and r.setup.engines[language] == engine
-                 and r.setup.voices.get(language, KOKORO_VOICES[0]) == KOKORO_VOICES[0]]   # the default voice
+                 and r.setup.voices.get(language, KOKORO_DEFAULT) == KOKORO_DEFAULT]   # the default voice
         if found:
             rate, target = found[0].total.rate(COLUMNS[language][0]), TARGETS[language]
             parts.append(f"{name} {rate:.3f} (target <= {target}): {'met' if rate <= target else 'NOT met'}")
@@ -457,13 +468,14 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print what was said and what was heard")
     parser.add_argument("--rate", type=float, default=1.0,
                         help="raw builder: Kokoro's and Piper's speed factor (default 1.0)")
+    parser.add_argument("--keep", type=Path, help="make the clips in this (new) folder and keep them")
     args = parser.parse_args()
     RAW_RATE.update(kokoro=args.rate, piper=args.rate)
     languages = ("zh", "en") if args.lang == "both" else (args.lang,)
     listener = Listener()
     results = []
     with tempfile.TemporaryDirectory(prefix="announcer-clarity-") as tmp:
-        tmp = Path(tmp)
+        tmp = Path(args.keep or tmp)
         for language in languages:
             notices = notices_file(language, args.quick, tmp)
             for i, setup in enumerate(setups(language, args.voices)):

@@ -242,9 +242,11 @@ def build(files: list[Path], setup: str, tmp: Path) -> dict:
     command = [str(ANNOUNCER), "build", *map(str, files), "--out", str(tmp / "out"),
                "--date", BUILD_DATE, "--config", str(config)]
     first_s, rss_mb, _ = run_measured(command)
-    cached_s, cached_rss, _ = run_measured(command)
-    clips = len(list((tmp / "out").rglob("*.mp3")))
-    return {"build_s": first_s, "build_rss_mb": rss_mb, "cached_s": cached_s, "clips": clips}
+    cached_s, _, said = run_measured(command)
+    clips = len(list((tmp / "out" / BUILD_DATE).glob("*.mp3")))
+    summary = [line for line in said.splitlines() if line.strip()][-1:]   # clips made anew / from the cache
+    return {"build_s": first_s, "build_rss_mb": rss_mb, "cached_s": cached_s, "clips": clips,
+            "cached_says": "".join(summary).strip()}
 
 
 def verdict(ok: bool) -> str:
@@ -314,7 +316,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             builds[setup] = b = build(files, setup, Path(tmp))
         print(f"{setup}: build {b['build_s']:.2f} s ({b['clips']} clips), peak RSS {b['build_rss_mb']:.0f} MB, "
-              f"cached rebuild {b['cached_s']:.2f} s  [{load()}]")
+              f"cached rebuild {b['cached_s']:.2f} s ({b['cached_says']})  [{load()}]")
     say = child("say", files)
     print(f"say, warm neural engine: {say['say_s']:.2f} s (speak {say['speak_s']:.2f} s, engine {say['engine']}), "
           f"first sentence {say['cold_s']:.2f} s  [{load()}]")

@@ -57,7 +57,7 @@ def test_manifest_lists_both_clips_with_every_field(day):
     zh, en = manifest["clips"]
     assert zh["language"] == "zh" and en["language"] == "en"
     assert zh["speech_rate"]["unit"] == "syllables/s" and en["speech_rate"]["unit"] == "words/min"
-    assert zh["engine"] == "kokoro" and zh["voice"] == "jf_alpha"
+    assert zh["engine"] == "kokoro" and zh["voice"] == "jf_gongitsune"
     assert en["engine"] == "piper" and en["voice"] == "en_US-joe-medium"
     assert zh["warnings"] == [] and en["warnings"] == []
     assert "三号楼" in zh["spoken_text"] and "building three" in en["spoken_text"]

