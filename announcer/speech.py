@@ -130,6 +130,47 @@ class _Job:
     fallback_runs: set[int] = field(default_factory=set)  # runs the main engine could not make
     strikes: int = 0                                       # main engine failures in a row
     main_broken: set[str] = field(default_factory=set)    # languages whose main engine gave up
+    breaths: list[list[int]] = field(default_factory=list)  # sentences an engine may speak in one breath
+
+
+def _done(function, *args):
+    """A future already resolved: `function` run on this thread."""
+    from concurrent.futures import Future
+
+    future = Future()
+    try:
+        future.set_result(function(*args))
+    except Exception as error:
+        future.set_exception(error)
+    return future
+
+
+class _Share:
+    """One clause's part of a sentence spoken in one breath (`future` gives the parts, or None
+    when they could not be cut apart: then the clause is spoken on its own)."""
+
+    def __init__(self, future, part: int, alone):
+        self.future, self.part, self.alone = future, part, alone
+
+    def result(self):
+        parts = self.future.result()
+        return parts[self.part] if parts is not None else self.alone()
+
+    def cancel(self) -> None:
+        self.future.cancel()
+
+
+def _breaths(speakable: Speakable, spoken: set[int]) -> list[list[int]]:
+    """Run indexes of each sentence of two or more clauses of one run each, all in one language."""
+    found, index = [], 0
+    for sentence in speakable.sentences:
+        ids = list(range(index, index + sum(len(c.runs) for c in sentence.clauses)))
+        index += len(ids)
+        runs = [run for clause in sentence.clauses for run in clause.runs]
+        if (len(ids) >= 2 and len(ids) == len(sentence.clauses) and set(ids) <= spoken
+                and len({run.language for run in runs}) == 1):
+            found.append(ids)
+    return found
 
 
 def _family(engine: Engine) -> str:
@@ -195,7 +236,7 @@ class Speaker:
                 "This notice has no text to speak. Check that the notice is not empty.",
                 where,
             )
-        job = _Job(where)
+        job = _Job(where, breaths=_breaths(speakable, set(spoken)))
         languages = list(dict.fromkeys(runs[i].language for i in spoken))
         pieces: dict[int, _Piece] = {}
         measured: dict[str, float] = {}
@@ -254,7 +295,7 @@ class Speaker:
         best = None
         rounds = min(getattr(self.engine_for(language), "pace_rounds", MAX_PACE_ROUNDS), MAX_PACE_ROUNDS)
         for _round in range(1 + rounds):
-            self._prefetch(runs, indexes, language, rates)
+            self._prefetch(runs, indexes, language, rates, job.breaths)
             pieces = {i: self._piece(runs[i], i, rates, job) for i in indexes}
             self._drop_prefetched()
             self._recheck(runs, pieces, rates, job)
@@ -283,24 +324,32 @@ class Speaker:
             )
         return pieces, pace, note
 
-    def _prefetch(self, runs, indexes, language: str, rates) -> None:
+    def _prefetch(self, runs, indexes, language: str, rates, breaths: list[list[int]]) -> None:
         """Start the language's engine on every piece of this round at once, when it can speak several
-        at a time (`parallel`); the checks then take them in order, as if spoken one by one."""
+        at a time (`parallel`), and a sentence's clauses in one breath when it can (`synthesize_together`);
+        the checks then take the pieces in order, as if spoken one by one."""
         from concurrent.futures import ThreadPoolExecutor
 
         engine = self.engine_for(language)
         workers = getattr(engine, "parallel", 1)
-        if workers <= 1 or len(indexes) < 2:
+        together = getattr(engine, "synthesize_together", None)
+        if (workers <= 1 and not callable(together)) or len(indexes) < 2:
             return
-        if self._pool is None:
+        if self._pool is None and workers > 1:
             self._pool = ThreadPoolExecutor(workers, thread_name_prefix="announcer-speech")
-        voice, rate = self._voice(engine, language), rates[engine.name]
-        for i in indexes:
-            text = getattr(runs[i], engine.reads)
-            key = (engine.name, text, language, voice, rate)
-            if key not in self._ready:
-                self._ready[key] = self._pool.submit(engine.synthesize, text, language,
-                                                     SynthesisOptions(voice=voice, rate=rate))
+        submit = self._pool.submit if workers > 1 else _done   # one at a time: on this thread, now
+        options = SynthesisOptions(voice=self._voice(engine, language), rate=rates[engine.name])
+        key = lambda i: (engine.name, getattr(runs[i], engine.reads), language, options.voice, options.rate)  # noqa: E731
+        for ids in breaths if callable(together) else ():
+            if runs[ids[0]].language != language or any(key(i) in self._ready for i in ids):
+                continue
+            texts = [getattr(runs[i], engine.reads) for i in ids]
+            future = submit(together, texts, language, options)
+            for part, (i, text) in enumerate(zip(ids, texts)):
+                self._ready[key(i)] = _Share(future, part, lambda text=text: engine.synthesize(text, language, options))
+        for i in indexes if workers > 1 else ():
+            if key(i) not in self._ready:
+                self._ready[key(i)] = submit(engine.synthesize, getattr(runs[i], engine.reads), language, options)
 
     def _drop_prefetched(self) -> None:
         for future in self._ready.values():

@@ -132,6 +132,54 @@ def test_the_cache_key_follows_each_languages_voice(tmp_path):
     assert [c["voice"] for c in changed.clips] == ["cmn-latn-pinyin", "en-gb"]
 
 
+def _bursts(seconds: list[float], gap: float, rate: int = 24000):
+    t = np.arange(int(rate * max(seconds))) / rate
+    tone = (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
+    silence = np.zeros(int(rate * gap), np.int16)
+    parts = []
+    for s in seconds:
+        parts += [tone[: int(rate * s)], silence]
+    return np.concatenate(parts[:-1])
+
+
+def test_one_breath_is_cut_at_its_pauses():
+    samples = _bursts([1.0, 2.0, 1.5], gap=0.2)
+    parts = kokoro.cut_at_pauses(samples, 24000, [10, 20, 15])
+    assert [round(len(p) / 24000, 1) for p in parts] == [1.1, 2.2, 1.6]   # each with half a pause around it
+    assert np.concatenate(parts).size == samples.size
+
+
+def test_no_pause_where_a_cut_belongs_is_no_cut():
+    assert kokoro.cut_at_pauses(_bursts([1.0, 2.0], gap=0.02), 24000, [10, 20]) is None
+    assert kokoro.cut_at_pauses(_bursts([0.2, 3.0], gap=0.2), 24000, [10, 10]) is None   # pause far from 50 %
+
+
+class BreathEngine(SpeedEngine):
+    """Speaks a sentence's clauses in one breath: the fake's bursts with pauses between, cut back apart."""
+
+    parallel = 2
+
+    def __init__(self, *faults, cut=True):
+        super().__init__(*faults)
+        self.together, self.cut = [], cut
+
+    def synthesize_together(self, texts, language, options):
+        self.together.append(texts)
+        if not self.cut:
+            return None
+        return [self.synthesize(text, language, options) for text in texts]
+
+
+def test_a_sentences_clauses_are_spoken_in_one_breath_and_checked_one_by_one():
+    zh = BreathEngine()
+    speech = Speaker({"zh": zh, "en": zh}, SpeechConfig(), fallback=FakeEngine(name="espeak-ng")).speak(WATER)
+    assert [len(t) for t in zh.together] == [3, 3]         # two sentences of three clauses
+    assert speech.engine == "kokoro" and speech.warnings == () and not speech.fell_back
+    uncut = BreathEngine(cut=False)
+    again = Speaker({"zh": uncut, "en": uncut}, SpeechConfig(), fallback=FakeEngine(name="espeak-ng")).speak(WATER)
+    assert len(uncut.calls) == len(WATER.runs()) and again.pace == pytest.approx(speech.pace, rel=0.01)
+
+
 # --- Kokoro's front end -------------------------------------------------------------------------
 
 def test_polyphones_keep_announcers_readings():
