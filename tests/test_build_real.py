@@ -58,7 +58,7 @@ def test_manifest_lists_both_clips_with_every_field(day):
     assert zh["language"] == "zh" and en["language"] == "en"
     assert zh["speech_rate"]["unit"] == "syllables/s" and en["speech_rate"]["unit"] == "words/min"
     assert zh["engine"] == "kokoro" and zh["voice"] == "jf_gongitsune"
-    assert en["engine"] == "piper" and en["voice"] == "en_US-joe-medium"
+    assert en["engine"] == "espeak-ng" and en["voice"] == "en-us"
     assert zh["warnings"] == [] and en["warnings"] == []
     assert "三号楼" in zh["spoken_text"] and "building three" in en["spoken_text"]
 
@@ -101,8 +101,8 @@ def test_duration_is_plausible_for_the_text(day):
 
 
 def test_rebuild_with_unchanged_text_synthesizes_nothing(day, monkeypatch):
+    from announcer.engines.espeak_cli import EspeakCliEngine
     from announcer.engines.kokoro import KokoroEngine
-    from announcer.engines.piper_engine import PiperEngine
 
     tmp, config, first = day
 
@@ -110,7 +110,7 @@ def test_rebuild_with_unchanged_text_synthesizes_nothing(day, monkeypatch):
         raise AssertionError("synthesized on a cached rebuild")
 
     monkeypatch.setattr(KokoroEngine, "synthesize", no)
-    monkeypatch.setattr(PiperEngine, "synthesize", no)
+    monkeypatch.setattr(EspeakCliEngine, "synthesize", no)
     again = build_day(read_notices([tmp / "notices.txt"]), DAY, tmp / "out", config)
     assert again.rendered == 0 and again.reused == 2
     assert [c["sha256"] for c in again.clips] == [c["sha256"] for c in first.clips]

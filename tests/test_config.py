@@ -148,7 +148,7 @@ def test_partial_voices_keep_the_other_default(tmp_path):
 
 
 def test_neural_engines_by_default_and_the_old_engine_key_sets_both(tmp_path):
-    assert load_config(write(tmp_path, "[speech]\n")).speech.engines == {"zh": "kokoro", "en": "piper"}
+    assert load_config(write(tmp_path, "[speech]\n")).speech.engines == {"zh": "kokoro", "en": "espeak-ng"}
     old = load_config(write(tmp_path, '[speech]\nengine = "pyttsx3"\nvoices = { zh = "cmn", en = "en-us" }\n'))
     assert old.speech.engines == {"zh": "pyttsx3", "en": "pyttsx3"}
     both = load_config(write(tmp_path, '[speech]\nengine = "espeak-ng"\nengines = { zh = "kokoro" }\n'))
@@ -165,7 +165,7 @@ def test_neural_engines_by_default_and_the_old_engine_key_sets_both(tmp_path):
     ('[speech]\nvoices = { zh = "jf_alfa" }',
      'speech.voices.zh: "jf_alfa" is not a voice of kokoro; did you mean "jf_alpha"? '
      '(for an espeak-ng voice, also set engines = { zh = "espeak-ng" })'),
-    ('[speech]\nvoices = { en = "en-us" }',
+    ('[speech]\nengines = { en = "piper" }\nvoices = { en = "en-us" }',
      'speech.voices.en: "en-us" is not a voice of piper; choose one of "en_US-joe-medium" '
      '(for an espeak-ng voice, also set engines = { en = "espeak-ng" })'),
     ('[speech]\nengine = "espeak-ng"\nvoices = { en = "en_US-joe-medium" }',
