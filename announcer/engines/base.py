@@ -8,6 +8,12 @@ espeak's words per minute, or a neural model's speed factor), and
 pace loop), `identity` (what the cache key needs: engine, voice, model
 checksum), `synthesize` and `close`.
 
+Optional: `family` (engines sharing voice names), `voice_name` (a configured
+voice in the engine's own naming), `pace_rounds` (synthesis rounds the pace loop
+may spend; fewer for a costly engine), `parallel` (pieces it can make at once),
+`synthesize_together` (a sentence's clauses in one breath, one recording each)
+and `load` (load the model now).
+
 `synthesize` either returns audio or raises SynthesisFailed; checking that the
 audio is plausible, and recovering when it is not, is the speech stage's job.
 """
