@@ -200,7 +200,7 @@ def kokoro_inputs(files: list[Path]) -> list[dict]:
     for run in runs_of(files):
         if run.language != "zh":
             continue
-        for chunk in kokoro._chunks(kokoro.phonemes(run.text)):
+        for chunk in kokoro.phoneme_chunks(kokoro.phonemes(run.text)):
             tokens = [vocab[p] for p in chunk if p in vocab]
             if tokens:
                 inputs.append({

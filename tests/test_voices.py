@@ -199,7 +199,7 @@ def test_kokoro_never_sees_digits_times_or_temperatures():
 
 def test_long_text_is_cut_between_words_within_the_model_limit():
     phones = kokoro.phonemes("社区卫生服务站本周免费接种流感疫苗" * 30)
-    chunks = kokoro._chunks(phones)
+    chunks = kokoro.phoneme_chunks(phones)
     assert len(chunks) > 1 and all(len(c) <= kokoro.MAX_TOKENS for c in chunks)
     assert " ".join(chunks) == phones
 
@@ -254,7 +254,7 @@ def test_real_kokoro_engine_loads_once_and_reads_the_speed():
     fast = engine.synthesize("请提前储水", "zh", SynthesisOptions(voice="jm_kumo", rate=1.4))
     assert isinstance(slow, AudioSegment) and slow.frame_rate == kokoro.SAMPLE_RATE
     assert len(slow) > 1.4 * len(fast)
-    assert kokoro._Model.get() is kokoro._Model.get()
+    assert kokoro.model() is kokoro.model()
 
 
 @pytest.mark.real

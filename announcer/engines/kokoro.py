@@ -156,6 +156,11 @@ def _jieba():
     return jieba
 
 
+def model() -> _Model:
+    """The process's model, loaded on the first call."""
+    return _Model.get()
+
+
 def phonemes(text: str) -> str:
     """Kokoro's Mandarin phonemes for Han text, words separated by spaces."""
     from misaki.zh import ZHG2P
@@ -171,7 +176,7 @@ def phonemes(text: str) -> str:
     return " ".join(w for w in words if w).replace(chr(815), "")
 
 
-def _chunks(phones: str) -> list[str]:
+def phoneme_chunks(phones: str) -> list[str]:
     """The phoneme string in pieces the model takes, cut between words."""
     if len(phones) <= MAX_TOKENS:
         return [phones]
@@ -198,23 +203,23 @@ def _speak(phones: str, syllables: int, options: SynthesisOptions):
     import numpy as np
     import onnxruntime
 
-    model = _Model.get()
+    loaded = model()
     voice = options.voice or DEFAULT_VOICE
-    if voice not in model.styles:
+    if voice not in loaded.styles:
         raise SynthesisFailed(f"no Kokoro voice called {voice!r}")
     speed = float(options.rate or 1.0)
     limit = TIMEOUT_S[0] + TIMEOUT_S[1] * syllables
     pieces = []
-    for chunk in _chunks(phones):
-        tokens = [model.vocab[p] for p in chunk if p in model.vocab]
+    for chunk in phoneme_chunks(phones):
+        tokens = [loaded.vocab[p] for p in chunk if p in loaded.vocab]
         if not tokens:
             continue
-        style = model.styles[voice][min(len(tokens), len(model.styles[voice])) - 1]
+        style = loaded.styles[voice][min(len(tokens), len(loaded.styles[voice])) - 1]
         run_options = onnxruntime.RunOptions()
         timer = threading.Timer(limit, setattr, (run_options, "terminate", True))
         timer.start()
         try:
-            audio = model.session.run(None, {
+            audio = loaded.session.run(None, {
                 "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
                 "style": np.asarray(style, dtype=np.float32).reshape(1, -1),
                 "speed": np.array([speed], dtype=np.float32),
@@ -293,7 +298,7 @@ class KokoroEngine:
         return f"kokoro-v1.0-int8 {model_checksum()} {voice}"
 
     def load(self) -> None:
-        _Model.get()
+        model()
 
     def synthesize(self, text: str, language: str, options: SynthesisOptions):
         phones = phonemes(text)
