@@ -35,6 +35,14 @@ DAYS = ".days"
 KEEP_VERSIONS = 2   # the current one and the one before it
 
 
+def user_cache(part: str) -> Path:
+    """~/.cache/announcer/<part>, under XDG_CACHE_HOME when that is set; the temp folder without a home."""
+    base = os.environ.get("XDG_CACHE_HOME") or (os.environ.get("HOME") and os.path.join(os.environ["HOME"], ".cache"))
+    if base:
+        return Path(base) / "announcer" / part
+    return Path(tempfile.gettempdir()) / f"announcer-{part}-{os.getuid()}"
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and a rename."""
     try:

@@ -12,6 +12,7 @@ used and refuses anything that is not plain text.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 import unicodedata
@@ -22,7 +23,9 @@ from pathlib import Path
 
 from announcer.config import (DATE, TEXT, TEXT_LIST, WHOLE, Field, Invalid, Problem, Table, Tables,
                               check, show)
-from announcer.errors import NoticeError, shorten, tr
+from announcer.errors import LibraryError, NoticeError, shorten, tr
+from announcer.library import atomic_write, user_cache
+from announcer.speakable.script import HAN
 from announcer.textfile import NOTICES_ROLE, read_text
 from announcer.tomlpos import TomlLines, explain_syntax_error
 
@@ -79,15 +82,42 @@ def read_notices(paths: Sequence[Path]) -> list[Notice]:
 
 def slugify(title: str) -> str:
     """An ASCII id from a title: "停水通知" → "ting-shui-tong-zhi" (at most 40 characters)."""
-    from pypinyin import Style, lazy_pinyin
-
-    words = lazy_pinyin(unicodedata.normalize("NFKC", title), style=Style.NORMAL)
+    text = unicodedata.normalize("NFKC", title)
+    words = _readings(text) if _HAN.search(text) else [text]
     ascii_text = "-".join(unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in words)
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     if len(slug) > 40:
         cut = slug.rfind("-", 0, 41)
         slug = slug[:cut if cut > 0 else 40]
     return slug
+
+
+_HAN = re.compile(f"[{HAN}]")
+TITLES_MEMO = 2000      # titles whose pinyin is remembered
+
+
+def _readings(title: str) -> list[str]:
+    """A Chinese title's toneless pinyin, remembered in ~/.cache/announcer/titles.json: pypinyin's phrase
+    data takes longer to load than the rest of a rebuild from the cache."""
+    path = user_cache("titles.json")
+    try:
+        memo = json.loads(path.read_bytes())
+        found = memo.get(title) if isinstance(memo, dict) else None
+    except (OSError, ValueError):
+        memo, found = {}, None
+    if isinstance(found, list) and all(isinstance(w, str) for w in found):
+        return found
+    from pypinyin import Style, lazy_pinyin
+
+    words = lazy_pinyin(title, style=Style.NORMAL)
+    memo = {k: v for k, v in memo.items() if k != title} if isinstance(memo, dict) else {}
+    memo = dict(list(memo.items())[-(TITLES_MEMO - 1):]) | {title: words}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(memo, ensure_ascii=False).encode())
+    except (OSError, LibraryError):
+        pass            # only a memo: the next build works it out again
+    return words
 
 
 def _with_ids(drafts: list[tuple[Notice, str | None]], problems: list[NoticeError]) -> list[Notice]:

