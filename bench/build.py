@@ -28,8 +28,8 @@ def timed(command: list[str], **kwargs) -> float:
 
 def raw_engine(out: Path) -> float:
     """espeak-ng speaking each notice's text once, in the voice announcer would use."""
-    from announcer.notices import read_notices
-    from announcer.speakable import make_speakable
+    from announcer.build.notices import read_notices
+    from announcer.build.speakable import make_speakable
 
     jobs = []
     for notice in read_notices(NOTICES):
@@ -47,9 +47,9 @@ def warm_build(tmp: Path) -> tuple[float, float, int]:
     """The same build inside one warm process (imports done, engine started): where the time goes per clip."""
     from datetime import date
 
-    from announcer.build import build_day
-    from announcer.config import load_config
-    from announcer.notices import read_notices
+    from announcer.build.day import build_day
+    from announcer.core.config import load_config
+    from announcer.build.notices import read_notices
 
     config = load_config(tmp / "schedule.toml")
     notices = read_notices(NOTICES)

@@ -52,8 +52,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from announcer.engines import VOICES
-from announcer.engines.kokoro import DEFAULT_VOICE as KOKORO_DEFAULT
+from announcer.build.engines import VOICES
+from announcer.build.engines.kokoro import DEFAULT_VOICE as KOKORO_DEFAULT
 
 BENCH = Path(__file__).resolve().parent
 NOTICE_FILES = {"zh": BENCH / "clarity_zh.txt", "en": BENCH / "clarity_en.txt"}
@@ -152,8 +152,8 @@ def raw_build(setup: Setup, notices: Path, language: str, work: Path) -> tuple[l
     """The engine alone: the notice's runs in its language, joined with short silences."""
     from pydub import AudioSegment
 
-    from announcer.engines.base import SynthesisOptions
-    from announcer.speakable import make_speakable
+    from announcer.build.engines.base import SynthesisOptions
+    from announcer.build.speakable import make_speakable
 
     name = setup.engines[language]
     engine = make_engine(name)
@@ -184,12 +184,12 @@ def raw_build(setup: Setup, notices: Path, language: str, work: Path) -> tuple[l
 
 def make_engine(name: str):
     if name == "kokoro":
-        from announcer.engines.kokoro import KokoroEngine
+        from announcer.build.engines.kokoro import KokoroEngine
         return KokoroEngine()
     if name == "piper":
-        from announcer.engines.piper_engine import PiperEngine
+        from announcer.build.engines.piper_engine import PiperEngine
         return PiperEngine()
-    from announcer.engines import get_engine
+    from announcer.build.engines import get_engine
     return get_engine(name)
 
 
@@ -197,7 +197,7 @@ BUILDERS = {"cli": cli_build, "raw": raw_build}
 
 
 def _notices(path: Path):
-    from announcer.notices import read_notices
+    from announcer.build.notices import read_notices
     return read_notices([path])
 
 

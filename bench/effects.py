@@ -18,7 +18,7 @@ from pydub import AudioSegment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from announcer import effects as fx  # noqa: E402
+from announcer.build import effects as fx  # noqa: E402
 
 RUNS = 5
 TEXT = (

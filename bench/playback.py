@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from announcer.players import get_player  # noqa: E402
+from announcer.station.players import get_player  # noqa: E402
 from pulse import have_pulseaudio, pulse_server  # noqa: E402
 
 RUNS = 15

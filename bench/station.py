@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from pulse import pulse_server  # noqa: E402
 from test_station_real import ZONE, tone_day  # noqa: E402
 
-from announcer.playlog import PlayLog  # noqa: E402
+from announcer.core.playlog import PlayLog  # noqa: E402
 
 SPACING_S = 2
 

@@ -98,8 +98,8 @@ def child(mode: str, files: list[Path], *args: str) -> dict:
 
 def runs_of(files: list[Path]):
     """Every run (language, run) of every notice in the files."""
-    from announcer.notices import read_notices
-    from announcer.speakable import make_speakable
+    from announcer.build.notices import read_notices
+    from announcer.build.speakable import make_speakable
 
     for notice in read_notices(files):
         for run in make_speakable(notice.text, notice.language).runs():
@@ -111,8 +111,8 @@ def runs_of(files: list[Path]):
 
 def raw_synthesis(setup: str, files: list[Path]) -> dict:
     """Load the setup's engines, then speak every run once at the fixed rate."""
-    from announcer.engines import get_engine
-    from announcer.engines.base import SynthesisOptions
+    from announcer.build.engines import get_engine
+    from announcer.build.engines.base import SynthesisOptions
 
     start = time.perf_counter()
     engines = {lang: get_engine(name) for lang, name in SETUPS[setup].items()}
@@ -141,10 +141,10 @@ def say_warm() -> dict:
     """One sentence through a warm neural Speaker, the way `announcer say` plays it."""
     from dataclasses import replace
 
-    from announcer.build import finish
-    from announcer.config import load_config
-    from announcer.speakable import make_speakable
-    from announcer.speech import open_speaker
+    from announcer.build.day import finish
+    from announcer.core.config import load_config
+    from announcer.build.speakable import make_speakable
+    from announcer.build.speech import open_speaker
 
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(schedule(Path(tmp), SETUPS["neural"]))
@@ -174,7 +174,7 @@ def kokoro_session(threads: int | None):
 
     import onnxruntime
 
-    from announcer.engines.kokoro import MODEL_PACKAGES
+    from announcer.build.engines.kokoro import MODEL_PACKAGES
 
     model = b"".join((resources.files(p) / "part.bin").read_bytes() for p in MODEL_PACKAGES)
     options = onnxruntime.SessionOptions()
@@ -190,7 +190,7 @@ def kokoro_inputs(files: list[Path]) -> list[dict]:
 
     import numpy as np
 
-    from announcer.engines import kokoro
+    from announcer.build.engines import kokoro
 
     data = resources.files(kokoro.VOICE_PACKAGE) / "data"
     vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]

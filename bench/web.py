@@ -28,8 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser import Server  # noqa: E402
 
-from announcer import effects  # noqa: E402
-from announcer.library import Library  # noqa: E402
+from announcer.build import effects  # noqa: E402
+from announcer.core.library import Library  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Shanghai")
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from announcer.build import build_day
-from announcer.config import load_config
-from announcer.engines.fake import Fault, FakeEngine
-from announcer.errors import NoticeError
-from announcer.notices import read_notices
+from announcer.build.day import build_day
+from announcer.core.config import load_config
+from announcer.build.engines.fake import Fault, FakeEngine
+from announcer.core.errors import NoticeError
+from announcer.build.notices import read_notices
 
 DAY = date(2026, 11, 30)
 NOTICES = "# 停水通知\n明天上午九点到十二点停水，请提前储水。\n\n# Keys found\nA set of keys was found near the gate.\n"
@@ -119,10 +119,10 @@ SLOW_BUILD = """
 import sys, time
 from datetime import date
 from pathlib import Path
-from announcer.build import build_day
-from announcer.config import load_config
-from announcer.engines.fake import FakeEngine
-from announcer.notices import read_notices
+from announcer.build.day import build_day
+from announcer.core.config import load_config
+from announcer.build.engines.fake import FakeEngine
+from announcer.build.notices import read_notices
 
 class Slow(FakeEngine):
     def synthesize(self, *args, **kwargs):
@@ -162,7 +162,7 @@ def test_a_build_killed_part_way_leaves_the_previous_day_intact(tmp_path, stop):
 
 
 def test_an_unwritable_library_fails_before_any_synthesis(tmp_path):
-    from announcer.errors import LibraryError
+    from announcer.core.errors import LibraryError
 
     (tmp_path / "out").write_text("a file, not a folder")
     engine = FakeEngine()
@@ -183,7 +183,7 @@ def test_two_notices_with_the_same_text_are_rendered_once(tmp_path):
 
 def add_recording(out: Path, clip_id: str = "memo") -> None:
     """A recording at the end of the day, as `announcer import` leaves it (its audio: any clip's bytes)."""
-    from announcer.library import Library
+    from announcer.core.library import Library
 
     def append(current):
         folder, manifest = current
@@ -197,8 +197,8 @@ def add_recording(out: Path, clip_id: str = "memo") -> None:
 
 
 def test_withdrawing_a_days_notices_keeps_its_recordings(tmp_path):
-    from announcer.build import Withdrawn, withdraw_notices
-    from announcer.library import Library
+    from announcer.build.day import Withdrawn, withdraw_notices
+    from announcer.core.library import Library
 
     out = tmp_path / "out"
     build_day(read_notices([notices_file(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
@@ -212,8 +212,8 @@ def test_withdrawing_a_days_notices_keeps_its_recordings(tmp_path):
 
 
 def test_withdrawing_leaves_an_empty_day_and_a_day_never_built_alone(tmp_path):
-    from announcer.build import Withdrawn, withdraw_notices
-    from announcer.library import Library
+    from announcer.build.day import Withdrawn, withdraw_notices
+    from announcer.core.library import Library
 
     out = tmp_path / "out"
     assert withdraw_notices(DAY, out) == Withdrawn(0, 0) and Library(out).day(DAY) is None

@@ -13,9 +13,9 @@ from pydub import AudioSegment
 from pydub.silence import detect_nonsilent
 from scipy.signal import resample_poly
 
-from announcer.build import build_day
-from announcer.config import load_config
-from announcer.notices import read_notices
+from announcer.build.day import build_day
+from announcer.core.config import load_config
+from announcer.build.notices import read_notices
 
 pytestmark = pytest.mark.real
 DAY = date(2026, 11, 30)
@@ -101,8 +101,8 @@ def test_duration_is_plausible_for_the_text(day):
 
 
 def test_rebuild_with_unchanged_text_synthesizes_nothing(day, monkeypatch):
-    from announcer.engines.espeak_cli import EspeakCliEngine
-    from announcer.engines.kokoro import KokoroEngine
+    from announcer.build.engines.espeak_cli import EspeakCliEngine
+    from announcer.build.engines.kokoro import KokoroEngine
 
     tmp, config, first = day
 

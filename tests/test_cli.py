@@ -151,8 +151,8 @@ def test_an_unknown_player_is_a_usage_error_at_once(tmp_path, command):
 
 
 def test_player_names_are_one_list():
-    from announcer.config import config_schema
-    from announcer.players import NAMES
+    from announcer.core.config import config_schema
+    from announcer.station.players import NAMES
 
     assert config_schema(ROOT).fields["station"].fields["player"].choices == ("auto", *NAMES)
 
@@ -160,7 +160,7 @@ def test_player_names_are_one_list():
 def test_clarity_table_shows_a_recording_without_a_pace():
     from rich.console import Console
 
-    from announcer.report import clarity_table
+    from announcer.cli.report import clarity_table
 
     clip = {"file": "03-own.mp3", "duration_s": 12.0, "speech_rate": {"value": None, "unit": None},
             "loudness_lufs": -16.0, "true_peak_dbtp": -1.2, "warnings": []}

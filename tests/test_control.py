@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from announcer.control import (LIMIT, SOCKET, ControlError, ControlServer, Controls, ask, playing_by_hand,
-                               station_running)
-from announcer.errors import AnnouncerError
-from announcer.plan import Occurrence
-from announcer.playlog import PlayLog, Record
-from announcer.station import _one_station
+from announcer.core.control import LIMIT, SOCKET, ControlError, ask, playing_by_hand, station_running
+from announcer.station.by_hand import Controls
+from announcer.station.control import ControlServer
+from announcer.core.errors import AnnouncerError
+from announcer.core.plan import Occurrence
+from announcer.core.playlog import PlayLog, Record
+from announcer.station.daemon import one_station
 from test_station import DAY, FakeClock, FakePlayer, at, broadcast, config, daemon, make_day, out, played, records  # noqa: F401
 
 
@@ -298,7 +299,7 @@ def test_with_a_station_running_controls_go_through_its_socket(station, tmp_path
     own = FakePlayer()
     controls = Controls(d.out, lambda: d.config, get_player=lambda name, device: own)
     assert not controls.station_running()                   # no lock held yet
-    with _one_station(d.out):
+    with one_station(d.out):
         assert controls.station_running() and station_running(d.out)
         assert controls.play_broadcast("fire").message("en") == 'playing "fire" now (2 clip(s))'
         played(d)
@@ -313,7 +314,7 @@ def test_with_a_station_running_controls_go_through_its_socket(station, tmp_path
 
 def test_a_station_that_holds_the_lock_but_does_not_answer_is_reported(tmp_path, out):
     controls = Controls(out, lambda: config(broadcast("morning")))
-    with _one_station(out):
+    with one_station(out):
         with pytest.raises(ControlError) as caught:
             controls.play_broadcast("morning")
     assert caught.value.en.startswith("the station is running but cannot be reached")
@@ -328,7 +329,7 @@ def test_a_station_that_starts_between_the_pages_first_look_and_its_lock_is_used
     player = FakePlayer()
     controls = Controls(out, lambda: cfg, get_player=lambda name, device: player, clock=FakeClock(at(9)))
     try:
-        with _one_station(out):
+        with one_station(out):
             with controls._lock:
                 assert controls._here(cfg) is None
             assert controls._local is None and not playing_by_hand(out)
@@ -365,7 +366,7 @@ def test_a_station_that_starts_while_the_page_plays_on_its_own_takes_over(tmp_pa
         controls.play_broadcast("morning")
         controls.play_clips(DAY, ["b"])                          # waits behind it
         player.wait_started(1)
-        with _one_station(out):                                  # a station starts; nobody uses the page
+        with one_station(out):                                  # a station starts; nobody uses the page
             settled(controls)
         assert player.heard() == ["01-a.wav!"]
         handed = "a station started; it plays from now on"
@@ -386,7 +387,7 @@ def test_a_starting_station_waits_for_the_pages_own_play_to_stop_before_it_plays
     try:
         controls.play_broadcast("fire")
         page.wait_started(1)
-        with _one_station(out):
+        with one_station(out):
             d = daemon(tmp_path, config(broadcast("morning", at=(at(10).time(),))), now=at(10, 1))
             d.start()
             played(d)
@@ -412,9 +413,9 @@ def test_a_starting_station_leaves_the_pages_own_play_to_the_page(tmp_path, out,
         controls.play_broadcast("morning")
         player.wait_started(1)
         PlayLog(out).add(Record(at(8), "manual: fire", (), "playing", started=at(8)))    # an earlier crash's
-        with _one_station(out):
+        with one_station(out):
             d = daemon(tmp_path, config(broadcast("morning", at=(at(7).time(),))), now=at(9, 1), page_stop_s=0.1)
-            with caplog.at_level(logging.WARNING, logger="announcer.station"):
+            with caplog.at_level(logging.WARNING, logger="announcer.station.daemon"):
                 d.start()
             said = [r.getMessage() for r in caplog.records if "did not stop its own playback" in r.getMessage()]
             assert said == ["the page did not stop its own playback within 0.1 s; the station starts anyway"]

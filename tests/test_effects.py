@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from pydub import AudioSegment
 
-from announcer import effects as fx
-from announcer.errors import AudioError
+from announcer.build import effects as fx
+from announcer.core.errors import AudioError
 
 SR = 44100
 TEXT_EN = (

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from announcer.effects import trim_silence
-from announcer.engines import get_engine
-from announcer.engines.base import SynthesisFailed, SynthesisOptions
-from announcer.engines.espeak_cli import EspeakCliEngine, espeak_voice_name
-from announcer.engines.fake import FakeEngine, Fault
-from announcer.engines.pyttsx3_engine import Pyttsx3Engine
-from announcer.errors import SpeechError
+from announcer.build.effects import trim_silence
+from announcer.build.engines import get_engine
+from announcer.build.engines.base import SynthesisFailed, SynthesisOptions
+from announcer.build.engines.espeak_cli import EspeakCliEngine, espeak_voice_name
+from announcer.build.engines.fake import FakeEngine, Fault
+from announcer.build.engines.pyttsx3_engine import Pyttsx3Engine
+from announcer.core.errors import SpeechError
 
 ZH_TEXT = "ming2 tian1 shang4 wu3 jiu3 dian3 dao4 xia4 wu3 wu3 dian3 ting2 shui3"
 EN_TEXT = "The water supply will be cut off tomorrow morning"
@@ -47,7 +47,7 @@ def test_get_engine_makes_engines_without_starting_anything():
 
 
 def test_engines_package_import_stays_light():
-    code = "import sys, announcer.engines; print(sorted(m for m in ('pydub','pyttsx3','numpy') if m in sys.modules))"
+    code = "import sys, announcer.build.engines; print(sorted(m for m in ('pydub','pyttsx3','numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"

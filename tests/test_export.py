@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from announcer import effects, export
+from announcer.build import effects, export
 from announcer.cli import main
-from announcer.export import (ExportError, Mount, ascii_name, check_play_order, fs_type, mounts, mp3_fits,
+from announcer.build.export import (ExportError, Mount, ascii_name, check_play_order, fs_type, mounts, mp3_fits,
                               plan_export, write_export)
-from announcer.library import Library
+from announcer.core.library import Library
 
 DAY = date(2026, 11, 30)
 MKFS = shutil.which("mkfs.vfat", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")

@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from announcer import library
-from announcer.errors import LibraryError
-from announcer.library import DAYS, MANIFEST, Library, atomic_write
+from announcer.core import library
+from announcer.core.errors import LibraryError
+from announcer.core.library import DAYS, MANIFEST, Library, atomic_write
 
 DAY = date(2026, 11, 30)
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from announcer.errors import NoticeError
-from announcer.notices import Notice, read_notices, slugify
+from announcer.core.errors import NoticeError
+from announcer.build.notices import Notice, read_notices, slugify
 
 ZH = "# 停水通知\n明天上午九点到十二点停水，请提前储水。\n\n# 流感疫苗\n社区医院本周免费接种流感疫苗。\n"
 
@@ -234,7 +234,7 @@ def test_slugs_are_remembered_without_loading_pypinyin(tmp_path):
     import sys
 
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    script = ("import sys; from announcer.notices import slugify; "
+    script = ("import sys; from announcer.build.notices import slugify; "
               "print(slugify(sys.argv[1]), 'pypinyin' in sys.modules)")
     first = subprocess.run([sys.executable, "-c", script, "重庆银行"], env=env, capture_output=True, text=True)
     again = subprocess.run([sys.executable, "-c", script, "重庆银行"], env=env, capture_output=True, text=True)

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from announcer import plan as plan_module
-from announcer.config import AudioConfig, Broadcast, Config, QuietHours, SpeechConfig, Station
-from announcer.plan import Occurrence, plan, planned_clips, select_clips, skip_reason, station_zone
+from announcer.core import plan as plan_module
+from announcer.core.config import AudioConfig, Broadcast, Config, QuietHours, SpeechConfig, Station
+from announcer.core.plan import Occurrence, plan, planned_clips, select_clips, skip_reason, station_zone
 
 SHANGHAI, LONDON, NEW_YORK = ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from announcer.cli import main
-from announcer.library import Library
+from announcer.core.library import Library
 
 ROOT = Path(__file__).resolve().parent.parent
 

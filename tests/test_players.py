@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from announcer import players
-from announcer.players import PlayerError, get_player
+from announcer.station import players
+from announcer.station.players import PlayerError, get_player
 from pulse import pulse  # noqa: F401  (fixture)
 
 RATE = 44100

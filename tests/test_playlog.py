@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from announcer.playlog import PlayLog, PlayLogError, Record
+from announcer.core.playlog import PlayLog, PlayLogError, Record
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -145,7 +145,7 @@ def test_naive_times_and_unknown_results_are_refused(tmp_path):
 WRITER = """
 import sys
 from datetime import datetime, timedelta, timezone
-from announcer.playlog import PlayLog, Record
+from announcer.core.playlog import PlayLog, Record
 log, base = PlayLog(sys.argv[1]), datetime(2026, 11, 30, tzinfo=timezone.utc)
 for i in range(int(sys.argv[3])):
     log.add(Record(base + timedelta(minutes=i), sys.argv[2], ("01-a",), "played"))

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from announcer.build import build_day
-from announcer.config import load_config
-from announcer.engines.fake import FakeEngine
-from announcer.errors import AudioError
-from announcer.library import Library
-from announcer.notices import read_notices
-from announcer.recording import import_recording
+from announcer.build.day import build_day
+from announcer.core.config import load_config
+from announcer.build.engines.fake import FakeEngine
+from announcer.core.errors import AudioError
+from announcer.core.library import Library
+from announcer.build.notices import read_notices
+from announcer.build.recording import import_recording
 
 pytestmark = pytest.mark.real
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import httpx2 as httpx
 import pytest
 
-from announcer.control import SOCKET
-from announcer.library import Library
-from announcer.playlog import PlayLog
+from announcer.core.control import SOCKET
+from announcer.core.library import Library
+from announcer.core.playlog import PlayLog
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from announcer.speakable import Run, Speakable, make_speakable
+from announcer.build.speakable import Run, Speakable, make_speakable
 
 ZH_ENGINE = re.compile(r"[a-z]+[1-5](?: [a-z]+[1-5])*")
 EN_ENGINE = re.compile(r"[A-Za-z']+(?: [A-Za-z']+)*")

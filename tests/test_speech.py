@@ -8,13 +8,13 @@ import time
 import numpy as np
 import pytest
 
-from announcer.config import SpeechConfig
-from announcer.effects import trim_silence
-from announcer.engines.base import SynthesisOptions
-from announcer.engines.fake import FakeEngine, Fault
-from announcer.errors import SpeechError
-from announcer.speakable import Clause, Run, Sentence, Speakable
-from announcer.speech import LANGUAGE_GAP_S, Speaker, speak
+from announcer.core.config import SpeechConfig
+from announcer.build.effects import trim_silence
+from announcer.build.engines.base import SynthesisOptions
+from announcer.build.engines.fake import FakeEngine, Fault
+from announcer.core.errors import SpeechError
+from announcer.build.speakable import Clause, Run, Sentence, Speakable
+from announcer.build.speech import LANGUAGE_GAP_S, Speaker, speak
 
 MARGIN_S = 0.02          # the 10 ms kept on each side of a trimmed piece
 
@@ -276,8 +276,8 @@ def test_close_closes_both_engines():
 
 @pytest.fixture(scope="module")
 def real_speaker_factory():
-    from announcer.engines.espeak_cli import EspeakCliEngine
-    from announcer.engines.pyttsx3_engine import Pyttsx3Engine
+    from announcer.build.engines.espeak_cli import EspeakCliEngine
+    from announcer.build.engines.pyttsx3_engine import Pyttsx3Engine
 
     made = []
 
@@ -326,8 +326,8 @@ class Recording:
 
 @pytest.mark.real
 def test_real_mandarin_comes_from_the_pinyin_voice():
-    from announcer.engines.espeak_cli import EspeakCliEngine
-    from announcer.engines.pyttsx3_engine import Pyttsx3Engine
+    from announcer.build.engines.espeak_cli import EspeakCliEngine
+    from announcer.build.engines.pyttsx3_engine import Pyttsx3Engine
 
     one = notice([[zh("明天上午九点到下午五点停水", "ming2 tian1 shang4 wu3 jiu3 dian3 dao4 xia4 wu3 wu3 dian3 ting2 shui3")]])
     config = SpeechConfig(voices={"zh": "cmn", "en": "en-us"})     # "cmn" alone would read pinyin as English

@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 
-from announcer.config import AudioConfig, Broadcast, Config, SpeechConfig, Station
-from announcer.library import Library
-from announcer.plan import Occurrence
-from announcer.playlog import PlayLog, Record
-from announcer.players import PlayerError
-from announcer.station import Daemon, StationError, Timetable, _one_station, job_id
+from announcer.core.config import AudioConfig, Broadcast, Config, SpeechConfig, Station
+from announcer.core.library import Library
+from announcer.core.plan import Occurrence
+from announcer.core.playlog import PlayLog, Record
+from announcer.station.players import PlayerError
+from announcer.station.daemon import Daemon, StationError, Timetable, one_station, job_id
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHONPATH = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this checkout first
@@ -362,7 +362,7 @@ def test_a_missing_player_is_recorded_and_found_again_later(tmp_path, out):
 
 
 def test_a_player_that_hangs_is_given_up_on(tmp_path, out, monkeypatch):
-    monkeypatch.setattr("announcer.playqueue.STALL_S", 0.1)
+    monkeypatch.setattr("announcer.station.playqueue.STALL_S", 0.1)
     make_day(out)
     b = broadcast()
     d = daemon(tmp_path, config(b), player=FakePlayer({"01-a.wav": 60}))
@@ -459,7 +459,7 @@ def test_skipped_occurrences_are_recorded_with_the_reason_when_their_time_comes(
 
 
 def test_skipped_occurrences_while_the_station_was_down_are_recorded_skipped(tmp_path, out):
-    from announcer.config import QuietHours
+    from announcer.core.config import QuietHours
 
     b = broadcast(at=(time(9, 59), time(22)))
     PlayLog(out).add(_record(at(9, 59), "morning"))
@@ -543,7 +543,7 @@ def test_late_scheduler_jobs_after_a_sleep_play_only_the_latest(tmp_path, out):
 
 
 def test_a_late_job_still_plays_when_the_next_occurrence_is_skipped_or_not_due(tmp_path, out):
-    from announcer.config import QuietHours
+    from announcer.core.config import QuietHours
 
     make_day(out)
     b = broadcast(at=(time(21, 28), time(21, 31)))
@@ -614,7 +614,7 @@ def test_catching_up_across_fall_back_counts_real_time(tmp_path, out):
 
 
 def _record(scheduled: datetime, name: str):
-    from announcer.playlog import Record
+    from announcer.core.playlog import Record
     return Record(scheduled, name, ("a",), "played", started=scheduled, ended=scheduled + timedelta(seconds=5))
 
 
@@ -632,7 +632,7 @@ at = ["{at}"]
 def test_schedule_toml_reloaded_and_a_bad_edit_keeps_the_last_good_one(tmp_path, caplog):
     path = tmp_path / "schedule.toml"
     path.write_text(SCHEDULE.format(at="10:00"), "utf-8")
-    from announcer.config import load_config
+    from announcer.core.config import load_config
     d = daemon(tmp_path, load_config(path))
     assert not d.reload()                                          # unchanged
     path.write_text(SCHEDULE.format(at="10:30"), "utf-8")
@@ -655,7 +655,7 @@ def test_schedule_toml_reloaded_and_a_bad_edit_keeps_the_last_good_one(tmp_path,
 def test_a_same_size_edit_in_the_same_mtime_tick_is_reloaded(tmp_path):
     path = tmp_path / "schedule.toml"
     path.write_text(SCHEDULE.format(at="10:00"), "utf-8")
-    from announcer.config import load_config
+    from announcer.core.config import load_config
     d = daemon(tmp_path, load_config(path))
     before = os.stat(path)
     path.write_text(SCHEDULE.format(at="10:30"), "utf-8")          # same size, in place
@@ -667,14 +667,14 @@ def test_a_same_size_edit_in_the_same_mtime_tick_is_reloaded(tmp_path):
 def test_a_reload_applies_the_language_and_the_log_time_zone(tmp_path, monkeypatch):
     import logging
 
-    from announcer.config import load_config
-    from announcer.station import _ZoneFormatter
+    from announcer.core.config import load_config
+    from announcer.core.logs import ZoneFormatter
 
     path = tmp_path / "schedule.toml"
     path.write_text(SCHEDULE.format(at="10:00"), "utf-8")
     monkeypatch.setenv("ANNOUNCER_LANG", "zh")                      # as cli sets it from schedule.toml
     handler = logging.StreamHandler()
-    handler.setFormatter(_ZoneFormatter(ZONE))
+    handler.setFormatter(ZoneFormatter(ZONE))
     logging.getLogger("announcer").addHandler(handler)
     try:
         d = daemon(tmp_path, load_config(path))
@@ -718,9 +718,9 @@ def test_timetable_plays_on_time_and_follows_a_reload(tmp_path, out):
 
 def test_timetable_follows_an_edit_of_schedule_toml_and_keeps_running_after_a_bad_one(tmp_path, out, monkeypatch,
                                                                                        caplog):
-    from announcer.config import load_config
+    from announcer.core.config import load_config
 
-    monkeypatch.setattr("announcer.station.WATCH_S", 0.2)
+    monkeypatch.setattr("announcer.station.daemon.WATCH_S", 0.2)
     base = datetime.now(ZONE).replace(microsecond=0)
     when = {name: base + timedelta(seconds=s) for name, s in (("first", 2), ("second", 5), ("old", 60))}
     for day in {t.date() for t in when.values()}:
@@ -838,10 +838,10 @@ def test_a_day_rebuilt_while_running_is_prepared_at_once(tmp_path, out):
     assert prepared() == ["01-a-v1.wav", "01-a-v2.wav"]
 
 
-def test_only_one_station_per_library(tmp_path):
-    with _one_station(tmp_path):
+def test_onlyone_station_per_library(tmp_path):
+    with one_station(tmp_path):
         with pytest.raises(StationError, match="already playing"):
-            with _one_station(tmp_path):
+            with one_station(tmp_path):
                 pass
 
 
@@ -850,7 +850,8 @@ def test_only_one_station_per_library(tmp_path):
 # Runs `announcer run` with a player that plays nothing for 30 s a clip.
 SLOW_PLAYER = """
 import sys, threading
-from announcer import cli, players
+from announcer import cli
+from announcer.station import players
 
 class Playback:
     ok, error = False, None
@@ -926,12 +927,12 @@ class DyingPage:
 
 
 def test_run_web_says_once_that_the_page_stopped_and_the_station_plays_on(tmp_path, out, monkeypatch, capsys):
-    from announcer import players, station
+    from announcer.station import daemon as station
+    from announcer.station import players
 
     (tmp_path / "schedule.toml").write_text('[station]\ntimezone = "Asia/Shanghai"\n\n[[broadcast]]\n'
                                             'name = "morning"\nat = ["08:00"]\n', "utf-8")
     page = DyingPage()
-    monkeypatch.setattr(station, "_page", lambda *args: page)
     monkeypatch.setattr(station, "PAGE_CHECK_S", 0.05)
     monkeypatch.setattr(players, "get_player", lambda name="auto", device=None: FakePlayer())
     logger = logging.getLogger("announcer")
@@ -945,8 +946,8 @@ def test_run_web_says_once_that_the_page_stopped_and_the_station_plays_on(tmp_pa
     previous = signal.signal(signal.SIGTERM, lambda *_: None)     # should run() end early, pytest lives on
     threading.Thread(target=stop_when_seen, daemon=True).start()
     try:
-        from announcer.config import load_config
-        assert station.run(load_config(tmp_path / "schedule.toml"), out, web=("127.0.0.1", 0)) == 0
+        from announcer.core.config import load_config
+        assert station.run(load_config(tmp_path / "schedule.toml"), out, page=lambda: page) == 0
     finally:
         logger.handlers[:], logger.propagate = saved[0], saved[1]
         logger.setLevel(saved[2])

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from pulse import RATE, pulse  # noqa: F401  (the fixture)
 
-from announcer.library import Library
-from announcer.playlog import PlayLog
+from announcer.core.library import Library
+from announcer.core.playlog import PlayLog
 
 pytestmark = pytest.mark.real
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from announcer.errors import AnnouncerError, NoticeError
-from announcer.textfile import NOTICES_ROLE, SETTINGS_ROLE, TEXT_ROLE, read_text
+from announcer.core.errors import AnnouncerError, NoticeError
+from announcer.core.textfile import NOTICES_ROLE, SETTINGS_ROLE, TEXT_ROLE, read_text
 
 ZH = "# 停水通知\n明天上午九点到十二点停水，请提前储水。\n\n# 流感疫苗\n社区医院本周免费接种流感疫苗。\n"
 NOT_TEXT = "copy the notices into Notepad and save them as a .txt file"

@@ -2,7 +2,7 @@ import tomllib
 
 import pytest
 
-from announcer.tomlpos import TomlLines, explain_syntax_error
+from announcer.core.tomlpos import TomlLines, explain_syntax_error
 
 TEXT = '''\
 # settings

@@ -1,4 +1,4 @@
-"""POST /play, POST /stop and GET /status, with a stand-in for announcer.control.Controls."""
+"""POST /play, POST /stop and GET /status, with a stand-in for announcer.core.control.Controls."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from announcer.control import ControlError, Reply
+from announcer.core.control import ControlError, Reply
 from announcer.web import Site, create_app
 from announcer.web.site import flash_of
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from webpage import Page, make_client
 
-from announcer.playlog import PlayLog, Record
+from announcer.core.playlog import PlayLog, Record
 from announcer.web import playlog
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

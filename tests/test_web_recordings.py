@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from announcer.library import Library
+from announcer.core.library import Library
 from test_web_today import DAY, build, csrf, make_client, save
 
 TEXT = "明天上午停水，请提前储水。"
@@ -136,15 +136,15 @@ def test_no_file_chosen(client, tmp_path):
 
 def test_an_odd_file_name_is_not_used_on_disk(client, tmp_path, temp_dir, phone_memo, monkeypatch):
     seen = []
-    import announcer.recording
+    import announcer.build.recording
 
-    real = announcer.recording.import_recording
+    real = announcer.build.recording.import_recording
 
     def spy(path, *args, **kwargs):
         seen.append(Path(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(announcer.recording, "import_recording", spy)
+    monkeypatch.setattr(announcer.build.recording, "import_recording", spy)
     answer = upload(client, phone_memo, name="../../evil name.m4a;rm -rf")
     assert answer.status_code == 200, answer.text
     # Kept in --out (the library's disk), not in the system temp folder, which is RAM on a Pi.

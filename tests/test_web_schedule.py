@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from webpage import Page, csrf, inner, make_client
 
-from announcer.library import Library
+from announcer.core.library import Library
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 30, 7, 30, tzinfo=SHANGHAI)   # a Monday

@@ -12,7 +12,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from announcer.config import load_config
+from announcer.core.config import load_config
 from announcer.web import Site, create_app
 from announcer.web.security import Throttle, on_link_networks
 from announcer.web.site import WebError, refuse_start
@@ -142,7 +142,7 @@ def test_the_signing_key_is_private_and_survives_a_restart(tmp_path):
 def test_token_in_settings_is_checked(tmp_path):
     config = tmp_path / "schedule.toml"
     config.write_text('[web]\ntoken = "short"\n', encoding="utf-8")
-    from announcer.errors import ConfigError
+    from announcer.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         load_config(config)
@@ -158,7 +158,7 @@ def test_messages_made_for_a_request_are_in_the_pages_language(tmp_path, monkeyp
     c.post("/notices", data={"csrf": token, "text": "# 长通知\n" + "这是一个很长的通知。" * 40, "date": "2026-11-30"})
     page = c.get("/?date=2026-11-30").text
     assert "too long: about" in page and "太长" not in page
-    from announcer.errors import ui_language
+    from announcer.core.errors import ui_language
 
     assert ui_language() == "zh"                       # nothing leaks out of the request
 
@@ -305,7 +305,7 @@ def test_the_readme_example_token_is_refused(tmp_path):
     example = re.search(r'^\s*token = "([^"]+)"', open(readme, encoding="utf-8").read(), re.M).group(1)
     config = tmp_path / "schedule.toml"
     config.write_text(f'[web]\ntoken = "{example}"\n', encoding="utf-8")
-    from announcer.errors import ConfigError
+    from announcer.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         load_config(config)
@@ -408,7 +408,7 @@ def test_the_settings_are_parsed_once_while_the_file_is_unchanged(tmp_path, monk
     config.write_text('[station]\nlanguage = "xx"\n', encoding="utf-8")
     os.utime(config, (settled + 2, settled + 2))
     site = c.app.state.site
-    from announcer.errors import ConfigError
+    from announcer.core.errors import ConfigError
 
     calls.clear()
     for _ in range(2):
@@ -423,7 +423,7 @@ def test_a_settings_problem_in_another_file_clears_once_that_file_is_there(tmp_p
     config = tmp_path / "schedule.toml"
     settled = time.time() - 60
     os.utime(config, (settled, settled))
-    from announcer.errors import ConfigError
+    from announcer.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="ding.wav"):
         c.app.state.site.config()

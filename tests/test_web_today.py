@@ -19,10 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.datastructures import UploadFile
 
-from announcer.engines.fake import FakeEngine
-from announcer.errors import NoticeError
-from announcer.library import Library
-from announcer.notices import read_notices
+from announcer.build.engines.fake import FakeEngine
+from announcer.core.errors import NoticeError
+from announcer.core.library import Library
+from announcer.build.notices import read_notices
 from announcer.web import Site, create_app
 from announcer.web.today import save_limited
 
@@ -569,7 +569,7 @@ def test_a_chinese_notice_built_with_espeak_ng_through_the_page(tmp_path):
 
 
 def test_play_now_posts_the_clip_and_the_answer_shows_on_the_page(tmp_path):
-    from announcer.control import Reply
+    from announcer.core.control import Reply
 
     class Controls:
         calls = []

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from webpage import Page, csrf, inner, make_client
 
-from announcer import effects, export
-from announcer.library import Library
+from announcer.build import effects, export
+from announcer.core.library import Library
 from announcer.web import usb
 
 DAY = date(2026, 11, 30)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from announcer.station.by_hand import Controls
 from announcer.web import Site, create_app
 from announcer.web.security import SESSION_COOKIE
 
@@ -79,6 +80,7 @@ def make_client(config_text: str | None, tmp_path: Path, *, out: Path | None = N
         path.write_text(config_text, encoding="utf-8")
     site = Site(path, out if out is not None else tmp_path / "out", host=host,
                 clock=(lambda: now) if now is not None else None)
+    site.controls = Controls(site.out, site.config)      # as `announcer serve` gives it
     client = TestClient(create_app(site), base_url=base_url)
     client.cookies.set("lang", lang)
     return client

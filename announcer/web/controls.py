@@ -1,7 +1,8 @@
 """Play now and stop: POST /play, POST /stop, GET /status.
 
-They go through `site.controls` (announcer.control.Controls): to the running
-station, or, without one, to this process's own player. A form POST is
+They go through `site.controls`, which the command serving the page sets
+(announcer.station.by_hand.Controls): to the running station, or, without one,
+to this process's own player. A form POST is
 answered with a redirect (303) back to the page it came from (the form's `back`
 field, else its Referer; only ever one of this site's pages), carrying a flash
 message in signed query parameters (`flash`, `flash_kind`, `flash_sig`) that
@@ -19,7 +20,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from announcer.errors import AnnouncerError
+from announcer.core.control import StationClient
+from announcer.core.errors import AnnouncerError
 from announcer.web.site import (Site, WebError, check_csrf, error_response, flash_signature, lang_of, page_of,
                                 parse_day, wants_json)
 
@@ -30,13 +32,11 @@ _lazy = threading.Lock()
 
 
 def controls_of(site: Site):
-    """The site's Controls; a page made without one (tests, tools) gets one on first use."""
+    """The site's controls; a page made without them (tools) reaches the running station only."""
     if site.controls is None:
-        from announcer.control import Controls
-
         with _lazy:
             if site.controls is None:
-                site.controls = Controls(site.out, site.config)
+                site.controls = StationClient(site.out)
     return site.controls
 
 

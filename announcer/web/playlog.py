@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta, tzinfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from announcer.config import Station
-from announcer.errors import AnnouncerError
-from announcer.plan import station_zone
-from announcer.playlog import RESULT_NAMES, RESULTS, PlayLog, Record
+from announcer.core.config import Station
+from announcer.core.errors import AnnouncerError
+from announcer.core.plan import station_zone
+from announcer.core.playlog import RESULT_NAMES, RESULTS, PlayLog, Record
 from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])

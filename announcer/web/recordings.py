@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from announcer.errors import AnnouncerError, LibraryError
-from announcer.library import Library
+from announcer.core.errors import AnnouncerError, LibraryError
+from announcer.core.library import Library
 from announcer.web.site import Site, check_csrf, lang_of, parse_day, render
 from announcer.web.today import CLIP_ID, chosen_file, clip_rows, relabel, save_limited, unit_name, upload_name
 
@@ -74,7 +74,7 @@ async def upload_recording(request: Request):
 
 
 async def _upload(request: Request, form):
-    from announcer.recording import import_recording
+    from announcer.build.recording import import_recording
 
     site: Site = request.app.state.site
     lang = lang_of(request)

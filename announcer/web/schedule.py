@@ -22,13 +22,13 @@ import tomli_w
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from announcer import effects
-from announcer.config import _CHIME_PRESETS, Config, parse_config
-from announcer.errors import AnnouncerError, ConfigError
-from announcer.library import Library, atomic_write
-from announcer.plan import plan, planned_clips, skip_reason, station_zone
-from announcer.textfile import SETTINGS_ROLE, read_text
-from announcer.tomlpos import TomlLines
+from announcer.build import effects
+from announcer.core.config import CHIME_PRESETS, Config, parse_config
+from announcer.core.errors import AnnouncerError, ConfigError
+from announcer.core.library import Library, atomic_write
+from announcer.core.plan import plan, planned_clips, skip_reason, station_zone
+from announcer.core.textfile import SETTINGS_ROLE, read_text
+from announcer.core.tomlpos import TomlLines
 from announcer.web.security import is_loopback
 from announcer.web.site import Site, check_csrf, lang_of, render
 
@@ -138,7 +138,7 @@ def skip_reason_in(request: Request, code: str | None) -> str:
     """Why an occurrence will not play, in the page's language (plan.skip_reason follows the process's)."""
     if code is None:
         return ""
-    from announcer.plan import SKIP_REASONS
+    from announcer.core.plan import SKIP_REASONS
 
     return _t(request, *SKIP_REASONS[code]) if code in SKIP_REASONS else skip_reason(code)
 
@@ -166,7 +166,7 @@ def _timing(request: Request, b) -> str:
     if isinstance(b.days, str):
         days = _t(request, *DAY_SETS.get(b.days, (b.days, b.days)))
     else:
-        from announcer.config import WEEKDAYS as CODES
+        from announcer.core.config import WEEKDAYS as CODES
 
         days = " ".join(WEEKDAYS[lang_of(request)][CODES.index(d)] for d in b.days)
     return f"{when} · {days}"
@@ -320,7 +320,7 @@ def _chime_outside(request: Request, text: str, path: Path, current: Config | No
     except tomllib.TOMLDecodeError:
         return None                      # parse_config reports it
     chime = audio.get("chime") if isinstance(audio, dict) else None
-    if not isinstance(chime, str) or chime.strip().lower() in _CHIME_PRESETS:
+    if not isinstance(chime, str) or chime.strip().lower() in CHIME_PRESETS:
         return None
     chime = chime.strip()                # as parse_config reads it
     folder = os.path.realpath(path.parent)
@@ -345,7 +345,7 @@ def _chime_outside(request: Request, text: str, path: Path, current: Config | No
 
 def _chime_unreadable(request: Request, text: str, config: Config) -> Problem | None:
     """A chime file must be a sound file ffmpeg can read, or every build would fail on it."""
-    if config.audio.chime in _CHIME_PRESETS:
+    if config.audio.chime in CHIME_PRESETS:
         return None
     sound = Path(config.audio.chime)
     try:

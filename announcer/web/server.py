@@ -15,11 +15,13 @@ import socket
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from announcer.config import Config
-from announcer.errors import tr
-from announcer.web.site import Site, WebError, create_app, refuse_start
+from announcer.core.config import Config
+from announcer.core.errors import tr
+from announcer.web.app import create_app
+from announcer.web.site import Site, WebError, refuse_start
 
 STOP_S = 3          # open requests get this long to finish when the page stops
 
@@ -132,29 +134,27 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def open_page(config: Config, out: Path, host: str, port: int, player: str | None = None) -> WebServer:
-    """The page on its port (bound now, served once started). Play now goes through the running station,
-    or, without one, this process's own player."""
-    from announcer.control import Controls
-
+def open_page(config: Config, out: Path, host: str, port: int, controls: Callable[[Site], object]) -> WebServer:
+    """The page on its port (bound now, served once started). `controls(site)` makes its play now / stop
+    (announcer.station.by_hand.Controls: through the running station, or without one on this process's
+    own player); the command that serves the page chooses it."""
     out = Path(out)
     site = Site(config.path, out, host=host, port=port)
-    site.controls = Controls(out, site.config, player)
+    site.controls = controls(site)
     return WebServer(site, host, port)
 
 
-def serve(config: Config, out: Path, host: str = "127.0.0.1", port: int = 8080, player: str | None = None) -> int:
-    """`announcer serve`: the page until Ctrl-C or SIGTERM (0). Play now works through the running station,
-    or, without one, on this process's own player."""
-    from announcer.plan import station_zone
-    from announcer.station import _log_to_stderr
+def serve(config: Config, out: Path, host: str, port: int, controls: Callable[[Site], object]) -> int:
+    """`announcer serve`: the page until Ctrl-C or SIGTERM (0); `controls` as for open_page."""
+    from announcer.core.logs import log_to_stderr
+    from announcer.core.plan import station_zone
 
     refuse_start(host, config)
-    _log_to_stderr(station_zone(config.station))          # plays made here are logged like the station's
+    log_to_stderr(station_zone(config.station))          # plays made here are logged like the station's
     stops = {signal.SIGINT, signal.SIGTERM}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)   # before any thread starts: they inherit it
     try:
-        page = open_page(config, out, host, port, player)
+        page = open_page(config, out, host, port, controls)
         try:
             page.start()
             print(tr(f"网页：{page.url}（按 Ctrl-C 停止）", f"page at {page.url} (Ctrl-C stops)"), flush=True)

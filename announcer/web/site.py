@@ -14,17 +14,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from announcer.config import Config, find_config, load_config
-from announcer.errors import AnnouncerError, ConfigError, use_language
-from announcer.web.security import (LOGIN_COOKIE, SESSION_COOKIE, UNSAFE, Guard, host_allowed, is_loopback,
-                                    load_secret, same_origin)
+from announcer.core.config import Config, find_config, load_config
+from announcer.core.errors import AnnouncerError
+from announcer.web.security import (UNSAFE, Guard, is_loopback,
+                                    load_secret)
 
 HERE = Path(__file__).parent
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -65,7 +62,7 @@ class Site:
     out: Path
     host: str = "127.0.0.1"
     port: int = 8080
-    controls: Any = None          # announcer.control.Controls: play now / stop (set by serve / run --web)
+    controls: Any = None          # play now / stop: announcer.station.by_hand.Controls (set by serve / run --web)
     clock: Any = None             # () -> aware datetime, for tests; None: the station's zone now
     _guard: Guard | None = field(default=None, repr=False)
     _cached: tuple | None = field(default=None, repr=False)      # (file key, Config)
@@ -110,7 +107,7 @@ class Site:
     def now(self) -> datetime:
         if self.clock is not None:
             return self.clock()
-        from announcer.plan import station_zone
+        from announcer.core.plan import station_zone
 
         return datetime.now(station_zone(self.config().station))
 
@@ -261,111 +258,6 @@ def internal_error() -> WebError:
     return WebError("内部错误：页面出了问题，没能完成这一步。请记下时间并告诉维护人员；电台的日志里有详细信息。",
                     "internal error: the page failed to do this; please report it with the time "
                     "(the server's log has the details)", status=500)
-
-
-def create_app(site: Site) -> FastAPI:
-    app = FastAPI(title="announcer", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.site = site
-    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        request.state.lang = _language(request, site)
-        use_language(request.state.lang)   # this request's task (and the threads it starts) only
-        if not host_allowed(request, site.host):
-            address = f"http://127.0.0.1:{site.port}"
-            return _plain(request, 400, f"地址不对：请在本机用 {address} 打开本页面。",
-                          f"wrong Host header; open the page as {address}")
-        if request.method in UNSAFE:
-            length = request.headers.get("content-length")
-            if length is None and request.headers.get("transfer-encoding"):
-                return _plain(request, 411, "请求必须带 Content-Length。", "a request body needs a Content-Length")
-            if length is not None and (not length.isdigit() or int(length) > site.upload_limit()):
-                big = too_big(site.upload_limit())
-                return _plain(request, 413, big.zh, big.en)
-            if not same_origin(request):
-                return _plain(request, 403, "请求来自别的网站，已拒绝。", "refused: the request came from another site")
-        session = request.cookies.get(SESSION_COOKIE) or ""
-        fresh = not re.fullmatch(r"[A-Za-z0-9_-]{20,64}", session)
-        if fresh:
-            session = site.guard.new_session()
-        request.state.session = session
-        request.state.csrf = site.guard.csrf_token(session)
-        public = request.url.path.startswith("/static/") or request.url.path in ("/login", "/lang")
-        if not public and not site.guard.logged_in(session, request.cookies.get(LOGIN_COOKIE)):
-            if request.method == "GET" and not wants_json(request):
-                response = RedirectResponse("/login", status_code=303)
-            else:
-                response = _plain(request, 401, "请先登录。", "log in first")
-        else:
-            try:
-                response = await call_next(request)
-            except Exception:
-                log.exception(f"{request.method} {request.url.path}")
-                response = _internal(request)
-        if fresh:
-            # Lax: a link from another app keeps the session; POSTs still need the CSRF token and Origin.
-            response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
-    @app.exception_handler(AnnouncerError)
-    async def announcer_error(request: Request, error: AnnouncerError):
-        status = getattr(error, "status", 409 if isinstance(error, ConfigError) else 400)
-        return error_response(request, error, status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_exception(request: Request, error: StarletteHTTPException):
-        if error.status_code == 400 and isinstance(error.detail, str):
-            said = form_error(error.detail, site.upload_limit())   # a form Starlette refused to read
-        else:
-            said = http_error(error.status_code)
-        return error_response(request, said, said.status, headers=error.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError):
-        fields = sorted({str(e["loc"][-1]) for e in error.errors() if e.get("loc")}) or ["?"]
-        names = "、".join(fields), ", ".join(fields)
-        said = WebError(f"请求里的“{names[0]}”缺少或不对。请刷新页面后再试。",
-                        f"\"{names[1]}\" in the request is missing or not valid; reload the page and try again",
-                        status=422)
-        return error_response(request, said, 422)
-
-    from announcer.web import controls, login, playlog, recordings, schedule, today, usb
-
-    for module in (login, today, recordings, schedule, playlog, usb, controls):
-        app.include_router(module.router)
-    return app
-
-
-def _language(request: Request, site: Site) -> str:
-    chosen = request.cookies.get("lang")
-    if chosen in ("zh", "en"):
-        return chosen
-    try:
-        return site.config().language
-    except AnnouncerError:
-        return "zh"
-
-
-def _internal(request: Request) -> Response:
-    """The one line shown for a failure nobody foresaw (its traceback went to the log)."""
-    error = internal_error()
-    try:
-        return error_response(request, error, 500)
-    except Exception:
-        log.exception("the error page failed")
-        return _plain(request, 500, error.zh, error.en)
-
-
-def _plain(request: Request, status: int, zh: str, en: str) -> Response:
-    text = en if lang_of(request) == "en" else zh
-    if wants_json(request):
-        return JSONResponse({"ok": False, "errors": [text]}, status_code=status)
-    return PlainTextResponse(text, status_code=status)
 
 
 async def check_csrf(request: Request) -> None:

@@ -24,9 +24,9 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from announcer.errors import AnnouncerError, LibraryError
-from announcer.library import Library, atomic_write
-from announcer.notices import Notice, read_notices
+from announcer.core.errors import AnnouncerError, LibraryError
+from announcer.core.library import Library, atomic_write
+from announcer.build.notices import Notice, read_notices
 from announcer.web.site import Site, WebError, check_csrf, lang_of, notices_too_big, parse_day, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
@@ -140,7 +140,7 @@ def write_notices(out: Path, day: date, notices: list[Notice]) -> list[Notice]:
 
 def _merge(existing: list[Notice], added: list[Notice]) -> list[Notice]:
     """`added` after `existing`, an id already taken getting -2, -3..."""
-    from announcer.build import unique_id
+    from announcer.build.day import unique_id
 
     taken = {n.id for n in existing}
     out = list(existing)
@@ -284,7 +284,7 @@ class Builds:
 
     @staticmethod
     def _run(job: BuildJob, notices, out, config, engine) -> None:
-        from announcer.build import build_day, withdraw_notices
+        from announcer.build.day import build_day, withdraw_notices
 
         try:
             if job.withdraw:
@@ -344,7 +344,7 @@ def start_build(request: Request, day: date) -> BuildJob:
 
 def unit_name(unit: str | None, lang: str) -> str:
     """A speech rate's unit as the page says it."""
-    from announcer.speakable import PACE_UNIT_NAMES
+    from announcer.build.speakable import PACE_UNIT_NAMES
 
     if not unit:
         return ""
@@ -387,7 +387,7 @@ def clip_rows(site: Site, day: date, lang: str, only_recordings: bool = False) -
 
 def _page(request: Request, day: date, *, status: int = 200, flash: str | None = None, flash_kind: str = "ok",
           notice_errors: list[str] | None = None, draft: str = "", job: BuildJob | None = None):
-    from announcer.check import check_notices
+    from announcer.build.check import check_notices
 
     site: Site = request.app.state.site
     lang = lang_of(request)

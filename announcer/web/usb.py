@@ -17,9 +17,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Request
 
-from announcer import export
-from announcer.errors import AnnouncerError
-from announcer.library import Library
+from announcer.build import export
+from announcer.core.errors import AnnouncerError
+from announcer.core.library import Library
 from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])

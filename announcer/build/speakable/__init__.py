@@ -1,0 +1,63 @@
+"""Notice text → spoken text: what the engine should say, split where to pause.
+
+A notice becomes sentences; a sentence becomes clauses (a comma pause after
+each but the last); a clause becomes runs of one language each. A run is the
+unit the engine speaks.
+"""
+
+from __future__ import annotations
+
+from announcer.build.speakable.parts import (PACE_UNIT_NAMES, PACE_UNITS, Clause, Run, Sentence,
+                                             Speakable)
+
+__all__ = ["PACE_UNITS", "PACE_UNIT_NAMES", "Clause", "Run", "Sentence", "Speakable", "make_speakable"]
+
+
+def make_speakable(text: str, language: str | None = None) -> Speakable:
+    """A notice's text as sentences, clauses and runs ready for the engine.
+
+    `language` ("zh", "en" or None) is the notice's own language: it decides
+    how a number with no words around it is read. Each sentence and run takes
+    its language from its script, so mixed text works. Speakable.language is
+    "mixed" when both languages carry real content (a run of four or more
+    syllables / three or more words, or most of a clause of two or more); a
+    text with nothing to say gives no sentences.
+    """
+    from announcer.build.speakable.normalise import normalise
+    from announcer.build.speakable.script import fold, main_language
+    from announcer.build.speakable.split import sentences
+
+    folded = fold(text)
+    default = language if language in PACE_UNITS else main_language(folded)
+    found, spoken = sentences(normalise(folded, default))
+    return Speakable(found, _overall_language(found, default), spoken)
+
+
+# A run this long is content of its own, not a borrowed word (WiFi, 服务台).
+_CONTENT_RUN = {"zh": 4, "en": 3}
+
+
+def _overall_language(sentences: tuple[Sentence, ...], default: str) -> str:
+    """'zh', 'en' or 'mixed', by which languages carry real content."""
+    carried = set()
+    for sentence in sentences:
+        for clause in sentence.clauses:
+            units = {"zh": 0, "en": 0}
+            for run in clause.runs:
+                units[run.language] += run.units
+                if run.units >= _CONTENT_RUN[run.language]:
+                    carried.add(run.language)
+            lead = max(units, key=units.get)
+            if units[lead] >= 2 and units[lead] > units[_other(lead)]:
+                carried.add(lead)
+    if len(carried) == 2:
+        return "mixed"
+    if carried:
+        return carried.pop()
+    zh, en = (sum(r.units for s in sentences for c in s.clauses for r in c.runs if r.language == lang)
+              for lang in ("zh", "en"))
+    return "zh" if zh > en else "en" if en > zh else default
+
+
+def _other(language: str) -> str:
+    return "en" if language == "zh" else "zh"
