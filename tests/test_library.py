@@ -76,6 +76,43 @@ def test_the_previous_version_is_kept_for_a_reader_and_older_ones_go(tmp_path):
     assert len(list((tmp_path / "out" / DAYS).iterdir())) == 2
 
 
+def test_a_held_version_stays_through_any_number_of_rebuilds_and_goes_once_released(tmp_path):
+    library = Library(tmp_path / "out")
+    publish(library, tmp_path, b"first")
+    folder, manifest, hold = library.held_day(DAY)       # a broadcast on air
+    for n in range(4):
+        publish(library, tmp_path, f"again {n}".encode())
+    assert (folder / "01-a.mp3").read_bytes() == b"first" and manifest["clips"] == [{"file": "01-a.mp3"}]
+    assert len(list((tmp_path / "out" / DAYS).iterdir())) == 3        # current, previous, and the held one
+    hold.release()
+    hold.release()                                                     # twice is harmless
+    publish(library, tmp_path, b"last")
+    assert not folder.exists()
+    assert len(list((tmp_path / "out" / DAYS).iterdir())) == 2
+
+
+def test_holding_a_day_that_is_not_built_gives_none(tmp_path):
+    assert Library(tmp_path / "out").held_day(DAY) is None
+
+
+def test_a_hold_taken_on_a_version_removed_meanwhile_reads_the_day_again(tmp_path, monkeypatch):
+    library = Library(tmp_path / "out")
+    publish(library, tmp_path, b"first")
+    stale = library.day_version(DAY)
+    publish(library, tmp_path, b"second")
+    publish(library, tmp_path, b"third")                 # `stale` is gone now
+    real_day, calls = library.day, []
+
+    def day_read_before_the_swaps(day):                  # the link was read just before two rebuilds
+        calls.append(day)
+        return (stale, {"clips": []}) if len(calls) == 1 else real_day(day)
+
+    monkeypatch.setattr(library, "day", day_read_before_the_swaps)
+    folder, _, hold = library.held_day(DAY)
+    hold.release()
+    assert len(calls) == 2 and folder == library.day_version(DAY) and (folder / "01-a.mp3").read_bytes() == b"third"
+
+
 def test_leftovers_of_an_interrupted_publish_are_cleared(tmp_path):
     out = tmp_path / "out"
     library = Library(out)

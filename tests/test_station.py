@@ -303,6 +303,26 @@ def test_a_rebuild_during_a_broadcast_does_not_change_it(tmp_path, out):
     assert records(d)[0].result == "played"
 
 
+def test_two_rebuilds_during_a_broadcast_do_not_take_its_clips_away(tmp_path, out):
+    """Only two versions of a day are kept; the one on air is held until its broadcast ends."""
+    make_day(out, tag="-v1")
+    b = broadcast()
+    player = FakePlayer(hold={"01-a-v1.wav"})
+    d = daemon(tmp_path, config(b), player=player)
+    d.start()
+    d.due(Occurrence(at(10), b))
+    player.wait_started(1)
+    make_day(out, tag="-v2")
+    make_day(out, tag="-v3")
+    player.release(1)
+    played(d)
+    make_day(out, tag="-v4")                            # nothing holds v1 any more: it goes
+    d.stop()
+    assert player.heard() == ["01-a-v1.wav", "02-b-v1.wav"]
+    assert [(r.result, r.reason) for r in records(d)] == [("played", None)]
+    assert sorted(p.name.rsplit(".", 1)[0] for p in (out / ".days").iterdir()) == ["2026-11-30"] * 2
+
+
 def test_a_day_not_built_is_recorded_failed_with_what_to_do(tmp_path, out):
     b = broadcast()
     d = daemon(tmp_path, config(b))

@@ -10,7 +10,9 @@ Layout under the output folder (`audio_out/` by default):
 A day is published whole: its version folder is filled, then the day link is
 replaced in one rename. A crash or Ctrl-C mid-build leaves the previous day as
 it was, and a reader never sees half a day. The previous version is kept, so a
-player that resolved the link just before a swap can still finish.
+player that resolved the link just before a swap can still finish, and so is any
+older version a broadcast still plays from: it holds the folder (a shared flock
+on it, `held_day`) until it ends, and a version is removed only when nobody holds it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from announcer.core.errors import LibraryError
 MANIFEST = "manifest.json"
 CACHE = ".cache"
 DAYS = ".days"
-KEEP_VERSIONS = 2   # the current one and the one before it
+KEEP_VERSIONS = 2   # the current one and the one before it (and any still held)
+HOLD_TRIES = 5      # a day swapped this often while being held is given up on
 
 
 def user_cache(part: str) -> Path:
@@ -107,6 +110,26 @@ class Library:
                 f"cannot read the manifest ({e}); run announcer build again for this day",
                 str(self.day_dir(day) / MANIFEST),
             ) from None
+
+    def held_day(self, day: date) -> tuple[Path, dict, Hold] | None:
+        """Like `day`, and the version folder is kept until the Hold is released: a broadcast on air plays
+        its clips to the end, however often the day is rebuilt meanwhile."""
+        for _ in range(HOLD_TRIES):
+            found = self.day(day)
+            if found is None:
+                return None
+            folder, manifest = found
+            try:
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                continue                      # removed since the link was read: read it again
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            if (folder / MANIFEST).is_file():
+                return folder, manifest, Hold(fd)
+            os.close(fd)                      # removed while we waited for the hold
+        raise LibraryError("这一天的音频正在不停地重新生成，读不到。请稍后再试。",
+                           "the day's clips keep being rebuilt and could not be read; try again in a moment",
+                           str(self.day_dir(day)))
 
     def prepare(self) -> None:
         """Make sure the library can be written, before any slow work starts."""
@@ -205,7 +228,7 @@ class Library:
             current = Path(os.readlink(link)).name if link.is_symlink() else None
             older = sorted((f for f in folders if f.name != current), key=lambda f: int(f.name.partition(".")[2]))
             for folder in older[: max(0, len(older) - (KEEP_VERSIONS - 1))]:
-                shutil.rmtree(folder, ignore_errors=True)
+                _remove_unless_held(folder)
 
     @contextmanager
     def _locked(self):
@@ -218,6 +241,35 @@ class Library:
         with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+
+class Hold:
+    """A version folder kept from removal (a shared flock on it) until `release`."""
+
+    def __init__(self, fd: int):
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _remove_unless_held(folder: Path) -> None:
+    """Remove an old version folder, unless a reader holds it (it is tried again at the next publish)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return                                # on air: kept
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        os.close(fd)
 
 
 def _place(source: Path, target: Path) -> None:

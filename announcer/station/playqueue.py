@@ -5,9 +5,10 @@ the interrupted broadcast then restarts the clip it was cut off in. A broadcast
 waits in the queue at most once: when its next occurrence comes due while the
 previous one is still waiting, the newer one takes its place (no backlog).
 
-The queue resolves a day's version folder once, when a broadcast starts, and
-reads the manifest there, so a day rebuilt while the station runs is used from
-the next broadcast on, and a rebuild during a broadcast cannot break it.
+The queue resolves a day's version folder once, when a broadcast starts, reads
+the manifest there and holds the folder until the broadcast ends, so a day
+rebuilt while the station runs is used from the next broadcast on, and any
+number of rebuilds during a broadcast cannot break it.
 
 Played by hand ("play now" on the page): a turn may name its day and its exact
 clips. `stop_all` stops what is on air and drops what waits (both recorded).
@@ -24,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from announcer.core.errors import AnnouncerError, LibraryError, tr
-from announcer.core.library import Library
+from announcer.core.library import Hold, Library
 from announcer.core.plan import Occurrence, select_clips
 
 log = logging.getLogger("announcer.station")
@@ -38,6 +39,7 @@ class Turn:
     occurrence: Occurrence
     folder: Path | None = None
     clips: list[dict] | None = None
+    hold: Hold | None = None         # keeps `folder` until the turn ends
     repeat: int = 0                  # the repeat in progress
     index: int = 0                   # the clip in progress
     started: datetime | None = None
@@ -221,7 +223,7 @@ class PlayQueue:
     def _open(self, turn: Turn) -> bool:
         """Resolve the day's version folder and the broadcast's clips in it; False (recorded) when there are none."""
         try:
-            turn.folder, turn.clips = day_clips(self.library, turn.occurrence, turn.day, turn.clip_ids)
+            turn.folder, turn.clips, turn.hold = held_day_clips(self.library, turn.occurrence, turn.day, turn.clip_ids)
         except AnnouncerError as e:
             self._finish(turn, "failed", str(e))
             return False
@@ -297,6 +299,8 @@ class PlayQueue:
         return True
 
     def _finish(self, turn: Turn, result: str, reason: str | None) -> None:
+        if turn.hold is not None:
+            turn.hold.release()
         if turn.interruptions and result == "played":
             reason = tr(f"被紧急广播打断 {turn.interruptions} 次，已从中断处重播",
                         f"interrupted {turn.interruptions} time(s) by an urgent broadcast; the clip was restarted")
@@ -312,11 +316,30 @@ def day_clips(library: Library, occurrence: Occurrence, day: date | None = None,
     """The version folder of the day (default: the occurrence's) and the clips it plays there: the broadcast's,
     or exactly `clip_ids` (those still in the day); LibraryError when there are none."""
     day = day or occurrence.time.date()
-    found = library.day(day)
+    folder, manifest = _built(library.day(day), day)
+    return folder, _clips(manifest, occurrence, day, clip_ids)
+
+
+def held_day_clips(library: Library, occurrence: Occurrence, day: date | None = None,
+                   clip_ids: tuple[str, ...] | None = None) -> tuple[Path, list[dict], Hold]:
+    """day_clips, with the version folder held (kept whatever is rebuilt) until the Hold is released."""
+    day = day or occurrence.time.date()
+    folder, manifest, hold = _built(library.held_day(day), day)
+    try:
+        return folder, _clips(manifest, occurrence, day, clip_ids), hold
+    except LibraryError:
+        hold.release()
+        raise
+
+
+def _built(found, day: date):
     if found is None:
         raise LibraryError(f"{day} 还没有生成音频；请运行 announcer build，或在网页的“今日通知”里生成",
                            f"no clips for {day}; run announcer build, or build them on the web page's Today page")
-    folder, manifest = found
+    return found
+
+
+def _clips(manifest: dict, occurrence: Occurrence, day: date, clip_ids: tuple[str, ...] | None) -> list[dict]:
     if clip_ids is not None:
         by_id = {c.get("id"): c for c in manifest.get("clips", [])}
         clips = [by_id[i] for i in clip_ids if i in by_id]
@@ -327,4 +350,4 @@ def day_clips(library: Library, occurrence: Occurrence, day: date | None = None,
     if not clips:
         raise LibraryError(f"{day} 的音频里没有要播的段落（{wanted}）",
                            f"none of the clips it plays ({wanted}) are in {day}'s clips")
-    return folder, clips
+    return clips
