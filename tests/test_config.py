@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from announcer.core import config as config_module
 from announcer.core.config import DEFAULT_PACE, AudioConfig, Broadcast, Config, QuietHours, SpeechConfig, Station, find_config, load_config
 from announcer.core.config.schema import (DURATION, TEXT, WHOLE, Field, Problem, Table, Tables, check, closest, label, parse_duration, show)
 from announcer.core.errors import AnnouncerError, ConfigError, shorten
@@ -472,10 +471,10 @@ def test_annotations_name_real_types():
     """`-> Text` named nothing; every annotation in the config modules must resolve."""
     import inspect
 
-    from announcer.core.config import schema, settings, timing
+    from announcer.core.config import schema, sections, settings, timing
 
     checked = 0
-    for module in (config_module, schema, settings, timing):
+    for module in (sections, schema, settings, timing):
         for name, thing in vars(module).items():
             if (inspect.isfunction(thing) or inspect.isclass(thing)) and thing.__module__ == module.__name__:
                 typing.get_type_hints(thing)
