@@ -39,6 +39,30 @@ def test_bad_notice_files_give_one_line_and_write_nothing(tmp_path, name, conten
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_more_than_500_notices_on_one_day_are_refused_before_anything_is_built(tmp_path, command):
+    (tmp_path / "many.txt").write_text("\n\n".join(f"第{n}号通知。" for n in range(501)), "utf-8")
+    result = announcer(command, "many.txt", "--out", "out", "--date", "2026-12-01", cwd=tmp_path) \
+        if command == "build" else announcer(command, "many.txt", cwd=tmp_path)
+    assert_one_line_error(result, "has 501 notices, more than the 500 a day can hold")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_pipe_or_a_huge_file_is_refused_at_once(tmp_path, command):
+    os.mkfifo(tmp_path / "pipe.txt")
+    assert_one_line_error(announcer(command, "pipe.txt", cwd=tmp_path), "pipe.txt", "this is a pipe")
+    (tmp_path / "huge.txt").write_text("停水。\n" * 400_000, "utf-8")
+    assert_one_line_error(announcer(command, "huge.txt", cwd=tmp_path), "huge.txt", "too large (over 2 MB)")
+
+
+def test_control_characters_are_dropped_with_a_warning(tmp_path):
+    (tmp_path / "n.txt").write_bytes("# 停水\n明天停\x00水，请储水。\x07\n".encode("utf-8"))
+    result = announcer("check", "n.txt", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning: " in result.stderr and "dropped 2 invisible control character(s)" in result.stderr
+
+
 def test_missing_file(tmp_path):
     result = announcer("build", "nope.txt", cwd=tmp_path)
     assert_one_line_error(result, "nope.txt")

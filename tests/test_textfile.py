@@ -84,6 +84,41 @@ def test_one_stray_control_character_is_dropped(tmp_path):
     assert read(write(tmp_path, "停水通知\x1a")) == "停水通知"
 
 
+def test_stray_nul_and_bel_in_readable_chinese_are_dropped_and_said(tmp_path):
+    text = ZH.replace("停水", "停\x00水", 1).replace("疫苗", "疫苗\x07", 1)
+    path = write(tmp_path, text)
+    notes = []
+    assert read_text(path, NoticeError, NOTICES_ROLE, notes) == ZH
+    assert notes == [f"{path}: dropped 2 invisible control character(s) (such as NUL or BEL); the rest was read "
+                     "as usual"]
+    gbk = write_bytes(tmp_path, ZH.replace("通知", "通\x00知").encode("gbk"), "gbk.txt")
+    assert read(gbk) == ZH
+
+
+def test_a_pipe_is_refused_at_once_not_waited_on(tmp_path):
+    import threading
+
+    fifo = tmp_path / "notices.txt"
+    os.mkfifo(fifo)
+    said = []
+    reader = threading.Thread(target=lambda: said.append(error(fifo)), daemon=True)
+    reader.start()
+    reader.join(5)
+    assert said == [f"{fifo}: this is a pipe, not a regular file; save the notices file as a file and give that"]
+
+
+def test_a_device_is_refused():
+    assert error(Path("/dev/zero")) == ("/dev/zero: this is a device, not a regular file; save the notices file "
+                                        "as a file and give that")
+
+
+def test_a_notices_file_over_2_mb_is_refused_without_reading_it_all(tmp_path):
+    path = write(tmp_path, "停水通知。\n" * 200_000)          # 3.2 MB
+    assert error(path) == (f"{path}: the notices file is too large (over 2 MB); a day's notices are a few KB; "
+                           "check that this is the right file, or split the notices into several files and days")
+    assert read(write(tmp_path, "停水通知。\n" * 100_000, "fits.txt")).count("\n") == 100_000   # 1.6 MB
+
+
 # --- files that are not text -------------------------------------------------
 
 @pytest.mark.parametrize("data, message", [
@@ -125,9 +160,9 @@ def test_no_permission(tmp_path):
 def test_unreadable(tmp_path, monkeypatch):
     path = write(tmp_path, "停水")
 
-    def broken(self):
+    def broken(self, *args, **kwargs):
         raise OSError(errno.EIO, "Input/output error")
-    monkeypatch.setattr(Path, "read_bytes", broken)
+    monkeypatch.setattr(Path, "open", broken)
     assert error(path) == (f"{path}: the notices file can't be read (Input/output error); check it, "
                            "or copy it to another folder")
 

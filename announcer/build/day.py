@@ -15,7 +15,7 @@ from announcer.build.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, e
 from announcer.core.config import AudioConfig, Config
 from announcer.core.errors import AudioError, NoticeError, tr
 from announcer.core.library import Library
-from announcer.build.notices import Notice
+from announcer.build.notices import MAX_A_DAY, Notice, too_many_error
 
 Progress = Callable[[Notice, bool], None]   # called after each clip: (notice, came from cache)
 
@@ -39,6 +39,8 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
         raise NoticeError(
             f"没有在 {day} 有效的通知（请检查 valid_from / valid_until，或用 --date 换一天）。",
             f"no notice is valid on {day}; check valid_from / valid_until, or pick another day with --date")
+    if len(todays) > MAX_A_DAY:
+        raise too_many_error(len(todays), day)
     library = Library(out)
     speaker = _open_speaker(config, engine)
     try:

@@ -62,13 +62,17 @@ def _where(source: str, line: int, number: int, title: str | None) -> str:
     return f"{source}:{line}" + (tr(f"（{name}）", f" ({name})") if name else "")
 
 
-def read_notices(paths: Sequence[Path]) -> list[Notice]:
-    """Every notice in `paths`, in order, with ids. Raises one NoticeError listing every problem."""
+MAX_A_DAY = 500        # notices valid on one day (the web page holds a day to the same)
+
+
+def read_notices(paths: Sequence[Path], notes: list[str] | None = None) -> list[Notice]:
+    """Every notice in `paths`, in order, with ids. Raises one NoticeError listing every problem; what was
+    read with a warning (control characters dropped) is said in `notes`."""
     problems: list[NoticeError] = []
     drafts: list[tuple[Notice, str | None]] = []     # (notice without id, the id the user gave)
     for path in paths:
         try:
-            text = read_text(path, NoticeError, NOTICES_ROLE)
+            text = read_text(path, NoticeError, NOTICES_ROLE, notes)
         except NoticeError as error:
             problems.append(error)
             continue
@@ -78,6 +82,21 @@ def read_notices(paths: Sequence[Path]) -> list[Notice]:
     if problems:
         raise NoticeError.several(problems)
     return notices
+
+
+def busiest_day(notices: Sequence[Notice], today: date) -> tuple[date, int]:
+    """The day with the most notices valid on it (from today on, or any day a notice starts), and how many."""
+    days = {today} | {n.valid_from for n in notices if n.valid_from is not None}
+    counts = {day: sum(n.valid_on(day) for n in notices) for day in days}
+    day = max(counts, key=lambda d: (counts[d], -d.toordinal()))
+    return day, counts[day]
+
+
+def too_many_error(count: int, day: date) -> NoticeError:
+    return NoticeError(f"{day} 有 {count} 条通知，超过一天最多 {MAX_A_DAY} 条；请只留下这一天要播的通知，"
+                       "或用 valid_from / valid_until 分到几天。",
+                       f"{day} has {count} notices, more than the {MAX_A_DAY} a day can hold; keep only that "
+                       "day's notices, or spread them over several days with valid_from / valid_until")
 
 
 def slugify(title: str) -> str:

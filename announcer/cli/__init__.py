@@ -185,13 +185,12 @@ def cmd_build(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from announcer.build.day import build_day
-    from announcer.build.notices import read_notices
     from announcer.cli.report import clarity_table
 
     config = _config(args.config)
-    notices = read_notices(args.notices)
-    day = args.date or _today(config)
     err = Console(stderr=True)
+    notices = _read_notices(args.notices, err)
+    day = args.date or _today(config)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=err, transient=True) as bar:
         task = bar.add_task(tr("正在生成", "building"), total=sum(n.valid_on(day) for n in notices))
@@ -210,11 +209,14 @@ def cmd_check(args) -> int:
     from rich.console import Console
 
     from announcer.build.check import MAX_SECONDS, check_notices
-    from announcer.build.notices import read_notices
+    from announcer.build.notices import MAX_A_DAY, busiest_day, too_many_error
     from announcer.cli.report import findings_table
 
     config = _config(args.config)
-    notices = read_notices(args.notices)
+    notices = _read_notices(args.notices, Console(stderr=True))
+    day, count = busiest_day(notices, _today(config))
+    if count > MAX_A_DAY:
+        raise too_many_error(count, day)
     findings = check_notices(notices, config.speech, args.max_seconds if args.max_seconds is not None else MAX_SECONDS)
     errors = sum(f.level == "error" for f in findings)
     console = Console()
@@ -223,6 +225,17 @@ def cmd_check(args) -> int:
     console.print(tr(f"检查了 {len(notices)} 条通知：{errors} 个错误，{len(findings) - errors} 个提醒。",
                      f"checked {len(notices)} notices: {errors} errors, {len(findings) - errors} warnings."))
     return 1 if errors else 0
+
+
+def _read_notices(paths, err):
+    """The notices in `paths`; what was read with a warning is said on stderr first."""
+    from announcer.build.notices import read_notices
+
+    notes: list[str] = []
+    notices = read_notices(paths, notes)
+    for note in notes:
+        err.print(tr("提醒：", "warning: ") + note, markup=False, highlight=False)
+    return notices
 
 
 def cmd_say(args) -> int:

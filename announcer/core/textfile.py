@@ -3,18 +3,22 @@
 Notices files and schedule.toml come from Windows Notepad as often as not, so
 the encoding is detected: a BOM (UTF-8, UTF-16, UTF-32), else UTF-8, else
 GB18030/GBK when it reads as plausible Chinese. A file that is missing, a
-folder, unreadable, not text at all, or empty is refused with a message, in
-Chinese and English, saying what to do; a file is never read as mojibake.
+folder, a pipe or a device, over its size limit, unreadable, not text at all,
+or empty is refused with a message, in Chinese and English, saying what to do;
+a file is never read as mojibake. A few stray control characters (NUL, BEL…)
+in readable text are dropped, and the caller is told.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from announcer.core.errors import AnnouncerError
+from announcer.core.errors import AnnouncerError, tr
 
 ZhEn = tuple[str, str]   # (Chinese, English)
 
@@ -25,7 +29,11 @@ class Role:
     noun: ZhEn                    # ("通知文件", "notices file")
     fill: ZhEn | None             # what to write into an empty file; None: an empty file is fine
     remake: ZhEn                  # how to make a proper text file of this kind
+    limit: int | None = None      # the largest file taken, in bytes
+    split: ZhEn | None = None     # what to do with a file over the limit
 
+
+NOTICES_LIMIT = 2_000_000         # bytes: a day's notices are a few KB (the web page takes the same)
 
 TEXT_ROLE = Role(("文件", "file"), ("请把内容写进去", "put the text in it"),
                  ("请用记事本保存为文本文件再用", "save it as a text file in Notepad"))
@@ -33,7 +41,11 @@ NOTICES_ROLE = Role(("通知文件", "notices file"),
                     ("请把当天的通知写进去，每条通知之间空一行",
                      "put the day's notices in it, separated by blank lines"),
                     ("请把通知复制到记事本里，保存为 .txt 文件再用",
-                     "copy the notices into Notepad and save them as a .txt file"))
+                     "copy the notices into Notepad and save them as a .txt file"),
+                    NOTICES_LIMIT,
+                    ("一天的通知只有几 KB；请检查是不是选错了文件，或把通知分成几个文件、分几天生成",
+                     "a day's notices are a few KB; check that this is the right file, or split the notices "
+                     "into several files and days"))
 SETTINGS_ROLE = Role(("设置文件", "settings file"), None,
                      ("请用记事本编辑 schedule.toml，保存为文本文件再用",
                       "edit schedule.toml in Notepad and save it as a text file"))
@@ -55,8 +67,9 @@ _PINYIN_LETTERS = set("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüĀÁǍ�
 
 
 def read_text(path: Path, error_class: Callable[..., AnnouncerError] = AnnouncerError,
-              role: Role = TEXT_ROLE) -> str:
-    """The text of `path`, whatever its encoding; newlines as \\n, stray control characters dropped.
+              role: Role = TEXT_ROLE, notes: list[str] | None = None) -> str:
+    """The text of `path`, whatever its encoding; newlines as \\n, stray control characters dropped (said in
+    `notes`, when given, in the messages' language).
 
     Raises `error_class(zh, en, where=str(path))` saying what is wrong and what to do.
     """
@@ -67,7 +80,7 @@ def read_text(path: Path, error_class: Callable[..., AnnouncerError] = Announcer
         return error_class(zh, en, where=name)
 
     try:
-        data = path.read_bytes()
+        data = _read_regular(path, role.limit, fail, role)
     except FileNotFoundError:
         raise fail(f"找不到这个{noun_zh}；请检查文件名和所在的文件夹",
                    f"{noun_en} not found; check the file name and folder") from None
@@ -86,15 +99,43 @@ def read_text(path: Path, error_class: Callable[..., AnnouncerError] = Announcer
         if role.fill is None:
             return ""
         raise fail(f"{noun_zh}是空的；{role.fill[0]}", f"the {noun_en} is empty; {role.fill[1]}")
+    nuls = data.count(b"\x00")
+    if nuls and not any(data.startswith(bom) for bom, _ in _BOMS) and nuls <= max(2, len(data) // 100):
+        data = data.replace(b"\x00", b"")       # a few stray NULs in a text file (UTF-16 has many)
     text = _decode(data, fail, role)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    controls = sum(1 for c in text if _is_control(c))
+    controls = sum(1 for c in text if _is_control(c)) + (nuls if b"\x00" not in data else 0)
     if controls > 2 and controls * 10 > len(text):
         raise fail(f"这不是文本文件；{remake_zh}", f"this is not a text file; {remake_en}")
     text = "".join(c for c in text if not _is_control(c))   # stray invisible characters
+    if controls and notes is not None:
+        notes.append(tr(f"{name}：删除了 {controls} 个看不见的控制字符（如 NUL、BEL），其余照常读取。",
+                        f"{name}: dropped {controls} invisible control character(s) (such as NUL or BEL); "
+                        "the rest was read as usual"))
     if not text.strip() and role.fill is not None:
         raise fail(f"{noun_zh}里只有空行；{role.fill[0]}", f"the {noun_en} has only blank lines; {role.fill[1]}")
     return text
+
+
+def _read_regular(path: Path, limit: int | None, fail: Callable[[str, str], Exception], role: Role) -> bytes:
+    """The bytes of a regular file, at most `limit`; a pipe or a device is refused before it is opened (a
+    pipe would wait forever for a writer)."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError
+    noun_zh, noun_en = role.noun
+    if not stat.S_ISREG(mode):
+        kind = ("管道", "a pipe") if stat.S_ISFIFO(mode) else ("设备", "a device") if (
+            stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else ("套接字", "a socket")
+        raise fail(f"这是{kind[0]}，不是普通文件；请把{noun_zh}保存成文件再用",
+                   f"this is {kind[1]}, not a regular file; save the {noun_en} as a file and give that")
+    with path.open("rb") as file:
+        data = file.read(limit + 1) if limit is not None else file.read()
+    if limit is not None and len(data) > limit:
+        split = role.split or ("请把它分成几个小文件", "split it into smaller files")
+        raise fail(f"{noun_zh}太大（超过 {limit / 1e6:.0f} MB）；{split[0]}",
+                   f"the {noun_en} is too large (over {limit / 1e6:.0f} MB); {split[1]}")
+    return data
 
 
 def _decode(data: bytes, fail: Callable[[str, str], Exception], role: Role) -> str:
