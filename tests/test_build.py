@@ -126,7 +126,7 @@ from announcer.build.notices import read_notices
 
 class Slow(FakeEngine):
     def synthesize(self, *args, **kwargs):
-        time.sleep(0.4)
+        time.sleep(0.1)
         return super().synthesize(*args, **kwargs)
 
 build_day(read_notices([Path(sys.argv[1])]), date(2026, 11, 30), Path(sys.argv[2]), load_config(None),
@@ -221,3 +221,41 @@ def test_withdrawing_leaves_an_empty_day_and_a_day_never_built_alone(tmp_path):
     assert withdraw_notices(DAY, out) == Withdrawn(2, 0)
     folder, manifest = Library(out).day(DAY)
     assert manifest["clips"] == [] and os.listdir(folder) == ["manifest.json"]
+
+
+def test_speech_waits_for_the_mastering_so_memory_stays_flat(tmp_path, monkeypatch):
+    """Speaking is faster than mastering; at most IN_FLIGHT spoken clips wait to be finished at any time."""
+    import threading
+
+    from announcer.build import day
+
+    text = "\n\n".join(f"# 通知{n}\n第{n}号楼明天停水。" for n in range(12))
+    waiting, most, lock = [0], [0], threading.Lock()
+    real_finish = day._finish_clip
+
+    def slow_finish(speech, *args):
+        time.sleep(0.1)
+        result = real_finish(speech, *args)
+        with lock:
+            waiting[0] -= 1
+        return result
+
+    from announcer.build.speech import Speaker
+    spoken = Speaker.speak
+
+    first = []
+
+    def counting_speak(self, *args, **kwargs):          # speaking takes no time at all here
+        result = first[0] if first else spoken(self, *args, **kwargs)
+        first[:] = [result]
+        with lock:
+            waiting[0] += 1
+            most[0] = max(most[0], waiting[0])
+        return result
+
+    monkeypatch.setattr(day, "_finish_clip", slow_finish)
+    monkeypatch.setattr(Speaker, "speak", counting_speak)
+    result = build_day(read_notices([notices_file(tmp_path, text)]), DAY, tmp_path / "out", load_config(None),
+                       engine=FakeEngine())
+    assert result.rendered == 12
+    assert day.IN_FLIGHT == 2 and most[0] <= 3, most[0]     # two being mastered, one just spoken

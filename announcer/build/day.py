@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import date
@@ -17,6 +18,7 @@ from announcer.core.errors import AudioError, NoticeError, tr
 from announcer.core.library import Library
 from announcer.build.notices import MAX_A_DAY, Notice, too_many_error
 
+IN_FLIGHT = 2      # clips spoken but not yet mastered and stored
 Progress = Callable[[Notice, bool], None]   # called after each clip: (notice, came from cache)
 
 
@@ -146,12 +148,14 @@ def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Libr
 
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        jobs = []
+        jobs: deque = deque()
         for key, (notice, speakable) in pending.items():
+            while len(jobs) >= IN_FLIGHT:          # speech waits for the mastering: memory stays flat
+                jobs.popleft().result()
             speech = speaker.speak(speakable, where=notice.where)
             jobs.append(pool.submit(finish_clip, key, notice, speakable, speech))
-        for job in jobs:
-            job.result()
+        while jobs:
+            jobs.popleft().result()
     finally:
         pool.shutdown(cancel_futures=True)
 
