@@ -416,10 +416,10 @@ def test_a_broken_play_log_is_reported_not_fatal(tmp_path, out, caplog):
     b = broadcast()
     d = daemon(tmp_path, config(b))
 
-    def broken(record):
+    def broken(records):
         raise OSError(28, "No space left on device")
 
-    d.playlog.add = broken
+    d.playlog.add_many = broken
     d.start()
     d.due(Occurrence(at(10), b))
     played(d)
@@ -428,6 +428,49 @@ def test_a_broken_play_log_is_reported_not_fatal(tmp_path, out, caplog):
     d.stop()
     assert d.fake.heard() == ["01-a.wav", "02-b.wav"] * 2
     assert any("No space left" in m for m in caplog.messages)
+
+
+def test_records_wait_while_the_disk_is_full_and_are_all_written_once_it_has_room(tmp_path, out, caplog):
+    caplog.set_level("INFO", logger="announcer")
+    make_day(out)
+    b = broadcast()
+    d = daemon(tmp_path, config(b))
+    real, full = d.playlog.add_many, [True]
+
+    def add_many(records):
+        if full[0]:
+            raise OSError(28, "No space left on device")
+        real(records)
+
+    d.playlog.add_many = add_many
+    d.start()
+    for hour in (10, 11, 12):
+        d.due(Occurrence(at(hour), b))
+        played(d)
+    assert records(d) == []                                  # nothing could be written yet
+    assert sum("No space left" in m for m in caplog.messages) == 1        # said once, not each time
+    full[0] = False
+    assert d.flush_playlog()                                 # the station's watcher does this every 2 s
+    d.stop()
+    got = records(d)
+    assert [(r.scheduled.hour, r.result) for r in got] == [(10, "played"), (11, "played"), (12, "played")]
+    assert "the play log works again" in caplog.text
+
+
+def test_records_still_unwritten_at_stop_are_named_in_the_log(tmp_path, out, caplog):
+    make_day(out)
+    b = broadcast()
+    d = daemon(tmp_path, config(b))
+
+    def full(records):
+        raise OSError(28, "No space left on device")
+
+    d.playlog.add_many = full
+    d.start()
+    d.due(Occurrence(at(10), b))
+    played(d)
+    d.stop()
+    assert "1 play-log record(s) could not be written: morning" in caplog.text
 
 
 def test_a_broadcast_on_air_is_recorded_playing_and_a_crash_does_not_replay_it(tmp_path, out):

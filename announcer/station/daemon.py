@@ -87,6 +87,8 @@ class Daemon:
         self._lock = threading.RLock()
         self._taken: set[tuple[str, datetime]] = set()   # occurrences handled in this run
         self._warned: set[tuple[object, str]] = set()
+        self._unwritten: list[Record] = []              # play-log records waiting for the log to take them
+        self._log_trouble: tuple[str, float] | None = None   # the last play-log error said, and when
         self._use(config)
         self._config_state = self._config_stat()
         self.playlog = PlayLog(self.out)
@@ -146,6 +148,10 @@ class Daemon:
 
     def stop(self) -> None:
         self.queue.close()
+        if not self.flush_playlog() and self._unwritten:
+            lines = "; ".join(f"{r.broadcast} {r.scheduled:%m-%d %H:%M:%S} {r.result}" for r in self._unwritten)
+            log.error(tr(f"有 {len(self._unwritten)} 条播放记录没能写入播放记录：{lines}",
+                         f"{len(self._unwritten)} play-log record(s) could not be written: {lines}"))
 
     # --- by hand: play now, stop (announcer.core.control) ----------------------------
 
@@ -288,7 +294,9 @@ class Daemon:
                     gone.append(record)
                     missed.setdefault(o.broadcast.name, []).append(o)
         if gone:
-            self._playlog(lambda: self.playlog.add_many(gone))
+            with self._lock:
+                self._unwritten.extend(gone)
+                self.flush_playlog()
         for name, times in missed.items():
             first, last = f"{times[0].time:%m-%d %H:%M:%S}", f"{times[-1].time:%m-%d %H:%M:%S}"
             log.warning(tr(f"错过「{name}」{len(times)} 次（{first}" + (f" 到 {last}" if len(times) > 1 else "") + f"，{why}）",
@@ -401,16 +409,42 @@ class Daemon:
                             started=turn.started, ended=ended))
 
     def _record(self, record: Record) -> None:
-        self._playlog(lambda: self.playlog.add(record))
+        """Into the play log; when it cannot be written (a full disk, a locked or damaged log) the record
+        waits here, in order, and is written with the next one or by flush_playlog."""
+        with self._lock:
+            self._unwritten = [r for r in self._unwritten
+                               if (r.broadcast, r.scheduled) != (record.broadcast, record.scheduled)] + [record]
+            self.flush_playlog()
+
+    def flush_playlog(self) -> bool:
+        """Write the records waiting for the play log; True when none waits."""
+        with self._lock:
+            if not self._unwritten:
+                return True
+            count = len(self._unwritten)
+            if self._playlog(lambda: self.playlog.add_many(self._unwritten) or True) is None:
+                return False
+            self._unwritten.clear()
+            if self._log_trouble is not None:
+                self._log_trouble = None
+                log.info(tr(f"播放记录又能写入了：补写了 {count} 条", f"the play log works again: {count} records written"))
+            return True
 
     def _playlog(self, action: Callable[[], object]):
-        """Play-log access from any thread, one at a time; a failing log is reported, never fatal."""
+        """Play-log access from any thread, one at a time; a failing log is reported (the same trouble once
+        a minute), never fatal."""
         with self._lock:
             try:
-                return action()
+                result = action()
             except (AnnouncerError, OSError) as e:
-                log.error(tr(f"无法写入播放记录：{e}", f"cannot use the play log: {e}"))
+                said, now = str(e), time.monotonic()
+                if self._log_trouble is None or self._log_trouble[0] != said or now - self._log_trouble[1] > 60:
+                    waiting = len(self._unwritten)
+                    log.error(tr(f"无法写入播放记录：{e}" + (f"（{waiting} 条记录等着写入）" if waiting else ""),
+                                 f"cannot use the play log: {e}" + (f" ({waiting} record(s) waiting)" if waiting else "")))
+                    self._log_trouble = (said, now)
                 return None
+            return result
 
     def _handled(self, occurrence: Occurrence) -> bool:
         key = _key(occurrence)
@@ -535,6 +569,7 @@ class Timetable:
         self._preparing.start()
 
     def _watch(self) -> None:
+        self.daemon.flush_playlog()            # records that waited for a full disk or a locked log
         if self.daemon.reload():
             self.sync()
             return
