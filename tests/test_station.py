@@ -473,6 +473,26 @@ def test_records_still_unwritten_at_stop_are_named_in_the_log(tmp_path, out, cap
     assert "1 play-log record(s) could not be written: morning" in caplog.text
 
 
+def test_a_damaged_play_log_is_said_once_not_for_every_occurrence(tmp_path, out, caplog):
+    make_day(out)
+    (out / "playlog.sqlite").write_bytes(b"this is not a database " * 100)
+    (out / "playlog.sqlite").chmod(0o444)
+    out.chmod(0o555)                           # cannot be set aside either: every access fails
+    try:
+        b = broadcast()
+        d = daemon(tmp_path, config(b))
+        d.start()
+        for minute in range(20):
+            d.due(Occurrence(at(10, minute), b))
+            played(d)
+        d.stop()
+    finally:
+        out.chmod(0o755)
+    said = [m for m in caplog.messages if "play log" in m and "could not be written" not in m]
+    assert len(said) == 1, said
+    assert len(d.fake.heard()) == 40                         # the station played on
+
+
 def test_a_broadcast_on_air_is_recorded_playing_and_a_crash_does_not_replay_it(tmp_path, out):
     make_day(out)
     b = broadcast()
