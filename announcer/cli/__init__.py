@@ -8,6 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from announcer.core import leftovers
 from announcer.core.errors import AnnouncerError, ConfigError, tr
 
 EXAMPLES = """examples:
@@ -100,6 +101,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        leftovers.clear(getattr(args, "out", None))     # what killed announcer processes left behind
+        leftovers.private_temp()
         return COMMANDS[args.command](args)
     except AnnouncerError as e:
         for problem in e.problems:

@@ -1,0 +1,92 @@
+"""What a killed announcer leaves behind, and clearing it away.
+
+Each process keeps its temporary files (its own, pydub's and the engines') in one
+folder of its own, `announcer-<pid>-*` in the system's temp folder, removed when
+it exits. A process killed with -9 cannot remove it, nor the half-written
+`.*.tmp` files, upload and import folders under the clip library. At start-up
+these are removed when they are older than every announcer process still
+running: no running process can be using them then, and nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+PRIVATE = "announcer-"
+# Under the clip library: what atomic_write, the page's uploads and `announcer import` make while they work.
+LIBRARY_PATTERNS = (".cache/.*.tmp", ".upload-*", ".import-*", "*/.*.tmp", ".*.tmp")
+SYSTEM_PATTERNS = ("announcer-*",)         # pydub's tmp* files now go into a private folder too
+
+
+def private_temp() -> Path:
+    """This process's temp folder (made once; tempfile, pydub and the engines use it from now on)."""
+    current = tempfile.gettempdir()
+    if Path(current).name.startswith(f"{PRIVATE}{os.getpid()}-"):
+        return Path(current)
+    folder = tempfile.mkdtemp(prefix=f"{PRIVATE}{os.getpid()}-", dir=current)
+    tempfile.tempdir = folder
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(folder)
+
+
+def clear(out: Path | None = None) -> int:
+    """Remove what killed announcer processes left in the temp folder (and under `out`); how many went."""
+    oldest = _oldest_running()
+    if oldest is None:
+        return 0
+    base = Path(tempfile.gettempdir())
+    if base.name.startswith(PRIVATE):
+        base = base.parent
+    found = [p for pattern in SYSTEM_PATTERNS for p in base.glob(pattern) if _ours(p)]
+    if out is not None and Path(out).is_dir():
+        found += [p for pattern in LIBRARY_PATTERNS for p in Path(out).glob(pattern)]
+    removed = 0
+    for path in found:
+        try:
+            if path.lstat().st_mtime >= oldest:
+                continue                      # a running process may be using it
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed += 1
+        except OSError:
+            pass                              # someone else's, or gone already
+    return removed
+
+
+def _ours(path: Path) -> bool:
+    """A temp-folder entry this user made: another user's are left alone."""
+    try:
+        return path.lstat().st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _oldest_running() -> float | None:
+    """When the oldest running announcer process (this one included, whatever runs it) started, in seconds
+    since the epoch; None when that cannot be told (no /proc), so nothing is removed."""
+    try:
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError):
+        return None
+    oldest = time.time()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.name != str(os.getpid()) and b"announcer" not in (entry / "cmdline").read_bytes():
+                continue
+            stat = (entry / "stat").read_text()
+            started = boot + int(stat.rsplit(")", 1)[1].split()[19]) / ticks
+        except (OSError, ValueError, IndexError):
+            continue
+        oldest = min(oldest, started)
+    return oldest
