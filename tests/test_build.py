@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from announcer.build.day import build_day
-from announcer.core.config import load_config
 from announcer.build.engines.fake import Fault, FakeEngine
-from announcer.core.errors import NoticeError
 from announcer.build.notices import read_notices
+from announcer.core.config import load_config
+from announcer.core.errors import NoticeError
 
 DAY = date(2026, 11, 30)
 NOTICES = "# 停水通知\n明天上午九点到十二点停水，请提前储水。\n\n# Keys found\nA set of keys was found near the gate.\n"

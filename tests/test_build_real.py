@@ -14,8 +14,8 @@ from pydub.silence import detect_nonsilent
 from scipy.signal import resample_poly
 
 from announcer.build.day import build_day
-from announcer.core.config import load_config
 from announcer.build.notices import read_notices
+from announcer.core.config import load_config
 
 pytestmark = pytest.mark.real
 DAY = date(2026, 11, 30)

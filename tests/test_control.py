@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from announcer.core.control import LIMIT, SOCKET, ControlError, ask, playing_by_hand, station_running
-from announcer.station.by_hand import Controls
-from announcer.station.control import ControlServer
 from announcer.core.errors import AnnouncerError
 from announcer.core.plan import Occurrence
 from announcer.core.playlog import PlayLog, Record
+from announcer.station.by_hand import Controls
+from announcer.station.control import ControlServer
 from announcer.station.daemon import one_station
 from test_station import DAY, FakeClock, FakePlayer, at, broadcast, config, daemon, make_day, out, played, records  # noqa: F401
 
@@ -415,7 +415,7 @@ def test_a_starting_station_leaves_the_pages_own_play_to_the_page(tmp_path, out,
         PlayLog(out).add(Record(at(8), "manual: fire", (), "playing", started=at(8)))    # an earlier crash's
         with one_station(out):
             d = daemon(tmp_path, config(broadcast("morning", at=(at(7).time(),))), now=at(9, 1), page_stop_s=0.1)
-            with caplog.at_level(logging.WARNING, logger="announcer.station.daemon"):
+            with caplog.at_level(logging.WARNING, logger="announcer.station"):
                 d.start()
             said = [r.getMessage() for r in caplog.records if "did not stop its own playback" in r.getMessage()]
             assert said == ["the page did not stop its own playback within 0.1 s; the station starts anyway"]

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from announcer.build import effects, export
-from announcer.cli import main
 from announcer.build.export import (ExportError, Mount, ascii_name, check_play_order, fs_type, mounts, mp3_fits,
                               plan_export, write_export)
+from announcer.cli import main
 from announcer.core.library import Library
 
 DAY = date(2026, 11, 30)

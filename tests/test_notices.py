@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from announcer.core.errors import NoticeError
 from announcer.build.notices import Notice, read_notices, slugify
+from announcer.core.errors import NoticeError
 
 ZH = "# 停水通知\n明天上午九点到十二点停水，请提前储水。\n\n# 流感疫苗\n社区医院本周免费接种流感疫苗。\n"
 

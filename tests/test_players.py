@@ -390,3 +390,9 @@ def test_a_clip_hard_linked_into_a_rebuilt_day_stays_decoded(fake_bin, tmp_path)
     (tmp_path / "v2" / "01-bell.mp3").hardlink_to(mp3)
     player = get_player("aplay", cache=tmp_path / "cache")
     assert player.prepare(mp3) == player.prepare(tmp_path / "v2" / "01-bell.mp3")
+
+
+def test_the_names_settings_may_use_are_the_players_and_null():
+    from announcer.core.config.choices import PLAYER_NAMES
+
+    assert set(PLAYER_NAMES) == {*players.PLAYERS, "null"} and players.NAMES == PLAYER_NAMES

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from announcer.build.day import build_day
-from announcer.core.config import load_config
 from announcer.build.engines.fake import FakeEngine
-from announcer.core.errors import AudioError
-from announcer.core.library import Library
 from announcer.build.notices import read_notices
 from announcer.build.recording import import_recording
+from announcer.core.config import load_config
+from announcer.core.errors import AudioError
+from announcer.core.library import Library
 
 pytestmark = pytest.mark.real
 

@@ -8,13 +8,13 @@ import time
 import numpy as np
 import pytest
 
-from announcer.core.config import SpeechConfig
 from announcer.build.effects import trim_silence
 from announcer.build.engines.base import SynthesisOptions
 from announcer.build.engines.fake import FakeEngine, Fault
-from announcer.core.errors import SpeechError
 from announcer.build.speakable import Clause, Run, Sentence, Speakable
 from announcer.build.speech import LANGUAGE_GAP_S, Speaker, speak
+from announcer.core.config import SpeechConfig
+from announcer.core.errors import SpeechError
 
 MARGIN_S = 0.02          # the 10 ms kept on each side of a trimmed piece
 

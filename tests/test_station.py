@@ -26,8 +26,8 @@ from announcer.core.config import AudioConfig, Broadcast, Config, SpeechConfig, 
 from announcer.core.library import Library
 from announcer.core.plan import Occurrence
 from announcer.core.playlog import PlayLog, Record
-from announcer.station.players import PlayerError
 from announcer.station.daemon import Daemon, StationError, Timetable, one_station, job_id
+from announcer.station.players import PlayerError
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHONPATH = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this checkout first
@@ -921,7 +921,7 @@ def test_a_day_rebuilt_while_running_is_prepared_at_once(tmp_path, out):
     assert prepared() == ["01-a-v1.wav", "01-a-v2.wav"]
 
 
-def test_onlyone_station_per_library(tmp_path):
+def test_only_one_station_per_library(tmp_path):
     with one_station(tmp_path):
         with pytest.raises(StationError, match="already playing"):
             with one_station(tmp_path):

@@ -13,13 +13,13 @@ import pytest
 from pydub import AudioSegment
 
 from announcer.build.day import build_day, finish
-from announcer.core.config import AudioConfig, SpeechConfig, load_config
 from announcer.build.engines import kokoro
 from announcer.build.engines.base import EngineMissing, SynthesisOptions
 from announcer.build.engines.fake import Fault, FakeEngine
 from announcer.build.notices import read_notices
 from announcer.build.speakable import make_speakable
 from announcer.build.speech import Speaker, open_speaker
+from announcer.core.config import AudioConfig, SpeechConfig, load_config
 
 DAY = date(2026, 12, 1)
 

@@ -1,4 +1,4 @@
-"""POST /play, POST /stop and GET /status, with a stand-in for announcer.core.control.Controls."""
+"""POST /play, POST /stop and GET /status, with a stand-in for announcer.station.by_hand.Controls."""
 
 from __future__ import annotations
 

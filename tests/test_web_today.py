@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 from starlette.datastructures import UploadFile
 
 from announcer.build.engines.fake import FakeEngine
+from announcer.build.notices import read_notices
 from announcer.core.errors import NoticeError
 from announcer.core.library import Library
-from announcer.build.notices import read_notices
 from announcer.web import Site, create_app
 from announcer.web.today import save_limited
 

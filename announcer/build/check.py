@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from announcer.core.config import SpeechConfig
-from announcer.core.errors import shorten, tr
 from announcer.build.notices import Notice
 from announcer.build.speakable import Speakable, make_speakable
+from announcer.core.config import SpeechConfig
+from announcer.core.errors import shorten, tr
 
 MAX_SECONDS = 40.0        # a notice longer than this loses the listener
 MAX_ZH_SYLLABLES = 30     # between two pauses

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from announcer import __version__
 from announcer.build.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, estimate_seconds
+from announcer.build.notices import MAX_A_DAY, Notice, too_many_error
 from announcer.core.config import AudioConfig, Config
 from announcer.core.errors import AudioError, NoticeError, tr
 from announcer.core.library import Library
-from announcer.build.notices import MAX_A_DAY, Notice, too_many_error
 
 IN_FLIGHT = 2      # clips spoken but not yet mastered and stored
 Progress = Callable[[Notice, bool], None]   # called after each clip: (notice, came from cache)

@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+from announcer.build.speakable.script import HAN
 from announcer.core.config.schema import (DATE, TEXT, TEXT_LIST, WHOLE, Field, Invalid, Problem, Table, Tables,
                               check, show)
 from announcer.core.errors import LibraryError, NoticeError, shorten, tr
 from announcer.core.library import atomic_write, user_cache
-from announcer.build.speakable.script import HAN
 from announcer.core.textfile import NOTICES_ROLE, read_text
 from announcer.core.tomlpos import TomlLines, explain_syntax_error
 
@@ -266,4 +266,3 @@ def _notice_label(path: tuple) -> tuple[str, str]:
                 else (f"第 {path[1] + 1} 条通知: ", f"notice {path[1] + 1}: "))
     key = ".".join(str(p) for p in path)
     return (f"{key}: ", f"{key}: ") if key else ("", "")
-

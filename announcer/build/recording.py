@@ -3,7 +3,7 @@
 The recording is decoded (anything ffmpeg reads), trimmed, high-passed at
 `RECORDING_HIGHPASS_HZ` at least (phone recordings carry hum and handling
 rumble), gently gated, then mastered like a synthesized clip by
-`build.finish`: compression, chime, loudness target and true-peak ceiling,
+`day.finish`: compression, chime, loudness target and true-peak ceiling,
 measured on the encoded file. The day is republished whole with its clips
 as they were plus this one at the end.
 """

@@ -27,10 +27,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from announcer.core.config import SpeechConfig
 from announcer.build.engines.base import Engine, EngineMissing, SynthesisFailed, SynthesisOptions
-from announcer.core.errors import SpeechError, shorten, tr
 from announcer.build.speakable import PACE_UNIT_NAMES, PACE_UNITS, Run, Speakable
+from announcer.core.config import SpeechConfig
+from announcer.core.errors import SpeechError, shorten, tr
 
 if TYPE_CHECKING:
     from pydub import AudioSegment

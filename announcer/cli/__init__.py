@@ -377,7 +377,7 @@ def cmd_run(args) -> int:
 def cmd_serve(args) -> int:
     from announcer.web.server import serve
 
-    return serve(_config(args.config), args.out, args.host, args.port, _controls(args.out))
+    return serve(_config(args.config), args.out, _controls(args.out), args.host, args.port)
 
 
 def _controls(out: Path, player: str | None = None):

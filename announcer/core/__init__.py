@@ -2,6 +2,7 @@
 
 config/ (schedule.toml), library (the clips on disk), plan (the schedule → what plays
 when, a pure function), playlog (what was broadcast), control (the station's socket
-protocol), errors, textfile and tomlpos (reading users' files). Nothing here imports
-from a floor above.
+protocol), logs (where log lines go), leftovers (what killed processes left behind),
+errors, textfile and tomlpos (reading users' files). Nothing here imports from a
+floor above.
 """

@@ -4,8 +4,9 @@ Each process keeps its temporary files (its own, pydub's and the engines') in on
 folder of its own, `announcer-<pid>-*` in the system's temp folder, removed when
 it exits. A process killed with -9 cannot remove it, nor the half-written
 `.*.tmp` files, upload and import folders under the clip library. At start-up
-these are removed when they are older than every announcer process still
-running: no running process can be using them then, and nothing else is touched.
+a private folder is removed when the process named in it is gone, and the rest
+when they are older than every announcer process still running: no running
+process can be using them then. Nothing else is touched.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import atexit
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 PRIVATE = "announcer-"
@@ -48,7 +48,10 @@ def clear(out: Path | None = None) -> int:
     removed = 0
     for path in found:
         try:
-            if path.lstat().st_mtime >= oldest:
+            owner = _owner(path.name)
+            if owner is not None and _started(owner) is not None and _started(owner) <= path.lstat().st_mtime + 1:
+                continue                      # its process still runs
+            if owner is None and path.lstat().st_mtime >= oldest:
                 continue                      # a running process may be using it
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
@@ -68,25 +71,34 @@ def _ours(path: Path) -> bool:
         return False
 
 
-def _oldest_running() -> float | None:
-    """When the oldest running announcer process (this one included, whatever runs it) started, in seconds
-    since the epoch; None when that cannot be told (no /proc), so nothing is removed."""
+def _owner(name: str) -> int | None:
+    """The process id in a private folder's name (announcer-<pid>-...), None for other names."""
+    parts = name.split("-")
+    return int(parts[1]) if name.startswith(PRIVATE) and len(parts) > 2 and parts[1].isdigit() else None
+
+
+def _started(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch); None when it does not run."""
     try:
         boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
                     if line.startswith("btime "))
-        ticks = os.sysconf("SC_CLK_TCK")
-    except (OSError, StopIteration, ValueError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return boot + int(stat.rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError, IndexError):
         return None
-    oldest = time.time()
+
+
+def _oldest_running() -> float | None:
+    """When the oldest running announcer process (this one included, whatever runs it) started, in seconds
+    since the epoch; None when that cannot be told (no /proc), so nothing is removed."""
+    oldest = _started(os.getpid())
+    if oldest is None:
+        return None
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            if entry.name != str(os.getpid()) and b"announcer" not in (entry / "cmdline").read_bytes():
-                continue
-            stat = (entry / "stat").read_text()
-            started = boot + int(stat.rsplit(")", 1)[1].split()[19]) / ticks
-        except (OSError, ValueError, IndexError):
+            if entry.name.isdigit() and b"announcer" in (entry / "cmdline").read_bytes():
+                started = _started(int(entry.name))
+                oldest = min(oldest, started) if started is not None else oldest
+        except OSError:
             continue
-        oldest = min(oldest, started)
     return oldest

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from announcer.core.control import (HANDOVER_S, Reply, StationClient, ask, check_request, hold_by_hand, let_go,
-                                    nothing_playing, reply_of, station_running)
+                                    reply_of, station_running)
 from announcer.core.errors import tr
 from announcer.station.control import carry_out
 
@@ -49,25 +49,18 @@ class Controls(StationClient):
 
     def stop(self) -> Reply:
         """Stop what plays here and at the station."""
-        replies = []
         local = self._local
-        if local is not None:
-            replies.append(carry_out(local, {"do": "stop"}))
-        if self.station_running():
-            replies.append(reply_of(ask(self.out, {"do": "stop"})))
-        if not replies:
-            return nothing_playing()
+        replies = [] if local is None else [carry_out(local, {"do": "stop"})]
+        if self.station_running() or not replies:
+            replies.append(super().stop())
         return next((r for r in replies if r.data.get("stopped")), replies[-1])
 
     def status(self) -> Reply:
         if self.station_running():
             self._close(handover=True)
-            reply = reply_of(ask(self.out, {"do": "status"}))
-            return Reply(reply.zh, reply.en, {**reply.data, "station": True})
         local = self._local
         if local is None:
-            reply = nothing_playing()
-            return Reply(reply.zh, reply.en, {"on_air": None, "waiting": [], "station": False})
+            return super().status()
         reply = carry_out(local, {"do": "status"})
         return Reply(reply.zh, reply.en, {**reply.data, "station": False})
 
@@ -145,5 +138,3 @@ class Controls(StationClient):
             local.queue.stop_all(tr("电台开始运行，由电台接着播放", "a station started; it plays from now on"))
         local.stop()
         let_go(held)
-
-

@@ -48,8 +48,6 @@ def answer(daemon, request: object) -> dict:
     return {**reply.data, "ok": True, "message_zh": reply.zh, "message_en": reply.en}
 
 
-# --- the station's side -------------------------------------------------------
-
 class ControlServer:
     """The station's control socket: accepts in a thread of its own, one short-lived thread a connection."""
 
@@ -142,5 +140,3 @@ class ControlServer:
                     conn.sendall(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
         finally:
             self._slots.release()
-
-

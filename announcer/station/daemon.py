@@ -10,8 +10,8 @@ Three parts:
   in the next hour (stable id: broadcast and time), plus a job that watches
   schedule.toml and one that plans ahead. APScheduler sleeps until the next job.
 - `run()` wires them up, handles SIGTERM/SIGINT and logs one short line per event.
-  It also opens the control socket (announcer.core.control: play now, stop, status,
-  for the web page) and, with `--web`, serves the page from the same process.
+  It also opens the control socket (station/control.py: play now, stop, status,
+  for the web page) and, with `page` (`run --web`), serves the page from the same process.
 
 Missed occurrences: on start, and after the machine slept, an occurrence the
 play log has not seen plays now when it is at most `grace` (5 min) late; only
@@ -37,14 +37,14 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from announcer.station import players
 from announcer.core.config import MANUAL, Broadcast, Config, load_config
 from announcer.core.control import ControlError, Reply, playing_by_hand
-from announcer.core.logs import log_to_stderr, use_zone
 from announcer.core.errors import AnnouncerError, ConfigError, LibraryError, shorten, tr
 from announcer.core.library import Library
+from announcer.core.logs import log_to_stderr, use_zone
 from announcer.core.plan import Occurrence, plan, skip_reason, station_zone
 from announcer.core.playlog import PlayLog, Record
+from announcer.station import players
 from announcer.station.control import ControlServer
 from announcer.station.playqueue import PlayQueue, Turn, day_clips
 
@@ -153,7 +153,7 @@ class Daemon:
             log.error(tr(f"有 {len(self._unwritten)} 条播放记录没能写入播放记录：{lines}",
                          f"{len(self._unwritten)} play-log record(s) could not be written: {lines}"))
 
-    # --- by hand: play now, stop (announcer.core.control) ----------------------------
+    # --- by hand: play now, stop (station/control.py) -------------------------------
 
     def play_broadcast(self, name: str) -> Reply:
         """Play a broadcast of the schedule now, with its repeat, gap and volume, cutting in like an urgent one."""

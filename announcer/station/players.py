@@ -26,6 +26,7 @@ import time
 import wave
 from pathlib import Path
 
+from announcer.core.config.choices import PLAYER_NAMES
 from announcer.core.errors import AnnouncerError, shorten
 from announcer.core.library import user_cache
 
@@ -37,7 +38,7 @@ PLAYERS = {
     "ffplay": ["ffplay", "-nodisp", "-autoexit", "-loglevel", "error"],
 }
 PACKAGES = {"paplay": "pulseaudio-utils", "pw-play": "pipewire-bin", "aplay": "alsa-utils", "ffplay": "ffmpeg"}
-NAMES = (*PLAYERS, "null")
+NAMES = PLAYER_NAMES        # what schedule.toml may name: PLAYERS and "null"
 CACHE_DAYS = 7          # a decoded WAV not played for this long is removed
 
 

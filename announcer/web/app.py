@@ -120,5 +120,3 @@ def _plain(request: Request, status: int, zh: str, en: str) -> Response:
     if wants_json(request):
         return JSONResponse({"ok": False, "errors": [text]}, status_code=status)
     return PlainTextResponse(text, status_code=status)
-
-

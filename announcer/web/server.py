@@ -144,7 +144,8 @@ def open_page(config: Config, out: Path, host: str, port: int, controls: Callabl
     return WebServer(site, host, port)
 
 
-def serve(config: Config, out: Path, host: str, port: int, controls: Callable[[Site], object]) -> int:
+def serve(config: Config, out: Path, controls: Callable[[Site], object], host: str = "127.0.0.1",
+          port: int = 8080) -> int:
     """`announcer serve`: the page until Ctrl-C or SIGTERM (0); `controls` as for open_page."""
     from announcer.core.logs import log_to_stderr
     from announcer.core.plan import station_zone

@@ -1,4 +1,4 @@
-"""What every page shares: the Site (settings, library, guard), the app factory, templates, errors."""
+"""What every page shares: the Site (settings, library, guard), rendering, errors (the app: app.py)."""
 
 from __future__ import annotations
 

@@ -24,15 +24,15 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from announcer.build.notices import Notice, read_notices
 from announcer.core.errors import AnnouncerError, LibraryError
 from announcer.core.library import Library, atomic_write
-from announcer.build.notices import Notice, read_notices
 from announcer.web.site import Site, WebError, check_csrf, lang_of, notices_too_big, parse_day, render
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 NOTICES_DIR = ".notices"
-CLIP_ID = re.compile(r"^[a-z0-9-]{1,80}$")     # a notice's or a clip's id, as build.unique_id makes them
+CLIP_ID = re.compile(r"^[a-z0-9-]{1,80}$")     # a notice's or a clip's id, as day.unique_id makes them
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 MEDIA_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}
 CHUNK = 1 << 16

@@ -149,4 +149,3 @@ class EspeakCliEngine(EspeakFamily):
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
-

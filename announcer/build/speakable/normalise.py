@@ -504,4 +504,3 @@ def _rules() -> tuple[Rule, ...]:
         (rf"\.(?![ \t\n]|$|[\"'”’)\]】》」』]|[{HAN}])", _drop_dot),
     ]
     return tuple((re.compile(pattern), write) for pattern, write in rules)
-

@@ -19,10 +19,6 @@ from typing import Any
 from announcer.core.errors import shorten, tr
 from announcer.core.textfile import ZhEn
 
-# ---------------------------------------------------------------------------
-# Field specs: what each setting may be. A section is a `Table` of `Field`s
-# (nested `Table`s, or `Tables` for [[arrays]]); `check` reads a parsed TOML
-# table against it and collects every problem instead of stopping at the first.
 
 class Invalid(ValueError):
     """A value is wrong: what is wrong and what to do, in Chinese and English.

@@ -76,9 +76,7 @@ _COUNTRY_WORDS = {"中国": "CN", "中华人民共和国": "CN", "香港": "HK",
 
 def _country(value: str) -> str:
     """A country code the `holidays` library has a calendar for, in capitals."""
-    from holidays.registry import (
-        COUNTRIES,  # the codes, without importing 250 calendars
-    )
+    from holidays.registry import COUNTRIES   # the codes, without importing 250 calendars
 
     codes = sorted(entry[1] for entry in COUNTRIES.values())
     if value.upper() in codes:
