@@ -259,3 +259,14 @@ def test_speech_waits_for_the_mastering_so_memory_stays_flat(tmp_path, monkeypat
                        engine=FakeEngine())
     assert result.rendered == 12
     assert day.IN_FLIGHT == 2 and most[0] <= 3, most[0]     # two being mastered, one just spoken
+
+
+def test_words_that_cannot_be_spoken_are_warned_about_in_the_clip_and_by_check(tmp_path):
+    from announcer.build.check import check_notices
+
+    notices = read_notices([notices_file(tmp_path, "# 欢迎\n欢迎新邻居 שלום 入住三号楼。\n")])
+    result = build_day(notices, DAY, tmp_path / "out", load_config(None), engine=FakeEngine())
+    warning = ('some words are neither Chinese nor English and will not be spoken: "שלום"; translate them '
+               "into Chinese or English, or remove them")
+    assert result.clips[0]["warnings"][0] == warning
+    assert [f.message for f in check_notices(notices, load_config(None).speech)] == [warning]

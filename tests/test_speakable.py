@@ -477,3 +477,12 @@ def test_english_voice_says_letter_names_for_a_m():
     run, = make_speakable("at 8:30 am", "en").runs()
     phonemes = _espeak_phonemes("en-us", run.engine_text)
     assert "eI'Em" in phonemes.replace(",", "")      # "ay em", not the word "am"
+
+
+def test_words_in_scripts_that_are_not_spoken_are_named():
+    from announcer.build.speakable.script import unspoken_words
+
+    text = "明天停水 שלום and مرحبا, Привет! Café 3号楼 WiFi 가나"
+    assert unspoken_words(text) == ["שלום", "مرحبا", "Привет", "가나"]
+    assert "שלום" not in make_speakable(text).spoken_text          # left out of what is said...
+    assert unspoken_words("明天上午九点停水，Building 3 too.") == []

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from announcer.build.notices import Notice
 from announcer.build.speakable import Speakable, make_speakable
+from announcer.build.speakable.script import unspoken_words
 from announcer.core.config import SpeechConfig
 from announcer.core.errors import shorten, tr
 
@@ -34,11 +35,25 @@ def estimate_seconds(speakable: Speakable, speech: SpeechConfig) -> float:
     return seconds + max(len(speakable.sentences) - 1, 0) * speech.sentence_pause_s
 
 
+def unspoken_warning(text: str) -> str | None:
+    """What is said when a notice has words in a script that cannot be spoken (they are left out)."""
+    words = unspoken_words(text)
+    if not words:
+        return None
+    shown = shorten(" ".join(words), 40)
+    return tr(f"有些文字不是中文也不是英文，不会读出来：“{shown}”。请翻译成中文或英文，或删去。",
+              f"some words are neither Chinese nor English and will not be spoken: \"{shown}\"; "
+              "translate them into Chinese or English, or remove them")
+
+
 def check_notice(notice: Notice, speakable: Speakable, speech: SpeechConfig,
                  max_seconds: float = MAX_SECONDS) -> list[Finding]:
     if not speakable.sentences:
         return [Finding(notice, "error", tr(*NOTHING_TO_SAY))]
     findings = []
+    unspoken = unspoken_warning(notice.text)
+    if unspoken:
+        findings.append(Finding(notice, "warning", unspoken))
     seconds = estimate_seconds(speakable, speech)
     if seconds > max_seconds:
         findings.append(Finding(notice, "error", tr(

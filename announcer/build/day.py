@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from announcer import __version__
-from announcer.build.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, estimate_seconds
+from announcer.build.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, estimate_seconds, unspoken_warning
 from announcer.build.notices import MAX_A_DAY, Notice, too_many_error
 from announcer.core.config import AudioConfig, Config
 from announcer.core.errors import AudioError, NoticeError, tr
@@ -191,6 +191,9 @@ def _finish_clip(speech, speakable, notice: Notice, audio: AudioConfig, chime) -
     repeat = notice.repeat or audio.repeat
     data, heard, lufs, peak = finish(speech.audio, audio, chime=chime, repeat=repeat, where=notice.where)
     warnings = list(speech.warnings) + loudness_warnings(lufs, audio)
+    unspoken = unspoken_warning(notice.text)
+    if unspoken:
+        warnings.insert(0, unspoken)
     duration = len(heard) / 1000
     if duration > MAX_SECONDS * repeat + 5:
         warnings.append(tr(f"音频长 {duration:.0f} 秒，建议缩短到 {MAX_SECONDS:.0f} 秒以内。",

@@ -110,6 +110,17 @@ _HAN_CHAR = re.compile(f"[{HAN}]")
 _LATIN_WORD = re.compile(f"[{LATIN}]+")
 
 
+def unspoken_words(text: str) -> list[str]:
+    """Words in letters of neither script announcer speaks (Hebrew, Arabic, Cyrillic, kana...): they are
+    left out of the spoken text, so the staff member must be told."""
+    words = []
+    for word in re.findall(r"[^\W\d_]+", fold(text)):
+        if any(unicodedata.category(c).startswith("L") and script_of(c) is None for c in word):
+            if word not in words:
+                words.append(word)
+    return words
+
+
 def main_language(text: str) -> str:
     """'zh' or 'en': whichever script carries more of the text (Han characters
     against Latin words); Chinese when there is neither."""
