@@ -593,3 +593,20 @@ def test_play_now_posts_the_clip_and_the_answer_shows_on_the_page(tmp_path):
         assert Controls.calls == [(DAY, ["keys-found"])]
         assert answer.status_code == 200 and "playing keys-found now" in answer.text
         assert 'data-id="keys-found"' in answer.text
+
+
+def test_clips_built_from_other_notices_are_said_on_the_page(client, tmp_path):
+    """A command-line build of the day replaces the clips; the page's saved notices no longer match them."""
+    from announcer.build.day import build_day
+    from announcer.core.config import load_config
+
+    save(client)
+    build(client)
+    assert 'id="clips-differ"' not in client.get(f"/?date={DAY}").text
+    other = tmp_path / "cli.txt"
+    other.write_text("# Lift\nThe lift is serviced on Friday.\n", "utf-8")
+    build_day(read_notices([other]), DAY, tmp_path / "out", load_config(None), engine=FakeEngine())
+    page = client.get(f"/?date={DAY}").text
+    assert 'id="clips-differ"' in page and "perhaps they were built with announcer build" in page
+    build(client)
+    assert 'id="clips-differ"' not in client.get(f"/?date={DAY}").text

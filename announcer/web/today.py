@@ -417,9 +417,13 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
     valid = {n.id: n.valid_on(day) for n in notices}
     # Clips of notices that are gone: the station would still play them until the day is built (withdrawn).
     stale = bool(clips) and not any(valid.values()) and any(not c["recording"] for c in clips)
+    # Clips made from other notices (a command-line build of the day, or notices saved since): said on the page.
+    built = [c["text"] for c in clips or [] if not c["recording"]]
+    differs = bool(built) and any(valid.values()) and built != [n.text for n in notices if valid[n.id]]
     return render(
         request, "today.html", status=status, page="today", flash=flash, flash_kind=flash_kind, day=day,
-        is_today=day == site.today(), notices=notices, valid=valid, stale=stale, can_build=bool(notices) or stale,
+        is_today=day == site.today(), notices=notices, valid=valid, stale=stale, differs=differs,
+        can_build=bool(notices) or stale,
         findings=findings, stored_errors=stored_errors, config_errors=config_errors,
         notice_errors=notice_errors or [], draft=draft, clips=clips, clip_errors=clip_errors, targets=targets,
         job=job if job is not None and not job.finished else None, build_errors=build_errors,
