@@ -369,3 +369,30 @@ def test_a_chime_is_named_relative_to_the_folder_even_inside_it(config, client):
     assert answer.status_code == 422
     assert "written as just its name" in Page(answer.text).one("li", "bad")["text"]
     assert "chime" not in config.read_text(encoding="utf-8")
+
+
+def test_a_broadcast_every_10_s_shows_as_one_row_a_run_and_the_page_stays_small(tmp_path):
+    client = make_client(SCHEDULE + '\n[[broadcast]]\nname = "Reminder"\nfrom = "14:00"\nuntil = "16:00"\n'
+                         'every = "10s"\n\n[[broadcast]]\nname = "Fire"\nat = ["15:00"]\n', tmp_path, now=NOW)
+    page = client.get("/schedule")
+    rows = Page(page.text).all("tr", "occurrence")
+    reminders = [r for r in rows if r["attrs"]["data-broadcast"] == "Reminder"]
+    # today: 14:00–15:00 (361), Fire at 15:00, then 15:00:10–15:59:50 (359); tomorrow too (its own status)
+    assert [r["attrs"]["data-time"] for r in reminders] == ["14:00", "15:00:10", "14:00", "15:00:10"]
+    assert "every 10 s, 361 times" in reminders[0]["text"]
+    assert "14:00–15:00" in page.text
+    assert "15:00:10–15:59:50" in page.text and "every 10 s, 359 times" in page.text
+    assert len(rows) < 20 and len(page.text) < 100_000
+
+
+def test_a_plan_longer_than_a_page_is_paginated(tmp_path, monkeypatch):
+    from announcer.web import schedule
+
+    monkeypatch.setattr(schedule, "PAGE_ROWS", 3)
+    client = make_client(SCHEDULE.replace('at = ["08:00", "22:00"]', 'at = ["08:00", "09:00", "10:00", "22:00"]'),
+                         tmp_path, now=NOW)
+    first, second = client.get("/schedule"), client.get("/schedule?page=3")
+    assert len(Page(first.text).all("tr", "occurrence")) == 3 and "page 1 of 3" in first.text
+    assert len(Page(second.text).all("tr", "occurrence")) == 2 and "page 3 of 3" in second.text
+    assert 'href="/schedule?page=2#plan"' in second.text
+    assert client.get("/schedule?page=99").status_code == 200

@@ -129,9 +129,38 @@ def _plan_rows(request: Request, site: Site, config: Config) -> tuple[list[dict]
             "time": moment.strftime("%H:%M:%S" if moment.second else "%H:%M"),
             "name": broadcast.name, "clips": clips, "built": built, "repeat": broadcast.repeat,
             "skipped": occurrence.skipped, "reason": skip_reason_in(request, occurrence.skipped),
-            "past": moment < now,
+            "past": moment < now, "at": moment,
         })
-    return rows, zone.key
+    return _collapsed(request, rows), zone.key
+
+
+RUN_ROWS = 4          # this many occurrences of a broadcast in a row, evenly spaced, show as one row
+PAGE_ROWS = 200       # plan rows a page
+
+
+def _collapsed(request: Request, rows: list[dict]) -> list[dict]:
+    """Runs of one broadcast at a steady interval with the same status as one row: "every 10 s, 14:00–15:59:50,
+    720 times" (a broadcast every 10 s made a 5 MB page)."""
+    same = ("day", "name", "clips", "built", "repeat", "skipped", "reason", "past")
+    runs: list[list[dict]] = []
+    for row in rows:
+        run = runs[-1] if runs else None
+        if run and all(run[-1][k] == row[k] for k in same) and \
+                (len(run) == 1 or row["at"] - run[-1]["at"] == run[1]["at"] - run[0]["at"]):
+            run.append(row)
+        else:
+            runs.append([row])
+    out = []
+    for run in runs:
+        if len(run) < RUN_ROWS:
+            out += [{**row, "count": 1} for row in run]
+            continue
+        step = int((run[1]["at"] - run[0]["at"]).total_seconds())
+        every = (_t(request, f"每 {step // 60} 分钟", f"every {step // 60} min") if step % 60 == 0 else
+                 _t(request, f"每 {step} 秒", f"every {step} s"))
+        out.append({**run[0], "count": len(run), "until": run[-1]["time"],
+                    "every": every + _t(request, f"，共 {len(run)} 次", f", {len(run)} times")})
+    return out
 
 
 def skip_reason_in(request: Request, code: str | None) -> str:
@@ -174,10 +203,13 @@ def _timing(request: Request, b) -> str:
 
 def _page(request: Request, site: Site, state: dict, *, status: int = 200, text: str | None = None,
           digest: str | None = None, errors: list[Problem] | None = None, mine: str | None = None,
-          flash: str | None = None, flash_kind: str | None = None, add: dict | None = None):
+          flash: str | None = None, flash_kind: str | None = None, add: dict | None = None, page: int = 1):
     """The schedule page. The plan comes from the file on disk; the editor may hold a submitted text."""
     config = state["config"]
     rows, zone = _plan_rows(request, site, config) if config is not None else ([], "")
+    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    page = min(max(1, page), pages)
+    rows = rows[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
     broadcasts = [{"name": b.name, "timing": _timing(request, b),
                    "clips": ", ".join(_t(request, "全部", "all") if c == "all" else c for c in b.clips)}
                   for b in (config.broadcasts if config is not None else ())]
@@ -188,7 +220,7 @@ def _page(request: Request, site: Site, state: dict, *, status: int = 200, text:
         if problem.line:
             marks.setdefault(problem.line, []).append(problem.text)
     return render(request, "schedule.html", status=status, page="schedule", flash=flash, flash_kind=flash_kind,
-                  rows=rows, zone=zone, broadcasts=broadcasts, file_ok=config is not None,
+                  rows=rows, plan_page=page, plan_pages=pages, zone=zone, broadcasts=broadcasts, file_ok=config is not None,
                   file_problems=state["problems"], path=state["path"], exists=state["exists"],
                   text=shown, digest=state["digest"] if digest is None else digest, errors=errors,
                   lines=shown.split("\n"), marks=marks, mine=mine, add=add or {},
@@ -207,7 +239,7 @@ def _field_errors(errors: list[Problem], add: dict) -> dict[str, list[str]]:
 
 
 @router.get("/schedule")
-def schedule_page(request: Request, saved: str | None = None):
+def schedule_page(request: Request, saved: str | None = None, page: int = 1):
     site: Site = request.app.state.site
     state = _file_state(request, site)
     flash = None
@@ -217,7 +249,7 @@ def schedule_page(request: Request, saved: str | None = None):
     elif saved is not None:
         flash = _t(request, "已保存。正在运行的电台会在几秒内采用新的设置。",
                    "saved; the running station picks it up within a few seconds")
-    return _page(request, site, state, flash=flash)
+    return _page(request, site, state, flash=flash, page=page)
 
 
 @router.post("/schedule")
