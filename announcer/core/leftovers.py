@@ -20,7 +20,10 @@ from pathlib import Path
 PRIVATE = "announcer-"
 # Under the clip library: what atomic_write, the page's uploads and `announcer import` make while they work.
 LIBRARY_PATTERNS = (".cache/.*.tmp", ".upload-*", ".import-*", "*/.*.tmp", ".*.tmp")
-SYSTEM_PATTERNS = ("announcer-*",)         # pydub's tmp* files now go into a private folder too
+# In the system's temp folder: private folders, and the engines' and the page's from before them. Only these
+# names: a benchmark's or another tool's announcer-* folder is not ours to judge (pydub's tmp* now go
+# into the private folder).
+SYSTEM_PATTERNS = ("announcer-[0-9]*-*", "announcer-pyttsx3-*", "announcer-espeak-*", "announcer-notices-*")
 
 
 def private_temp() -> Path:
