@@ -99,10 +99,14 @@ def too_many_error(count: int, day: date) -> NoticeError:
                        "day's notices, or spread them over several days with valid_from / valid_until")
 
 
-def slugify(title: str) -> str:
-    """An ASCII id from a title: "停水通知" → "ting-shui-tong-zhi" (at most 40 characters)."""
+def slugify(title: str, readings: dict[str, list[str]] | None = None) -> str:
+    """An ASCII id from a title: "停水通知" → "ting-shui-tong-zhi" (at most 40 characters). `readings`: the
+    titles' pinyin worked out beforehand (pinyin_of), for many titles at once."""
     text = unicodedata.normalize("NFKC", title)
-    words = _readings(text) if _HAN.search(text) else [text]
+    if _HAN.search(text):
+        words = (readings or {}).get(text) or pinyin_of([text])[text]
+    else:
+        words = [text]
     ascii_text = "-".join(unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in words)
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     if len(slug) > 40:
@@ -115,28 +119,34 @@ _HAN = re.compile(f"[{HAN}]")
 TITLES_MEMO = 2000      # titles whose pinyin is remembered
 
 
-def _readings(title: str) -> list[str]:
-    """A Chinese title's toneless pinyin, remembered in ~/.cache/announcer/titles.json: pypinyin's phrase
-    data takes longer to load than the rest of a rebuild from the cache."""
+def pinyin_of(titles: Sequence[str]) -> dict[str, list[str]]:
+    """Toneless pinyin of Chinese titles (NFKC), remembered in ~/.cache/announcer/titles.json: pypinyin's
+    phrase data takes longer to load than the rest of a rebuild from the cache. The memo is read once and
+    written once, only when a title was new."""
+    if not titles:
+        return {}
     path = user_cache("titles.json")
     try:
         memo = json.loads(path.read_bytes())
-        found = memo.get(title) if isinstance(memo, dict) else None
     except (OSError, ValueError):
-        memo, found = {}, None
-    if isinstance(found, list) and all(isinstance(w, str) for w in found):
+        memo = {}
+    memo = memo if isinstance(memo, dict) else {}
+    found = {t: memo.get(t) for t in titles}
+    new = [t for t, words in found.items() if not (isinstance(words, list) and all(isinstance(w, str) for w in words))]
+    if not new:
         return found
     from pypinyin import Style, lazy_pinyin
 
-    words = lazy_pinyin(title, style=Style.NORMAL)
-    memo = {k: v for k, v in memo.items() if k != title} if isinstance(memo, dict) else {}
-    memo = dict(list(memo.items())[-(TITLES_MEMO - 1):]) | {title: words}
+    for title in new:
+        found[title] = lazy_pinyin(title, style=Style.NORMAL)
+    kept = [(k, v) for k, v in memo.items() if k not in found]
+    memo = dict(kept[max(0, len(kept) - (TITLES_MEMO - len(found))):]) | found
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps(memo, ensure_ascii=False).encode())
     except (OSError, LibraryError):
         pass            # only a memo: the next build works it out again
-    return words
+    return found
 
 
 def _with_ids(drafts: list[tuple[Notice, str | None]], problems: list[NoticeError]) -> list[Notice]:
@@ -152,9 +162,11 @@ def _with_ids(drafts: list[tuple[Notice, str | None]], problems: list[NoticeErro
         elif ident:
             given[ident] = notice
     used, out = set(given), []
+    titles = {unicodedata.normalize("NFKC", n.title) for n, ident in drafts if not ident and n.title}
+    readings = pinyin_of([t for t in titles if _HAN.search(t)])
     for position, (notice, ident) in enumerate(drafts, 1):
         if not ident:
-            base = (slugify(notice.title) if notice.title else "") or f"notice-{position}"
+            base = (slugify(notice.title, readings) if notice.title else "") or f"notice-{position}"
             ident, count = base, 1
             while ident in used:
                 count += 1
