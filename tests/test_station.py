@@ -411,15 +411,15 @@ def test_a_missing_clip_file_is_skipped_and_recorded(tmp_path, out):
         assert "02-b.wav" in record.reason and "missing" in record.reason
 
 
+def disk_full(records):
+    raise OSError(28, "No space left on device")
+
+
 def test_a_broken_play_log_is_reported_not_fatal(tmp_path, out, caplog):
     make_day(out)
     b = broadcast()
     d = daemon(tmp_path, config(b))
-
-    def broken(records):
-        raise OSError(28, "No space left on device")
-
-    d.playlog.add_many = broken
+    d.playlog.add_many = disk_full
     d.start()
     d.due(Occurrence(at(10), b))
     played(d)
@@ -436,13 +436,7 @@ def test_records_wait_while_the_disk_is_full_and_are_all_written_once_it_has_roo
     b = broadcast()
     d = daemon(tmp_path, config(b))
     real, full = d.playlog.add_many, [True]
-
-    def add_many(records):
-        if full[0]:
-            raise OSError(28, "No space left on device")
-        real(records)
-
-    d.playlog.add_many = add_many
+    d.playlog.add_many = lambda records: disk_full(records) if full[0] else real(records)
     d.start()
     for hour in (10, 11, 12):
         d.due(Occurrence(at(hour), b))
@@ -461,11 +455,7 @@ def test_records_still_unwritten_at_stop_are_named_in_the_log(tmp_path, out, cap
     make_day(out)
     b = broadcast()
     d = daemon(tmp_path, config(b))
-
-    def full(records):
-        raise OSError(28, "No space left on device")
-
-    d.playlog.add_many = full
+    d.playlog.add_many = disk_full
     d.start()
     d.due(Occurrence(at(10), b))
     played(d)
