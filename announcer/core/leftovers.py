@@ -12,6 +12,7 @@ process can be using them then. Nothing else is touched.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -83,12 +84,17 @@ def _owner(name: str) -> int | None:
 def _started(pid: int) -> float | None:
     """When process `pid` started (seconds since the epoch); None when it does not run."""
     try:
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
         stat = Path(f"/proc/{pid}/stat").read_text()
-        return boot + int(stat.rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+        return _boot() + int(stat.rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, StopIteration, ValueError, IndexError):
         return None
+
+
+@functools.cache
+def _boot() -> float:
+    """When this machine started (seconds since the epoch)."""
+    return next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime "))
 
 
 def _oldest_running() -> float | None:
