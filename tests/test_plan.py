@@ -348,3 +348,70 @@ def test_select_clips_by_id_and_tag(clips, ids):
 
 def test_planned_clips_without_a_manifest_is_all():
     assert planned_clips(Broadcast("b", clips=("urgent",)), None) == ["all"]
+
+
+# For people: timings in words, air time, rounds, quiet times ------------------------------------
+
+@pytest.mark.parametrize("expression, words", [
+    ("0 9 * * 1", ("每周一 09:00", "Mondays 09:00")),
+    ("30 8 * * 1-5", ("每周一至周五 08:30", "Mondays to Fridays 08:30")),
+    ("0 18 * * sat,sun", ("每周六、周日 18:00", "Saturdays and Sundays 18:00")),
+    ("0 7 * * 0", ("每周日 07:00", "Sundays 07:00")),
+    ("0 8,12 * * *", ("每天 08:00、12:00", "daily 08:00, 12:00")),
+    ("15 9 1 * *", ("每月 1 日 09:15", "on the 1st of each month 09:15")),
+    ("0 9 1,15 * 1", ("每月 1 日、15 日和每周一 09:00", "on the 1st and 15th of each month and Mondays 09:00")),
+])
+def test_common_cron_lines_read_as_words_in_both_languages(expression, words):
+    assert plan_module.cron_words(expression) == words
+
+
+@pytest.mark.parametrize("expression", ["*/5 * * * *", "0 9 * 12 *", "0,30 9 * * 1", "0 9 * * 1/2", "0 9-17/2 * * *"])
+def test_other_cron_lines_are_not_put_in_words(expression):
+    assert plan_module.cron_words(expression) is None
+
+
+def test_every_timing_reads_as_words():
+    words = plan_module.timing_words
+    assert words(Broadcast("a", at=hhmm("12:00", "08:00"), days="workdays")) == ("工作日 08:00、12:00",
+                                                                                "workdays 08:00, 12:00")
+    assert words(loop("b", "14:00", "16:00", 1800, days=("sat", "sun"))) == (
+        "每周六、周日 14:00–16:00，每 30 分钟一次", "Saturdays and Sundays 14:00–16:00, every 30 min")
+    assert words(Broadcast("c", cron="0 9 * * 1")) == ("每周一 09:00", "Mondays 09:00")
+    assert words(Broadcast("d", cron="0 9 * * *", days="workdays")) == ("每天 09:00（仅限工作日）",
+                                                                        "daily 09:00 (workdays only)")
+    assert words(Broadcast("e", cron="*/5 * * * *")) == ("按 cron 表达式 */5 * * * *", "cron */5 * * * *")
+    assert words(Broadcast("f", once=datetime(2026, 11, 30, 8, 45))) == ("仅一次：2026-11-30 08:45",
+                                                                          "once: 2026-11-30 08:45")
+
+
+def test_air_time_counts_clips_repeats_and_the_gaps_between_them():
+    clips = [{"id": "a", "duration_s": 40}, {"id": "b", "duration_s": 20}]
+    assert plan_module.air_seconds(Broadcast("x", repeat=2, gap_s=5), clips) == 60 * 2 + 5 * 3
+    assert plan_module.air_seconds(Broadcast("x"), [{"id": "a"}]) is None
+    assert plan_module.air_seconds(Broadcast("x"), []) is None
+
+
+def test_a_rounds_room_is_every_or_the_time_to_the_next_at():
+    assert plan_module.round_room(loop("l", "14:00", "16:00", 600), time(14, 10)) == (600, None)
+    at = Broadcast("a", at=hhmm("08:00", "08:05", "20:00"))
+    assert plan_module.round_room(at, time(8)) == (300, time(8, 5))
+    assert plan_module.round_room(at, time(20)) == (12 * 3600, time(8))      # round the clock
+    assert plan_module.round_room(Broadcast("one", at=hhmm("08:00")), time(8)) is None
+    assert plan_module.round_room(Broadcast("c", cron="0 9 * * 1"), time(9)) is None
+
+
+def test_quiet_times_of_every_kind_of_timing():
+    quiet = QuietHours(time(21, 30), time(7))
+    assert plan_module.quiet_times(Broadcast("a", at=hhmm("06:30", "08:00", "22:00")), quiet) == [time(6, 30),
+                                                                                                   time(22)]
+    assert plan_module.quiet_times(loop("l", "21:00", "22:00", 1200), quiet) == [time(21, 40)]
+    assert plan_module.quiet_times(Broadcast("c", cron="0 23 * * 1"), quiet) == [time(23)]
+    assert plan_module.quiet_times(Broadcast("d", once=datetime(2026, 1, 1, 5)), quiet) == [time(5)]
+    assert plan_module.quiet_times(Broadcast("a", at=hhmm("22:00")), None) == []
+
+
+def test_durations_in_words():
+    assert plan_module.duration_words(1800) == ("30 分钟", "30 min")
+    assert plan_module.duration_words(145) == ("2 分 25 秒", "2 min 25 s")
+    assert plan_module.duration_words(3725) == ("1 小时 2 分 5 秒", "1 h 2 min 5 s")
+    assert plan_module.duration_words(7) == ("7 秒", "7 s")

@@ -159,3 +159,91 @@ def test_no_link_leads_to_a_day_the_page_refuses(client, monkeypatch):
 def test_edge_dates_are_never_a_server_error(client, day):
     for url in ("/log", "/log.csv"):
         assert client.get(url, params={"date": day}).status_code in (200, 400)
+
+
+# Titles and the page's language (issue 12) ---------------------------------------------------------
+
+def publish(out, day: date, clips: list[dict]) -> None:
+    from announcer.core.library import Library
+
+    source = out.parent / "clip.mp3"
+    source.write_bytes(b"x")
+    Library(out).publish(day, [(c["file"], source) for c in clips], {"date": day.isoformat(), "clips": clips})
+
+
+@pytest.fixture
+def titled(tmp_path):
+    out = tmp_path / "out"
+    publish(out, date(2026, 11, 30), [{"id": "ting-shui", "title": "停水通知", "file": "01.mp3"},
+                                      {"id": "fire", "title": "Fire drill", "file": "02.mp3"}])
+    PlayLog(out).add_many([
+        Record(at(8), "早间通知", ("ting-shui", "fire", "gone"), "played"),
+        Record(at(9), "手动播放：ting-shui, fire", ("ting-shui", "fire"), "played"),
+        Record(at(10), "manual: 早间通知", ("fire",), "failed", "电台停止，播放中断"),
+        Record(at(11), "早间通知", (), "missed", "晚了 3 分 5 秒，超过宽限时间（电脑休眠或太忙）"),
+        Record(at(22), "早间通知", (), "skipped", "静音时段"),
+        Record(at(23), "早间通知", ("fire",), "failed", "clip file 02.mp3 is missing; no sound card at all"),
+    ])
+    return make_client('[station]\ntimezone = "Asia/Shanghai"\n', tmp_path, out=out, now=NOW)
+
+
+def cells(client, lang: str, cls: str) -> list[str]:
+    client.cookies.set("lang", lang)
+    page = Page(client.get("/log?date=2026-11-30").text)
+    return [td["text"] for td in page.all("td", cls)]
+
+
+def test_the_log_shows_clip_titles_from_the_days_manifest(titled):
+    assert cells(titled, "en", "clips")[:3] == ["停水通知, Fire drill, gone", "停水通知, Fire drill", "Fire drill"]
+    assert cells(titled, "zh", "clips")[0] == "停水通知、Fire drill、gone"
+    client_ids = Page(titled.get("/log?date=2026-11-30").text).all("td", "clips")[0]["attrs"]["data-clips"]
+    assert client_ids == "ting-shui fire gone"
+
+
+def test_plays_by_hand_are_named_in_the_pages_language_with_titles(titled):
+    assert cells(titled, "en", "broadcast-name")[1:3] == ["Played by hand: 停水通知, Fire drill",
+                                                          "Played by hand: 早间通知"]
+    assert cells(titled, "zh", "broadcast-name")[1:3] == ["手动播放：停水通知、Fire drill", "手动播放：早间通知"]
+
+
+def test_the_stations_fixed_reasons_are_shown_in_the_pages_language(titled):
+    english = cells(titled, "en", "reason")
+    assert english[2:5] == ["the station stopped during playback",
+                            "3 min 5 s late, past the grace time (the machine was asleep or busy)", "quiet hours"]
+    # a joined reason: the known part is translated, the player's own words stay as recorded
+    chinese = cells(titled, "zh", "reason")
+    assert chinese[2:] == ["电台停止，播放中断", "晚了 3 分 5 秒，超过宽限时间（电脑休眠或太忙）", "静音时段",
+                           "找不到音频文件 02.mp3；no sound card at all"]
+
+
+@pytest.mark.parametrize("text, zh, en", [
+    ("节假日", "节假日", "holiday"),
+    ("stopped by hand", "手动停止", "stopped by hand"),
+    ("还在排队时被 08:30:00 的同一广播代替", "还在排队时被 08:30:00 的同一广播代替",
+     "still waiting when the 08:30:00 occurrence replaced it"),
+    ("interrupted 2 time(s) by an urgent broadcast; the clip was restarted", "被紧急广播打断 2 次，已从中断处重播",
+     "interrupted 2 time(s) by an urgent broadcast; the clip was restarted"),
+    ("2026-11-30 还没有生成音频；请运行 announcer build，或在网页的“今日通知”里生成", None,
+     "no clips for 2026-11-30; run announcer build, or build them on the web page's Today page"),
+    ("ffplay: cannot open audio device", "ffplay: cannot open audio device", "ffplay: cannot open audio device"),
+    ("01-water.mp3: 播放器只响了 1 秒，这段有 31 秒：可能没有可用的音频输出。请检查喇叭/声卡", None,
+     "01-water.mp3: the player ran for only 1 s of this 31 s clip: there may be no working audio output; check the "
+     "speaker and the sound card"),
+])
+def test_reasons_in_either_language(text, zh, en):
+    assert playlog.reason_in(text, "zh") == (zh or text)
+    assert playlog.reason_in(text, "en") == en
+
+
+def test_the_log_table_is_cards_with_a_label_on_every_cell(titled):
+    html = titled.get("/log?date=2026-11-30").text
+    table = Page(html).one("table", id="playlog")
+    assert "cards" in table["attrs"]["class"].split()
+    tds = [td for td in Page(html).all("td")]
+    assert tds and all(td["attrs"].get("data-label") for td in tds)
+
+
+def test_the_csv_names_plays_by_hand_and_reasons_in_the_pages_language(titled):
+    rows = list(csv.reader(io.StringIO(titled.get("/log.csv?date=2026-11-30").content.decode("utf-8-sig"))))
+    assert rows[2][3] == "Played by hand: 停水通知, Fire drill" and rows[2][4] == "ting-shui fire"
+    assert rows[5][6] == "quiet hours"

@@ -396,3 +396,193 @@ def test_a_plan_longer_than_a_page_is_paginated(tmp_path, monkeypatch):
     assert len(Page(second.text).all("tr", "occurrence")) == 2 and "page 3 of 3" in second.text
     assert 'href="/schedule?page=2#plan"' in second.text
     assert client.get("/schedule?page=99").status_code == 200
+
+
+# Warnings, words and print (issue 12) ----------------------------------------------------------------
+
+EXAMPLE = (Path(__file__).resolve().parents[1] / "schedule.toml").read_text(encoding="utf-8")
+
+
+def publish(out: Path, day: date, clips: list[dict]) -> None:
+    source = out.parent / "clip.mp3"
+    source.write_bytes(b"x")
+    Library(out).publish(day, [(c["file"], source) for c in clips], {"date": day.isoformat(), "clips": clips})
+
+
+NOTICES = [{"id": "ting-shui-tong-zhi", "title": "停水通知", "file": "01.mp3", "duration_s": 40.0},
+           {"id": "jiang-zuo", "title": "健康讲座", "file": "02.mp3", "duration_s": 20.0}]
+
+
+def occurrences(html: str, name: str) -> list[dict]:
+    return [r for r in Page(html).all("tr", "occurrence") if r["attrs"]["data-broadcast"] == name]
+
+
+def status_cell(html: str, name: str, time: str) -> str:
+    row = re.search(rf'<tr class="occurrence[^"]*" data-broadcast="{name}"\s+data-time="{time}".*?</tr>', html, re.S)
+    return Page(row.group(0)).one("td", "status")["text"]
+
+
+@pytest.mark.parametrize("lang, plays, warned", [("en", "plays", "plays nothing"), ("zh", "播放", "不会播放")])
+def test_the_example_fire_reminder_that_matches_no_clip_warns_instead_of_saying_it_plays(tmp_path, lang, plays,
+                                                                                         warned):
+    publish(tmp_path / "out", date(2026, 11, 30), NOTICES)
+    html = make_client(EXAMPLE, tmp_path, now=NOW, lang=lang).get("/schedule").text
+    [fire] = occurrences(html, "每周防火提醒")
+    assert fire["attrs"]["data-warning"] == "no-clips"
+    status = status_cell(html, "每周防火提醒", "09:00")
+    assert status.startswith("⚠ " + warned) and status != plays
+    assert '"all"' in status and "停水通知" in status            # what to do, and the day's clips by title
+    [warning] = [w for w in Page(html).all("li") if w["attrs"].get("data-warning") == "no-clips"]
+    assert warning["attrs"]["data-broadcast"] == "每周防火提醒" and warned in warning["text"]
+    assert status_cell(html, "早间通知", "08:00") == plays
+
+
+def test_a_one_off_date_that_has_passed_is_warned_of(tmp_path):
+    text = SCHEDULE + '\n[[broadcast]]\nname = "Water off"\ndate = "2026-11-29 08:45"\n'
+    html = make_client(text, tmp_path, now=NOW).get("/schedule").text
+    [warning] = [w for w in Page(html).all("li") if w["attrs"].get("data-warning") == "date-passed"]
+    assert warning["attrs"]["data-broadcast"] == "Water off"
+    assert "2026-11-29 08:45" in warning["text"] and "has passed" in warning["text"]
+    assert "change its date" in warning["text"]
+    later = make_client(text.replace("2026-11-29", "2026-12-01"), tmp_path, now=NOW).get("/schedule").text
+    assert 'data-warning="date-passed"' not in later
+
+
+def test_a_broadcast_in_quiet_hours_says_it_will_be_skipped_and_why(client):
+    html = client.get("/schedule").text
+    [warning] = [w for w in Page(html).all("li") if w["attrs"].get("data-warning") == "quiet-hours"]
+    assert warning["attrs"]["data-broadcast"] == "Morning news"
+    assert "at 22:00 falls in the quiet hours (21:30–07:00)" in warning["text"]
+    assert "will not play" in warning["text"] and "quiet_hours" in warning["text"]
+    status = status_cell(html, "Morning news", "22:00")
+    assert status.startswith("skipped: quiet hours") and "it will not play" in status
+
+
+def test_the_quiet_hours_warning_reads_chinese(tmp_path):
+    html = make_client(SCHEDULE, tmp_path, now=NOW, lang="zh").get("/schedule").text
+    [warning] = [w for w in Page(html).all("li") if w["attrs"].get("data-warning") == "quiet-hours"]
+    assert "22:00 在静音时段（21:30–07:00）内，会被跳过，不会播放" in warning["text"]
+
+
+def test_a_round_longer_than_every_is_warned_of_with_how_much(tmp_path):
+    # 40 s + 20 s, twice, with 5 s gaps: 135 s a round, every 2 minutes: 15 s too long
+    text = SCHEDULE + ('\n[[broadcast]]\nname = "Rounds"\nfrom = "14:00"\nuntil = "15:00"\nevery = "2m"\n'
+                       'repeat = 2\ngap = "5s"\n')
+    publish(tmp_path / "out", date(2026, 11, 30), NOTICES)
+    html = make_client(text, tmp_path, now=NOW).get("/schedule").text
+    rounds = occurrences(html, "Rounds")
+    assert rounds[0]["attrs"]["data-warning"] == "too-long"
+    status = status_cell(html, "Rounds", "14:00")
+    assert "a round is too long (by 15 s)" in status
+    assert "about 2 min 15 s, 15 s longer than the interval (every 2 min)" in status and "Make every longer" in status
+    [warning] = [w for w in Page(html).all("li") if w["attrs"].get("data-warning") == "too-long"]
+    assert warning["attrs"]["data-broadcast"] == "Rounds"
+    fits = make_client(text.replace('every = "2m"', 'every = "3m"'), tmp_path, now=NOW).get("/schedule").text
+    assert 'data-warning="too-long"' not in fits
+
+
+def test_a_round_longer_than_the_gap_to_the_next_time_is_warned_of(tmp_path):
+    text = SCHEDULE.replace('at = ["08:00", "22:00"]', 'at = ["08:00", "08:01", "12:00"]').replace(
+        'clips = ["water"]', 'clips = "all"')
+    publish(tmp_path / "out", date(2026, 11, 30), NOTICES)
+    html = make_client(text, tmp_path, now=NOW).get("/schedule").text
+    status = status_cell(html, "Morning news", "08:00")
+    assert "longer than the 1 min until the next one at 08:01" in status and "by 3 s" in status   # 40+3+20 s
+    assert status_cell(html, "Morning news", "08:01") == "plays"
+
+
+def test_the_plan_shows_clip_titles_in_broadcast_order(tmp_path):
+    publish(tmp_path / "out", date(2026, 11, 30), list(reversed(NOTICES)))
+    text = SCHEDULE.replace('clips = ["water"]', 'clips = "all"')
+    page = Page(make_client(text, tmp_path, now=NOW).get("/schedule").text)
+    cells = page.all("td", "plan-clips")
+    assert cells[0]["text"] == "健康讲座, 停水通知"
+    assert "jiang-zuo" not in cells[0]["text"]
+    zh = Page(make_client(text, tmp_path, now=NOW, lang="zh").get("/schedule").text)
+    assert zh.all("td", "plan-clips")[0]["text"] == "健康讲座、停水通知"
+
+
+def test_a_day_not_built_yet_names_known_clips_by_title(tmp_path):
+    publish(tmp_path / "out", date(2026, 11, 30), NOTICES)
+    text = SCHEDULE.replace('clips = ["water"]', 'clips = ["jiang-zuo"]').replace("holidays = [2026-12-01]", "")
+    cells = Page(make_client(text, tmp_path, now=NOW).get("/schedule").text).all("td", "plan-clips")
+    assert cells[-1]["text"] == "健康讲座 (not built yet)"
+
+
+@pytest.mark.parametrize("lang, words", [("en", ["daily 08:00, 22:00", "Mondays 09:00", "Mondays to Fridays 17:30"]),
+                                         ("zh", ["每天 08:00、22:00", "每周一 09:00", "每周一至周五 17:30"])])
+def test_timings_read_as_words(tmp_path, lang, words):
+    text = SCHEDULE + ('\n[[broadcast]]\nname = "Fire"\ncron = "0 9 * * 1"\n'
+                       '\n[[broadcast]]\nname = "Evening"\ncron = "30 17 * * 1-5"\n')
+    page = Page(make_client(text, tmp_path, now=NOW, lang=lang).get("/schedule").text)
+    assert [c["text"] for c in page.all("td", "timing")] == words
+    assert "cron" not in " ".join(c["text"] for c in page.all("td", "timing"))
+
+
+def test_add_a_broadcast_picks_clips_by_title_and_writes_their_ids(config, client, tmp_path):
+    publish(tmp_path / "out", date(2026, 11, 30), NOTICES)
+    page = client.get("/schedule").text
+    boxes = [b for b in Page(page).all("input", name="new_clips")]
+    assert [b["attrs"]["value"] for b in boxes] == ["all", "ting-shui-tong-zhi", "jiang-zuo"]
+    assert "checked" in boxes[0]["attrs"] and "checked" not in boxes[1]["attrs"]      # "all" by default
+    labels = [label["text"] for label in inner(page, "fieldset", "new-clips").all("label")]
+    assert labels[1:] == ["停水通知", "健康讲座"]
+    text, fields = form_of(client)
+    answer = client.post("/schedule/add", data={**fields, "text": text, "new_name": "Water", "new_at": "18:00",
+                                                "new_clips": ["jiang-zuo", "ting-shui-tong-zhi"]},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    added = config.read_text(encoding="utf-8")[len(SCHEDULE):]
+    assert added == ('\n[[broadcast]]\nname = "Water"\nat = [\n    "18:00",\n]\ndays = "daily"\n'
+                     'clips = [\n    "jiang-zuo",\n    "ting-shui-tong-zhi",\n]\n')
+    water = occurrences(client.get("/schedule").text, "Water")
+    assert water and "健康讲座" in water[0]["text"] and "停水通知" in water[0]["text"]
+
+
+def test_add_a_broadcast_with_all_writes_no_clips(config, client, tmp_path):
+    publish(tmp_path / "out", date(2026, 11, 30), NOTICES)
+    text, fields = form_of(client)
+    answer = client.post("/schedule/add", data={**fields, "text": text, "new_name": "All", "new_at": "18:00",
+                                                "new_clips": ["all", "jiang-zuo"]}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert "clips" not in config.read_text(encoding="utf-8")[len(SCHEDULE):]
+
+
+def test_add_a_broadcast_with_a_clip_no_longer_there_is_refused_beside_the_clips(config, client, tmp_path):
+    publish(tmp_path / "out", date(2026, 11, 30), NOTICES)
+    before = config.read_bytes()
+    text, fields = form_of(client)
+    answer = client.post("/schedule/add", data={**fields, "text": text, "new_name": "Gone", "new_at": "18:00",
+                                                "new_clips": ["old-notice"]})
+    assert answer.status_code == 422
+    assert config.read_bytes() == before
+    assert "no longer among today's clips" in field_errors(answer.text)["new-clips-error"]
+
+
+def test_without_clips_today_only_all_can_be_picked(client):
+    page = Page(client.get("/schedule").text)
+    assert [b["attrs"]["value"] for b in page.all("input", name="new_clips")] == ["all"]
+    assert "Today has no clips built yet" in page.one("p", id="new-clips-none")["text"]
+
+
+def test_the_plan_prints_cleanly(tmp_path):
+    html = make_client(SCHEDULE.replace("[station]", '[station]\nname = "幸福里社区"'), tmp_path, now=NOW,
+                       lang="zh").get("/schedule").text
+    button = Page(html).one("button", id="print-plan")
+    assert button["attrs"]["onclick"] == "window.print()" and button["text"] == "打印"
+    head = Page(html).one("div", id="plan-print-head")["text"]
+    assert "幸福里社区" in head and "2026-11-30 – 2026-12-01" in head
+    printed = re.search(r"@media print \{(.*?)\n  \}", html, re.S).group(1)
+    for hidden in ("nav", "#editor", "#broadcasts", "#plan-section form", "#plan-section button"):
+        assert hidden in printed
+    assert Page(make_client(SCHEDULE, tmp_path, now=NOW).get("/schedule").text).one("button", id="print-plan")[
+        "text"] == "Print"
+
+
+def test_plan_and_broadcast_tables_are_cards_with_a_label_on_every_cell(client):
+    html = client.get("/schedule").text
+    assert "cards" in Page(html).one("table", id="plan")["attrs"]["class"].split()
+    plan_cells = inner(html, "table", "plan").all("td")
+    assert plan_cells and all(c["attrs"].get("data-label") for c in plan_cells)
+    section = html.split('id="broadcasts"')[1].split("</table>")[0]
+    assert 'class="cards"' in section and all("data-label" in td for td in re.findall(r"<td[^>]*>", section))

@@ -207,3 +207,175 @@ def _quiet(t: time, quiet: QuietHours) -> bool:
     if quiet.start <= quiet.end:
         return quiet.start <= t < quiet.end
     return t >= quiet.start or t < quiet.end
+
+
+# --- for people: clip titles, air time, timings in words (the page and the commands) ---------------
+
+def clip_title(clip: dict) -> str:
+    """A clip's title for people, else its id."""
+    return str(clip.get("title") or clip.get("id") or "")
+
+
+def clip_titles(*manifests: dict | None) -> dict[str, str]:
+    """Clip id → title from the manifests given (the first that knows an id wins)."""
+    titles: dict[str, str] = {}
+    for manifest in manifests:
+        for clip in (manifest or {}).get("clips", []) if isinstance(manifest, dict) else ():
+            if clip.get("id") is not None:
+                titles.setdefault(str(clip["id"]), clip_title(clip))
+    return titles
+
+
+def air_seconds(broadcast: Broadcast, clips: list[dict]) -> float | None:
+    """How long one round of the broadcast is on air: its clips × repeat, with the gaps between them
+    (the chime is inside each clip); None when no clip says how long it is."""
+    durations = [float(c.get("duration_s") or 0) for c in clips]
+    if not clips or not any(durations):
+        return None
+    played = len(clips) * broadcast.repeat
+    return sum(durations) * broadcast.repeat + broadcast.gap_s * (played - 1)
+
+
+def round_room(broadcast: Broadcast, wall: time) -> tuple[float, time | None] | None:
+    """How long the round at `wall` has before the broadcast's next round is due, in seconds, and that next
+    time for `at` times (None for a loop, whose room is `every`); None for other timings and a single time."""
+    if broadcast.start is not None and broadcast.every_s:
+        return float(broadcast.every_s), None
+    times = sorted(set(broadcast.at))
+    if len(times) < 2:
+        return None
+    later = [t for t in times if t > wall]
+    following = later[0] if later else times[0]
+    seconds = _seconds(following) - _seconds(wall)
+    return float(seconds if seconds > 0 else seconds + 86400), following
+
+
+def quiet_times(broadcast: Broadcast, quiet: QuietHours | None) -> list[time]:
+    """The broadcast's times of day that fall in the quiet hours (they are skipped), earliest first."""
+    if quiet is None:
+        return []
+    monday = date(2024, 1, 1)                      # any week: a cron line is looked at over seven days
+    last = monday + timedelta(days=6 if broadcast.cron is not None else 0)
+    walls = {wall.time() for _, wall in _wall_times(broadcast, monday, last)} if broadcast.once is None \
+        else {broadcast.once.time()}
+    return sorted(t for t in walls if _quiet(t, quiet))
+
+
+def _seconds(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def clock(t: time) -> str:
+    return t.strftime("%H:%M:%S" if t.second else "%H:%M")
+
+
+ZH_DAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+EN_DAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+DAY_SET_WORDS = {"daily": ("每天", "daily"), "workdays": ("工作日", "workdays"), "weekends": ("周末", "weekends")}
+_CRON_DAYS = {name: n for n, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+
+
+def duration_words(seconds: float) -> tuple[str, str]:
+    """3725 → ("1 小时 2 分 5 秒", "1 h 2 min 5 s")."""
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    zh = [f"{hours} 小时"] * bool(hours) + [f"{minutes} 分"] * bool(minutes) + [f"{secs} 秒"] * bool(secs or not whole)
+    en = [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes) + [f"{secs} s"] * bool(secs or not whole)
+    if minutes and not hours and not secs:
+        zh = [f"{minutes} 分钟"]
+    return " ".join(zh), " ".join(en)
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def weekday_words(days: list[int]) -> tuple[str, str]:
+    """Weekday numbers (0 = Monday) → ("每周一、周三", "Mondays and Wednesdays"); a run of three or more
+    reads as a range ("每周一至周五", "Mondays to Fridays")."""
+    days = sorted(set(days))
+    if len(days) == 7:
+        return "每天", "daily"
+    if len(days) >= 3 and days == list(range(days[0], days[-1] + 1)):
+        return f"每{ZH_DAYS[days[0]]}至{ZH_DAYS[days[-1]]}", f"{EN_DAYS[days[0]]} to {EN_DAYS[days[-1]]}"
+    return "每" + "、".join(ZH_DAYS[d] for d in days), _and([EN_DAYS[d] for d in days])
+
+
+def days_words(days: str | tuple[str, ...]) -> tuple[str, str]:
+    """A broadcast's `days` in words."""
+    if isinstance(days, str):
+        return DAY_SET_WORDS.get(days, (days, days))
+    return weekday_words([WEEKDAYS.index(d) for d in days if d in WEEKDAYS])
+
+
+def _cron_numbers(field: str, low: int, high: int, names: dict[str, int] | None = None) -> list[int] | None:
+    """A cron field of numbers, lists and ranges (no steps) → its values; None for anything else."""
+    values: list[int] = []
+    for part in field.lower().split(","):
+        ends = part.split("-")
+        if len(ends) > 2:
+            return None
+        try:
+            bounds = [names[e] if names and e in names else int(e) for e in ends]
+        except ValueError:
+            return None
+        if not all(low <= b <= high for b in bounds) or bounds[0] > bounds[-1]:
+            return None
+        values += range(bounds[0], bounds[-1] + 1)
+    return sorted(set(values))
+
+
+def cron_words(expression: str) -> tuple[str, str] | None:
+    """A common crontab line in words: `0 9 * * 1` → ("每周一 09:00", "Mondays 09:00"); a fixed minute and
+    hour(s), with weekdays and/or days of the month. None for anything else (show the line itself)."""
+    fields = expression.split()
+    if len(fields) != 5 or fields[3] != "*":
+        return None
+    minute, hour, dom, _, dow = fields
+    minutes, hours = _cron_numbers(minute, 0, 59), _cron_numbers(hour, 0, 23)
+    if not minutes or not hours or len(minutes) != 1:
+        return None
+    times = [f"{h:02d}:{minutes[0]:02d}" for h in hours]
+    day_part: list[tuple[str, str]] = []
+    if dom != "*":
+        numbers = _cron_numbers(dom, 1, 31)
+        if not numbers:
+            return None
+        day_part.append(("每月 " + "、".join(f"{n} 日" for n in numbers),
+                         "on the " + _and([_ordinal(n) for n in numbers]) + " of each month"))
+    if dow != "*":
+        numbers = _cron_numbers(dow, 0, 7, _CRON_DAYS)
+        if not numbers:
+            return None
+        day_part.append(weekday_words([(n - 1) % 7 for n in numbers]))      # cron: 0 and 7 are Sunday
+    if not day_part:
+        day_part.append(("每天", "daily"))
+    zh = "和".join(z for z, _ in day_part) + " " + "、".join(times)
+    en = " and ".join(e for _, e in day_part) + " " + ", ".join(times)
+    return zh, en
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def timing_words(broadcast: Broadcast) -> tuple[str, str]:
+    """When a broadcast plays, in plain words: ("工作日 08:00、12:00", "workdays 08:00, 12:00")."""
+    b = broadcast
+    day_zh, day_en = days_words(b.days)
+    if b.once is not None:
+        return f"仅一次：{b.once:%Y-%m-%d} {clock(b.once.time())}", f"once: {b.once:%Y-%m-%d} {clock(b.once.time())}"
+    if b.at:
+        times = [clock(t) for t in sorted(b.at)]
+        return f"{day_zh} {'、'.join(times)}", f"{day_en} {', '.join(times)}"
+    if b.start is not None:
+        every_zh, every_en = duration_words(b.every_s or 0)
+        span = f"{clock(b.start)}–{clock(b.until)}"
+        return f"{day_zh} {span}，每 {every_zh}一次", f"{day_en} {span}, every {every_en}"
+    if b.cron is not None:
+        words = cron_words(b.cron) or (f"按 cron 表达式 {b.cron}", f"cron {b.cron}")
+        if b.days == "daily":
+            return words
+        return f"{words[0]}（仅限{day_zh.removeprefix('每')}）", f"{words[1]} ({day_en} only)"
+    return "", ""

@@ -24,9 +24,10 @@ from fastapi.responses import RedirectResponse
 
 from announcer.build import effects
 from announcer.core.config import CHIME_PRESETS, Config, parse_config
-from announcer.core.errors import AnnouncerError, ConfigError
+from announcer.core.errors import AnnouncerError, ConfigError, shorten
 from announcer.core.library import Library, atomic_write
-from announcer.core.plan import plan, planned_clips, skip_reason, station_zone
+from announcer.core.plan import (air_seconds, clip_title, clip_titles, clock, duration_words, plan, quiet_times,
+                                 round_room, select_clips, skip_reason, station_zone, timing_words)
 from announcer.core.textfile import SETTINGS_ROLE, read_text
 from announcer.core.tomlpos import TomlLines
 from announcer.web.security import is_loopback
@@ -38,7 +39,7 @@ _saving = threading.Lock()        # the hash check and the write, one save at a 
 ABSENT = "absent"                 # the hash of a schedule file that does not exist yet
 MAX_TEXT = 1_000_000              # characters; a schedule is a few kilobytes
 MAX_CHIME = 20_000_000            # bytes; a chime is a few seconds of sound
-ADD_FIELD = re.compile(r"broadcast\[\d+\]\.(name|at|days)\b")   # a problem of the added block, by its field
+ADD_FIELD = re.compile(r"broadcast\[\d+\]\.(name|at|days|clips)\b")   # a problem of the added block, by its field
 WEEKDAYS = {"zh": "周一 周二 周三 周四 周五 周六 周日".split(), "en": "Mon Tue Wed Thu Fri Sat Sun".split()}
 DAY_SETS = {"daily": ("每天", "daily"), "workdays": ("工作日", "workdays"), "weekends": ("周末", "weekends")}
 
@@ -94,44 +95,147 @@ def _file_state(request: Request, site: Site) -> dict:
 
 
 def _plan_rows(request: Request, site: Site, config: Config) -> tuple[list[dict], str]:
-    """Every occurrence today and tomorrow in the station's zone, for the table."""
+    """Every occurrence today and tomorrow in the station's zone, for the table, each with what stands in its way."""
     zone = station_zone(config.station)
     now = site.now().astimezone(zone)
     today = now.date()
     start = datetime.combine(today, time(), tzinfo=zone)
     end = datetime.combine(today + timedelta(days=2), time(), tzinfo=zone)
-    library, manifests = Library(site.out), {}
+    manifests = _Manifests(site)
     lang = lang_of(request)
-
-    def manifest(day: date):
-        if day not in manifests:
-            try:
-                manifests[day] = library.manifest(day)
-            except AnnouncerError as error:
-                manifests[day] = error
-        return manifests[day]
+    known = clip_titles(manifests.get(today) if isinstance(manifests.get(today), dict) else None)
 
     rows = []
     for occurrence in plan(config, start, end):
         broadcast, moment = occurrence.broadcast, occurrence.time
-        found = manifest(moment.date())
+        found = manifests.get(moment.date())
         built = isinstance(found, dict)
+        warning = None
         if isinstance(found, AnnouncerError):
             clips = found.message(lang)
         elif found is None:
-            chosen = ", ".join(_t(request, "全部", "all") if c == "all" else c for c in broadcast.clips)
+            chosen = ", ".join(_t(request, "全部", "all") if c == "all" else known.get(c, c) for c in broadcast.clips)
             clips = chosen + _t(request, "（当天还没有生成）", " (not built yet)")
         else:
-            clips = ", ".join(planned_clips(broadcast, found)) or _t(request, "没有符合的片段", "no matching clips")
+            chosen = select_clips(broadcast, found)
+            clips = _t(request, "、", ", ").join(clip_title(c) for c in chosen) or "—"
+            if not chosen:
+                warning = _no_clips(request, broadcast, found)
+            elif occurrence.skipped is None:
+                warning = _too_long(request, broadcast, chosen, moment.time())
         rows.append({
             "day": moment.date(), "today": moment.date() == today,
             "day_label": f"{moment:%Y-%m-%d} {WEEKDAYS[lang][moment.weekday()]}",
             "time": moment.strftime("%H:%M:%S" if moment.second else "%H:%M"),
             "name": broadcast.name, "clips": clips, "built": built, "repeat": broadcast.repeat,
             "skipped": occurrence.skipped, "reason": skip_reason_in(request, occurrence.skipped),
-            "past": moment < now, "at": moment,
+            "skip_help": _skip_help(request, occurrence.skipped, config),
+            "warning": warning, "past": moment < now, "at": moment,
         })
     return _collapsed(request, rows), zone.key
+
+
+class _Manifests:
+    """The days' manifests, each read once: a dict, None (not built) or the error reading it."""
+
+    def __init__(self, site: Site):
+        self.library, self.found = Library(site.out), {}
+
+    def get(self, day: date):
+        if day not in self.found:
+            try:
+                self.found[day] = self.library.manifest(day)
+            except AnnouncerError as error:
+                self.found[day] = error
+        return self.found[day]
+
+
+def _no_clips(request: Request, broadcast, manifest: dict) -> dict:
+    """A broadcast that matches no clip of its day plays nothing: say so, and what to write instead."""
+    wanted = ", ".join(broadcast.clips)
+    there = [f"{clip_title(c)}（{c.get('id')}）" for c in manifest.get("clips", [])[:5]]
+    there_en = [f"{clip_title(c)} ({c.get('id')})" for c in manifest.get("clips", [])[:5]]
+    more = len(manifest.get("clips", [])) > 5
+    zh = (f"它的 clips 要的是 {wanted}，当天的片段里没有这个编号或标签。请在下面的设置里把 clips 改成 \"all\"，"
+          "或改成当天片段的编号" + (f"（当天有：{'、'.join(there)}{'等' if more else ''}）。" if there else "。"))
+    en = (f"Its clips ask for {wanted}, and no clip that day has that id or tag. In the settings below, change "
+          "clips to \"all\" or to ids of that day's clips" + (f" (there are: {', '.join(there_en)}"
+                                                                  f"{', …' if more else ''})." if there else "."))
+    return {"code": "no-clips", "help": _t(request, zh, en),
+            "text": _t(request, "不会播放：当天没有符合的片段", "plays nothing: no clip that day matches")}
+
+
+def _too_long(request: Request, broadcast, clips: list[dict], wall: time) -> dict | None:
+    """A round that is still on air when the broadcast's next round is due."""
+    seconds, room = air_seconds(broadcast, clips), round_room(broadcast, wall)
+    if seconds is None or room is None or seconds <= room[0]:
+        return None
+    length, over, gap = duration_words(seconds), duration_words(seconds - room[0]), duration_words(room[0])
+    if room[1] is None:
+        zh = (f"一轮要播约 {length[0]}，比间隔（每 {gap[0]}）长 {over[0]}：下一轮到时，这一轮还没播完，只能等它播完。"
+              "请把 every 改长，或减少片段、repeat 或 gap。")
+        en = (f"A round is on air for about {length[1]}, {over[1]} longer than the interval (every {gap[1]}): when "
+              "the next round is due this one has not ended, so it has to wait. Make every longer, or play fewer "
+              "clips, or lower repeat or gap.")
+    else:
+        nxt = clock(room[1])
+        zh = (f"一轮要播约 {length[0]}，比到下一次 {nxt} 的 {gap[0]} 长 {over[0]}：{nxt} 那次只能等这一轮播完。"
+              "请把 at 里的时间错开，或减少片段、repeat 或 gap。")
+        en = (f"A round is on air for about {length[1]}, {over[1]} longer than the {gap[1]} until the next one at "
+              f"{nxt}: that one has to wait for this one to end. Space the times in at further apart, or play "
+              "fewer clips, or lower repeat or gap.")
+    return {"code": "too-long", "help": _t(request, zh, en),
+            "text": _t(request, f"播放，但一轮太长（多 {over[0]}）", f"plays, but a round is too long (by {over[1]})")}
+
+
+def _skip_help(request: Request, code: str | None, config: Config) -> str:
+    """What a skipped occurrence means, and what to do about it."""
+    if code == "quiet-hours" and config.station.quiet_hours is not None:
+        quiet = config.station.quiet_hours
+        span = f"{clock(quiet.start)}–{clock(quiet.end)}"
+        return _t(request, f"（{span}）这次不会播放。要让它播放，请把时间移出静音时段，"
+                           "或修改 [station] 里的 quiet_hours。",
+                  f" ({span}): it will not play. To play it, move it out of the quiet hours, or change quiet_hours "
+                  "in [station].")
+    if code == "holiday":
+        return _t(request, "：这天不会播放。要在这天播放，请修改 [station] 里的 holidays 或 country。",
+                  ": it will not play that day. To play it, change holidays or country in [station].")
+    return ""
+
+
+def _broadcast_warnings(request: Request, config: Config, now: datetime, rows: list[dict]) -> list[dict]:
+    """What keeps a broadcast from playing as the staff expect, once per broadcast, for the top of the plan."""
+    warnings = []
+    local = now.replace(tzinfo=None)
+    for b in config.broadcasts:
+        if b.once is not None and b.once < local:
+            warnings.append({"code": "date-passed", "broadcast": b.name, "text": _t(
+                request,
+                f"「{b.name}」只播一次，时间 {b.once:%Y-%m-%d} {clock(b.once.time())} 已经过了，不会再播放。"
+                "不需要了可以在下面的设置里删掉这一段；要再播一次，请改 date。",
+                f"“{b.name}” plays once, at {b.once:%Y-%m-%d} {clock(b.once.time())}, and that time has passed: it "
+                "will not play again. Delete it in the settings below if it is no longer needed, or change its date "
+                "to play it again.")})
+        quiet = quiet_times(b, config.station.quiet_hours)
+        if quiet:
+            q = config.station.quiet_hours
+            span = f"{clock(q.start)}–{clock(q.end)}"
+            shown = [clock(t) for t in quiet[:5]] + ["…"] * (len(quiet) > 5)
+            warnings.append({"code": "quiet-hours", "broadcast": b.name, "text": _t(
+                request,
+                f"「{b.name}」的 {'、'.join(shown)} 在静音时段（{span}）内，会被跳过，不会播放。"
+                "要让它播放，请把时间移出静音时段，或修改 [station] 里的 quiet_hours。",
+                f"“{b.name}” at {', '.join(shown)} falls in the quiet hours ({span}), so it is skipped and will not "
+                "play. To play it, move it out of the quiet hours, or change quiet_hours in [station].")})
+        for code in ("no-clips", "too-long"):
+            row = next((r for r in rows if r["name"] == b.name and r["warning"] and r["warning"]["code"] == code),
+                       None)
+            if row is not None:
+                when = _t(request, "今天", "today") if row["today"] else _t(request, "明天", "tomorrow")
+                warnings.append({"code": code, "broadcast": b.name, "text": _t(
+                    request, f"「{b.name}」（{when} {row['time']}）{row['warning']['text']}。{row['warning']['help']}",
+                    f"“{b.name}” ({when} at {row['time']}) {row['warning']['text']}. {row['warning']['help']}")})
+    return warnings
 
 
 RUN_ROWS = 4          # this many occurrences of a broadcast in a row, evenly spaced, show as one row
@@ -141,7 +245,7 @@ PAGE_ROWS = 200       # plan rows a page
 def _collapsed(request: Request, rows: list[dict]) -> list[dict]:
     """Runs of one broadcast at a steady interval with the same status as one row: "every 10 s, 14:00–15:59:50,
     720 times" (a broadcast every 10 s made a 5 MB page)."""
-    same = ("day", "name", "clips", "built", "repeat", "skipped", "reason", "past")
+    same = ("day", "name", "clips", "built", "repeat", "skipped", "reason", "warning", "past")
     runs: list[list[dict]] = []
     for row in rows:
         run = runs[-1] if runs else None
@@ -173,32 +277,8 @@ def skip_reason_in(request: Request, code: str | None) -> str:
 
 
 def _timing(request: Request, b) -> str:
-    """When a broadcast plays, in a few words."""
-    def clock(t: time) -> str:
-        return t.strftime("%H:%M:%S" if t.second else "%H:%M")
-
-    if b.at:
-        when = ", ".join(clock(t) for t in sorted(b.at))
-    elif b.start is not None:
-        minutes = b.every_s / 60
-        every = f"{minutes:g} " + _t(request, "分钟", "min") if b.every_s % 60 == 0 else f"{b.every_s:g} s"
-        when = _t(request, f"{clock(b.start)}–{clock(b.until)} 每 {every}",
-                  f"{clock(b.start)}–{clock(b.until)} every {every}")
-    elif b.cron is not None:
-        when = f"cron {b.cron}"
-    elif b.once is not None:
-        when = _t(request, f"仅一次 {b.once:%Y-%m-%d %H:%M}", f"once, {b.once:%Y-%m-%d %H:%M}")
-    else:
-        when = ""
-    if b.once is not None or (b.cron is not None and b.days == "daily"):
-        return when
-    if isinstance(b.days, str):
-        days = _t(request, *DAY_SETS.get(b.days, (b.days, b.days)))
-    else:
-        from announcer.core.config import WEEKDAYS as CODES
-
-        days = " ".join(WEEKDAYS[lang_of(request)][CODES.index(d)] for d in b.days)
-    return f"{when} · {days}"
+    """When a broadcast plays, in a few plain words."""
+    return _t(request, *timing_words(b))
 
 
 def _page(request: Request, site: Site, state: dict, *, status: int = 200, text: str | None = None,
@@ -207,11 +287,16 @@ def _page(request: Request, site: Site, state: dict, *, status: int = 200, text:
     """The schedule page. The plan comes from the file on disk; the editor may hold a submitted text."""
     config = state["config"]
     rows, zone = _plan_rows(request, site, config) if config is not None else ([], "")
+    now = site.now().astimezone(station_zone(config.station)) if config is not None else site.now()
+    warnings = _broadcast_warnings(request, config, now, rows) if config is not None else []
     pages = max(1, -(-len(rows) // PAGE_ROWS))
     page = min(max(1, page), pages)
     rows = rows[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
+    today_clips = _today_clips(site, now.date())
+    titles = {c["id"]: c["title"] for c in today_clips}
     broadcasts = [{"name": b.name, "timing": _timing(request, b),
-                   "clips": ", ".join(_t(request, "全部", "all") if c == "all" else c for c in b.clips)}
+                   "clips": _t(request, "、", ", ").join(_t(request, "全部", "all") if c == "all" else titles.get(c, c)
+                                                       for c in b.clips)}
                   for b in (config.broadcasts if config is not None else ())]
     shown = state["text"] if text is None else text
     errors = state["problems"] if errors is None else errors
@@ -224,7 +309,19 @@ def _page(request: Request, site: Site, state: dict, *, status: int = 200, text:
                   file_problems=state["problems"], path=state["path"], exists=state["exists"],
                   text=shown, digest=state["digest"] if digest is None else digest, errors=errors,
                   lines=shown.split("\n"), marks=marks, mine=mine, add=add or {},
-                  field_errors=_field_errors(errors, add or {}), today=site.now().date())
+                  field_errors=_field_errors(errors, add or {}), today=now.date(), warnings=warnings,
+                  today_clips=today_clips, station_name=config.station.name if config is not None else "",
+                  plan_days=(now.date(), now.date() + timedelta(days=1)))
+
+
+def _today_clips(site: Site, today: date) -> list[dict]:
+    """Today's clips as {id, title}, in broadcast order, for picking clips by title; [] when not built."""
+    try:
+        manifest = Library(site.out).manifest(today)
+    except AnnouncerError:
+        return []
+    return [{"id": str(c["id"]), "title": clip_title(c)} for c in (manifest or {}).get("clips", [])
+            if c.get("id") is not None]
 
 
 def _field_errors(errors: list[Problem], add: dict) -> dict[str, list[str]]:
@@ -233,7 +330,7 @@ def _field_errors(errors: list[Problem], add: dict) -> dict[str, list[str]]:
     for problem in errors:
         found = ADD_FIELD.match(problem.key) if add.get("line") and (problem.line or 0) >= add["line"] else None
         field = found[1] if found else problem.key if problem.line is None else None
-        if field in ("name", "at", "days"):
+        if field in ("name", "at", "days", "clips"):
             fields.setdefault(field, []).append(problem.text)
     return fields
 
@@ -259,10 +356,12 @@ def save_schedule(request: Request, text: str = Form(""), loaded: str = Form("")
 
 @router.post("/schedule/add")
 def add_broadcast(request: Request, text: str = Form(""), loaded: str = Form(""), new_name: str = Form(""),
-                  new_at: str = Form(""), new_days: str = Form("daily")):
-    """Append a [[broadcast]] block to the editor's text, then check and save it like any edit."""
+                  new_at: str = Form(""), new_days: str = Form("daily"), new_clips: list[str] = Form([])):
+    """Append a [[broadcast]] block to the editor's text, then check and save it like any edit. Its clips are
+    picked by title from today's list (their ids are written); none picked, or "all", plays all of them."""
     site: Site = request.app.state.site
-    add = {"name": new_name, "at": new_at, "days": new_days}
+    chosen = [c for c in dict.fromkeys(c.strip() for c in new_clips) if c]
+    add = {"name": new_name, "at": new_at, "days": new_days, "clips": chosen}
     name = new_name.strip()
     times = [t for t in re.split(r"[\s,，、;；]+", new_at.strip()) if t]
     missing = []
@@ -274,11 +373,24 @@ def add_broadcast(request: Request, text: str = Form(""), loaded: str = Form("")
     if new_days not in DAY_SETS:
         missing.append(Problem(None, "days", _t(request, "请选择每天、工作日或周末。",
                                                "choose daily, workdays or weekends")))
+    state = _file_state(request, site)
+    if chosen and "all" not in chosen:
+        config = state["config"]
+        today = site.now().astimezone(station_zone(config.station)).date() if config is not None else site.today()
+        unknown = [c for c in chosen if c not in {clip["id"] for clip in _today_clips(site, today)}]
+        if unknown:
+            shown = shorten(", ".join(unknown), 60)
+            missing.append(Problem(None, "clips", _t(
+                request, f"今天的片段里已经没有 {shown}（可能刚重新生成过）。请重新打开这一页再选。",
+                f"{shown} is no longer among today's clips (they may have just been rebuilt); open this page "
+                "again and choose once more")))
     text = _normalised(text)
     if missing:
-        return _page(request, site, _file_state(request, site), status=422, text=text, digest=loaded,
-                     errors=missing, add=add)
-    block = tomli_w.dumps({"broadcast": [{"name": name, "at": times, "days": new_days}]})
+        return _page(request, site, state, status=422, text=text, digest=loaded, errors=missing, add=add)
+    entry = {"name": name, "at": times, "days": new_days}
+    if chosen and "all" not in chosen:
+        entry["clips"] = chosen
+    block = tomli_w.dumps({"broadcast": [entry]})
     before = text.rstrip("\n") + ("\n\n" if text.strip() else "")
     add["line"] = before.count("\n") + 1          # where the new block starts, to put its problems by its fields
     return _save(request, before + block, loaded, "added", add=add)
