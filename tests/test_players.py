@@ -396,3 +396,53 @@ def test_the_names_settings_may_use_are_the_players_and_null():
     from announcer.core.config.choices import PLAYER_NAMES
 
     assert set(PLAYER_NAMES) == {*players.PLAYERS, "null"} and players.NAMES == PLAYER_NAMES
+
+
+# --- a player that ends too soon (ffplay exits 0 when it cannot open the sound device) ----------------
+
+@pytest.mark.parametrize("name", ["ffplay", "aplay"])
+def test_a_player_that_ends_at_once_on_a_long_clip_has_failed(fake_bin, tmp_path, name):
+    stand_in(fake_bin, name, "exit 0")
+    long_clip = tone(tmp_path / "01-long.wav", 440, 3.0)
+    playback = get_player(name).play(long_clip)
+    assert playback.wait(5) and not playback.ok
+    assert playback.problem.where == str(long_clip)           # the station names the clip
+    assert playback.problem.en.startswith("the player ran for only 0")
+    assert playback.problem.en.endswith("s of this 3 s clip: there may be no working audio output; "
+                                        "check the speaker and the sound card")
+
+
+def test_ending_too_soon_reads_in_chinese(fake_bin, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")
+    stand_in(fake_bin, "ffplay", "sleep 1; exit 0")
+    long_clip = tone(tmp_path / "01-long.wav", 440, 31.0)
+    playback = get_player("ffplay").play(long_clip)
+    assert playback.wait(10) and not playback.ok
+    assert playback.problem.zh == "播放器只响了 1 秒，这段有 31 秒：可能没有可用的音频输出。请检查喇叭/声卡。"
+
+
+def test_a_player_that_takes_about_the_clips_length_has_played(fake_bin, tmp_path):
+    stand_in(fake_bin, "aplay", "sleep 0.9; exit 0")
+    playback = get_player("aplay").play(tone(tmp_path / "01-second.wav", 440, 1.0))
+    assert playback.wait(5) and playback.ok and playback.error is None
+
+
+def test_an_mp3_is_judged_by_its_decoded_length(fake_bin, tmp_path):
+    stand_in(fake_bin, "aplay", "exit 0")
+    playback = get_player("aplay", cache=tmp_path / "cache").play(tone(tmp_path / "01-long.mp3", 440, 2.0))
+    assert playback.wait(5) and not playback.ok and "of this 2 s clip" in playback.error
+
+
+def test_a_stopped_player_is_stopped_not_ended_too_soon(fake_bin, tmp_path):
+    stand_in(fake_bin, "aplay", "exec sleep 30")
+    playback = get_player("aplay").play(tone(tmp_path / "01-long.wav", 440, 3.0))
+    assert playback.wait(0.1) is False
+    playback.stop()
+    assert not playback.ok and playback.error == "stopped before the end"
+
+
+def test_ended_early_judges_only_clips_of_a_second_or_more():
+    assert players.ended_early(0.1, None) is None and players.ended_early(0.1, 0.9) is None
+    assert players.ended_early(0.8, 1.0) is None and players.ended_early(25, 31) is None
+    assert players.ended_early(0.79, 1.0).en.startswith("the player ran for only 0.8 s of this 1 s clip")
+    assert players.ended_early(24, 31) is not None

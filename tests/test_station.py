@@ -1029,3 +1029,35 @@ def test_run_web_says_once_that_the_page_stopped_and_the_station_plays_on(tmp_pa
     assert page.started and page.stops >= 1 and page.looked >= 2
     assert err.count("the web page stopped unexpectedly; the station keeps playing on schedule.") == 1
     assert err.index("stopped unexpectedly") < err.index("stopping...") < err.index("station stopped")
+
+
+def test_a_player_that_ends_long_before_the_clip_is_recorded_failed_with_the_reason(tmp_path, out, monkeypatch):
+    """ffplay exits 0 when it cannot open the sound device: a by-hand play that ran 0 s of a 2 s clip did not
+    play. The real player (a stand-in program that exits at once), the real queue, the play log."""
+    import wave
+
+    from announcer.station import players
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ffplay").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "ffplay").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    source = tmp_path / "src"
+    source.mkdir()
+    with wave.open(str(source / "01-a.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(b"\0\0" * 16000)                              # 2 s
+    Library(out).publish(DAY, [("01-a.wav", source / "01-a.wav")],
+                         {"date": DAY.isoformat(), "clips": [{"id": "a", "title": "停水", "file": "01-a.wav",
+                                                              "duration_s": 2.0}]})
+    d = Daemon(config(broadcast()), out, clock=FakeClock(at(10)),
+               get_player=lambda name, device: players.Player("ffplay", cache=tmp_path / "cache"))
+    d.start()
+    d.play_clips(DAY, ("a",))
+    played(d)
+    d.stop()
+    [record] = records(d)
+    assert record.result == "failed" and record.clips == ()
+    assert record.reason.startswith("01-a.wav: the player ran for only 0")
+    assert "of this 2 s clip: there may be no working audio output" in record.reason

@@ -252,3 +252,148 @@ def test_a_pages_own_message_is_shown_instead_of_a_flash_in_the_address(page):
     address = stopped.headers["location"] + "&saved=1"
     shown = html.unescape(page.get(address).text)
     assert "saved; the running station picks it up" in shown and "nothing is playing" not in shown
+
+
+# --- quiet hours, asking first, titles -------------------------------------------------------------------
+
+QUIET = '[station]\nlanguage = "en"\ntimezone = "Asia/Shanghai"\nquiet_hours = { from = "21:30", to = "07:00" }\n'
+
+
+def page_at(tmp_path, hour: int, minute: int = 0) -> TestClient:
+    config = tmp_path / "schedule.toml"
+    config.write_text(QUIET + '\n[[broadcast]]\nname = "morning"\nat = ["08:00"]\n', encoding="utf-8")
+    controls = FakeControls()
+    site = Site(config, tmp_path / "out", controls=controls,
+                clock=lambda: datetime(2026, 11, 30, hour, minute, tzinfo=ZoneInfo("Asia/Shanghai")))
+    client = TestClient(create_app(site), base_url="http://127.0.0.1:8080")
+    client.cookies.set("lang", "en")
+    client.controls = controls
+    client.csrf = csrf(client)
+    return client
+
+
+def publish(out, clips=(("a", "停水通知"), ("b", "停电通知")), day: date = date(2026, 11, 30)) -> None:
+    from announcer.core.library import Library
+
+    source = out.parent / "src"
+    source.mkdir(parents=True, exist_ok=True)
+    files = []
+    for clip_id, _ in clips:
+        (source / f"{clip_id}.wav").write_bytes(b"RIFF")
+        files.append((f"{clip_id}.wav", source / f"{clip_id}.wav"))
+    Library(out).publish(day, files, {"date": day.isoformat(), "clips": [
+        {"id": clip_id, "title": title, "file": f"{clip_id}.wav", "duration_s": 1.0} for clip_id, title in clips]})
+
+
+QUIET_SAID = ("it is quiet hours (21:30–07:00), so nothing was played: the loudspeaker would disturb residents. "
+              "To play anyway, press Play again and confirm")
+
+
+def test_in_quiet_hours_a_form_play_is_refused_until_confirmed(tmp_path):
+    page = page_at(tmp_path, 23, 15)
+    answer = page.post("/play", data={"csrf": page.csrf, "broadcast": "morning", "back": "/schedule"},
+                       follow_redirects=False)
+    assert answer.status_code == 303 and urlsplit(answer.headers["location"]).path == "/schedule"
+    assert flash(answer) == (QUIET_SAID, "warn")
+    assert page.controls.calls == []
+    answer = page.post("/play", data={"csrf": page.csrf, "broadcast": "morning", "quiet_ok": "1"},
+                       follow_redirects=False)
+    assert answer.status_code == 303 and flash(answer) == ('playing "morning" now (2 clip(s))', "ok")
+    assert page.controls.calls == [("broadcast", "morning")]
+
+
+def test_in_quiet_hours_a_json_play_is_refused_until_confirmed(tmp_path):
+    page = page_at(tmp_path, 6, 59)
+    headers = {"x-csrf-token": page.csrf, "accept": "application/json"}
+    answer = page.post("/play", json={"date": "2026-11-30", "clips": ["a"]}, headers=headers)
+    assert answer.status_code == 409
+    assert answer.json() == {"ok": False, "quiet": True, "message": QUIET_SAID, "errors": [QUIET_SAID]}
+    assert page.post("/play", json={"date": "2026-11-30", "clips": ["a"], "quiet_ok": False},
+                     headers=headers).status_code == 409
+    assert page.controls.calls == []
+    answer = page.post("/play", json={"date": "2026-11-30", "clips": ["a"], "quiet_ok": True}, headers=headers)
+    assert answer.status_code == 200 and answer.json()["ok"] is True
+    assert page.controls.calls == [("clips", date(2026, 11, 30), ["a"])]
+
+
+def test_the_quiet_refusal_reads_in_chinese(tmp_path):
+    page = page_at(tmp_path, 22)
+    page.cookies.set("lang", "zh")
+    answer = page.post("/play", json={"broadcast": "morning"}, headers={"x-csrf-token": page.csrf,
+                                                                       "accept": "application/json"})
+    assert answer.json()["message"] == ("现在是静音时段（21:30–07:00），没有播放：喇叭会打扰居民休息。"
+                                        "如果确实要播放，请再点一次“播放”，在确认框里点“确定”。")
+
+
+def test_outside_quiet_hours_nothing_more_is_asked_and_a_bad_date_still_comes_first(tmp_path):
+    page = page_at(tmp_path, 7, 0)                 # `to` is not in the quiet hours
+    answer = page.post("/play", data={"csrf": page.csrf, "broadcast": "morning"}, follow_redirects=False)
+    assert answer.status_code == 303 and page.controls.calls == [("broadcast", "morning")]
+    page = page_at(tmp_path, 23)
+    answer = page.post("/play", data={"csrf": page.csrf, "date": "2026-02-30", "clip": "a"})
+    assert answer.status_code == 400 and page.controls.calls == []
+
+
+def play_forms(text: str) -> list[dict]:
+    """Each play form of a page: its hidden fields and its button's data-confirm."""
+    forms = []
+    for form in re.findall(r'<form method="post" action="/play".*?</form>', text, re.S):
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+        confirm = re.search(r'data-confirm="([^"]*)"', form)
+        forms.append({"fields": fields, "confirm": html.unescape(confirm.group(1)) if confirm else None,
+                      "button": re.search(r'<button[^>]*class="([^"]*)"', form).group(1)})
+    return forms
+
+
+def test_the_today_page_asks_before_playing_on_the_loudspeaker(tmp_path):
+    page = page_at(tmp_path, 9)
+    publish(tmp_path / "out")
+    forms = play_forms(page.get("/?date=2026-11-30").text)
+    assert [f["button"] for f in forms] == ["play-clip quiet", "play-clip quiet"]
+    for form in forms:
+        assert form["confirm"] == "Play this on the loudspeaker now?"
+        assert set(form["fields"]) == {"csrf", "date", "clip"}
+    [schedule] = play_forms(page.get("/schedule").text)
+    assert schedule["confirm"] == "Play “morning” on the loudspeaker now?" and "quiet_ok" not in schedule["fields"]
+
+
+def test_a_page_rendered_in_quiet_hours_says_so_when_it_asks_and_then_plays(tmp_path):
+    page = page_at(tmp_path, 23, 30)
+    publish(tmp_path / "out")
+    text = page.get("/?date=2026-11-30", headers={"referer": "http://127.0.0.1:8080/"}).text
+    form = play_forms(text)[0]
+    assert form["confirm"] == ("Play this on the loudspeaker now?\n\nNote: it is quiet hours now (21:30–07:00); "
+                               "the loudspeaker will disturb residents. Play anyway?")
+    assert form["fields"]["quiet_ok"] == "1"
+    answer = page.post("/play", data=form["fields"], follow_redirects=False)     # after the confirm
+    assert answer.status_code == 303 and page.controls.calls == [("clips", date(2026, 11, 30), ["a"])]
+    page.cookies.set("lang", "zh")
+    [schedule] = play_forms(page.get("/schedule").text)
+    assert schedule["confirm"] == "现在就在喇叭上播放“morning”吗？\n\n注意：现在是静音时段（21:30–07:00），喇叭会打扰居民休息。仍然要播放吗？"
+
+
+def test_a_manual_play_names_the_clips_by_title(tmp_path):
+    page = page_at(tmp_path, 9)
+    publish(tmp_path / "out")
+    answer = page.post("/play", data={"csrf": page.csrf, "date": "2026-11-30", "clip": ["a", "b"]},
+                       follow_redirects=False)
+    assert flash(answer) == ('playing "停水通知, 停电通知" now', "ok")
+    headers = {"x-csrf-token": page.csrf, "accept": "application/json"}
+    assert page.post("/play", json={"date": "2026-11-30", "clips": ["a", "b"]},
+                     headers=headers).json()["message"] == 'playing "停水通知, 停电通知" now'
+
+
+def test_the_station_s_own_answer_names_the_clip_by_title(tmp_path):
+    """The real answer (announcer.station.daemon) through the page's own player."""
+    from announcer.station.by_hand import Controls
+
+    page = page_at(tmp_path, 9)
+    publish(tmp_path / "out")
+    page.app.state.site.controls = Controls(tmp_path / "out", page.app.state.site.config, player="null")
+    page.cookies.set("lang", "zh")
+    try:
+        answer = page.post("/play", data={"csrf": page.csrf, "date": "2026-11-30", "clip": "a"},
+                           follow_redirects=False)
+        assert flash(answer)[0] == "正在播放「停水通知」（1 段）。"
+    finally:
+        page.app.state.site.controls.close()

@@ -40,6 +40,8 @@ PLAYERS = {
 PACKAGES = {"paplay": "pulseaudio-utils", "pw-play": "pipewire-bin", "aplay": "alsa-utils", "ffplay": "ffmpeg"}
 NAMES = PLAYER_NAMES        # what schedule.toml may name: PLAYERS and "null"
 CACHE_DAYS = 7          # a decoded WAV not played for this long is removed
+EARLY = 0.8             # a player that ends by itself before this share of the clip has failed...
+EARLY_MIN_S = 1.0       # ...for clips at least this long
 
 
 class PlayerError(AnnouncerError):
@@ -86,13 +88,17 @@ class Playback:
 
 
 class _ProcessPlayback(Playback):
-    """A player program playing one file."""
+    """A player program playing one file. Given the file's length (`expected_s`), a player that ends by
+    itself well before it (ffplay exits 0 when it cannot open the sound device) has failed."""
 
-    def __init__(self, command: list[str], env: dict[str, str] | None, device: str | None):
+    def __init__(self, command: list[str], env: dict[str, str] | None, device: str | None,
+                 expected_s: float | None = None, clip: Path | None = None):
         super().__init__()
         self._program, self._device = command[0], device
+        self._expected_s, self._clip = expected_s, clip
         self._settled = False
         self._stderr = tempfile.TemporaryFile()
+        self._began = time.monotonic()
         try:
             # Its own session: a Ctrl-C in the terminal reaches only the station, which stops it itself.
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -133,11 +139,14 @@ class _ProcessPlayback(Playback):
                 return
             self._settled = True
             code = self._process.returncode
+            lasted = time.monotonic() - self._began      # at most a little late: never too short
             self._stderr.seek(0)
             lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
             self._stderr.close()
-        if code == 0 or self._stopped:
+        if self._stopped:
             self._finish()
+        elif code == 0:
+            self._finish(ended_early(lasted, self._expected_s, self._clip))
         elif code < 0:
             self._finish(_failed(self._program, _signal_name(-code), self._device))
         else:
@@ -207,7 +216,7 @@ class Player:
         env = None
         if self.device and self.name == "ffplay":       # SDL takes the device from the environment
             env = {**os.environ, "AUDIODEV": self.device}
-        return _ProcessPlayback(self.command(wav), env, self.device)
+        return _ProcessPlayback(self.command(wav), env, self.device, expected_s=_length(wav), clip=path)
 
     def prepare(self, path: Path, volume_db: float = 0.0) -> Path:
         """The WAV file that plays `path` at `volume_db`: `path` itself, or one decoded into the cache.
@@ -345,6 +354,29 @@ def _tidy(cache: Path, keep: Path) -> None:
                 entry.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def ended_early(lasted: float, expected_s: float | None, clip: Path | None = None) -> PlayerError | None:
+    """The failure of a player that ended by itself after `lasted` seconds, under EARLY of a clip
+    `expected_s` long; None when it took long enough (or the length is unknown or short)."""
+    if not expected_s or expected_s < EARLY_MIN_S or lasted >= EARLY * expected_s:
+        return None
+    heard, length = _said(lasted), _said(expected_s)
+    return PlayerError(f"播放器只响了 {heard} 秒，这段有 {length} 秒：可能没有可用的音频输出。请检查喇叭/声卡。",
+                       f"the player ran for only {heard} s of this {length} s clip: there may be no working "
+                       "audio output; check the speaker and the sound card", str(clip) if clip else None)
+
+
+def _said(seconds: float) -> str:
+    return f"{seconds:.1f}".rstrip("0").rstrip(".") if seconds < 10 else f"{seconds:.0f}"
+
+
+def _length(wav: Path) -> float | None:
+    """A WAV file's length in seconds from its header; None when it cannot be read."""
+    try:
+        return _seconds(wav)
+    except PlayerError:
+        return None
 
 
 def _seconds(wav: Path) -> float:

@@ -22,8 +22,10 @@ from starlette.concurrency import run_in_threadpool
 
 from announcer.core.control import StationClient
 from announcer.core.errors import AnnouncerError
+from announcer.core.library import Library
 from announcer.web.site import (Site, WebError, check_csrf, error_response, flash_signature, lang_of, page_of,
                                 parse_day, wants_json)
+from announcer.web.status import clip_title, in_quiet_hours, quiet_text
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -42,7 +44,8 @@ def controls_of(site: Site):
 
 @router.post("/play")
 async def play(request: Request):
-    """`broadcast` (a schedule name), or `date` and one or more `clip` ids of that day."""
+    """`broadcast` (a schedule name), or `date` and one or more `clip` ids of that day. In the station's quiet
+    hours only with `quiet_ok` (the page asked first); without it the answer says so and nothing plays."""
     fields = await _fields(request)
     site: Site = request.app.state.site
     broadcast = fields.get("broadcast")
@@ -50,11 +53,14 @@ async def play(request: Request):
     if bool(broadcast) == bool(clips):
         raise WebError("请选择要播放的广播，或者要播放的段落（二选一）。",
                        "choose a broadcast to play, or clips to play (one of the two)", status=400)
+    day = None if broadcast else parse_day(fields.get("date"), site)
+    quiet = _quiet_hours(site)
+    if quiet and not fields.get("quiet_ok"):
+        return await _quiet_refusal(request, quiet)
     controls = controls_of(site)
     if broadcast:
         return await _do(request, controls.play_broadcast, broadcast)
-    day = parse_day(fields.get("date"), site)
-    return await _do(request, controls.play_clips, day, clips)
+    return await _do(request, controls.play_clips, day, clips, said=lambda text: _with_titles(site, day, clips, text))
 
 
 @router.post("/stop")
@@ -77,8 +83,9 @@ async def status(request: Request):
                          "on_air": reply.data.get("on_air"), "waiting": reply.data.get("waiting", [])})
 
 
-async def _do(request: Request, action, *args):
-    """Carry out a Controls call (it may wait on the station's socket, so in a worker thread) and answer."""
+async def _do(request: Request, action, *args, said=None):
+    """Carry out a Controls call (it may wait on the station's socket, so in a worker thread) and answer;
+    `said` may reword the answer (clip titles for ids)."""
     lang = lang_of(request)
     try:
         reply = await run_in_threadpool(action, *args)
@@ -88,6 +95,8 @@ async def _do(request: Request, action, *args):
             return JSONResponse({"ok": False, "message": message, "errors": [message]}, status_code=400)
         return error_response(request, e, 400)
     message = reply.message(lang)
+    if said is not None:
+        message = said(message)
     if wants_json(request):
         return JSONResponse({"ok": True, "message": message})
     back = None
@@ -116,14 +125,67 @@ async def _fields(request: Request) -> dict:
         clips = [clips] if isinstance(clips, str) else clips
         if clips is not None and (not isinstance(clips, list) or not all(isinstance(c, str) for c in clips)):
             raise WebError("段落编号不对。", "the clip ids are not valid", status=400)
-        fields = {"broadcast": data.get("broadcast"), "date": data.get("date"), "clip": clips}
+        fields = {"broadcast": data.get("broadcast"), "date": data.get("date"), "clip": clips,
+                  "quiet_ok": _yes(data.get("quiet_ok"))}
         for key in ("broadcast", "date"):
             if fields[key] is not None and not isinstance(fields[key], str):
                 raise WebError(f"“{key}”不对。", f"\"{key}\" is not valid", status=400)
         return fields
     form = await request.form()
     return {"broadcast": _one(form.get("broadcast")), "date": _one(form.get("date")),
-            "clip": [c for c in form.getlist("clip") if isinstance(c, str) and c]}
+            "clip": [c for c in form.getlist("clip") if isinstance(c, str) and c],
+            "quiet_ok": _yes(form.get("quiet_ok"))}
+
+
+def _yes(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"))
+
+
+# --- quiet hours and titles ---------------------------------------------------------
+
+def _quiet_hours(site: Site) -> str | None:
+    """"21:30–07:00" when now is in the station's quiet hours, else None (also when the settings cannot be read:
+    the play itself then says what is wrong)."""
+    try:
+        config = site.config()
+        if config.station.quiet_hours is not None and in_quiet_hours(config, site.now()):
+            return quiet_text(config.station.quiet_hours)
+    except AnnouncerError:
+        pass
+    return None
+
+
+async def _quiet_refusal(request: Request, hours: str):
+    """Nothing played: it is quiet hours and the request did not confirm it (409). A form goes back to its page,
+    whose play buttons now ask about quiet hours."""
+    said = WebError(f"现在是静音时段（{hours}），没有播放：喇叭会打扰居民休息。如果确实要播放，请再点一次“播放”，"
+                    "在确认框里点“确定”。",
+                    f"it is quiet hours ({hours}), so nothing was played: the loudspeaker would disturb residents. "
+                    "To play anyway, press Play again and confirm", status=409)
+    message = said.message(lang_of(request))
+    if wants_json(request):
+        return JSONResponse({"ok": False, "quiet": True, "message": message, "errors": [message]}, status_code=409)
+    back = (await request.form()).get("back") if "form" in request.headers.get("content-type", "") else None
+    return RedirectResponse(back_with_flash(request, message, "warn", back if isinstance(back, str) else None),
+                            status_code=303)
+
+
+def _with_titles(site: Site, day, clip_ids: list[str], message: str) -> str:
+    """The answer with the clips' titles where it names their ids (“a, b” as the station says it)."""
+    try:
+        found = Library(site.out).day(day)
+    except AnnouncerError:
+        return message
+    if found is None:
+        return message
+    titles = [clip_title(c, found[1]) for c in clip_ids]
+    if titles == list(clip_ids):
+        return message
+    ids = ", ".join(clip_ids)
+    for quoted, joint in ((f"「{ids}」", "、"), (f"\"{ids}\"", ", ")):
+        if quoted in message:
+            return message.replace(quoted, quoted[0] + joint.join(titles) + quoted[-1], 1)
+    return message
 
 
 def _one(value) -> str | None:

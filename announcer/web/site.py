@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from announcer.core.config import Config, find_config, load_config
 from announcer.core.errors import AnnouncerError
-from announcer.web.security import (UNSAFE, Guard, is_loopback,
+from announcer.web import status as status_strip
+from announcer.web.security import (LOGIN_COOKIE, UNSAFE, Guard, is_loopback,
                                     load_secret)
 
 HERE = Path(__file__).parent
@@ -174,10 +175,25 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
     lang = lang_of(request)
     if not context.get("flash"):
         context.update(flash_of(request))
+    strip = _strip(request, site)
     context.update(request=request, lang=lang, csrf=request.state.csrf, site=site,
                    here=here(request, context.get("day")), T=lambda zh, en: en if lang == "en" else zh,
-                   station_running=_station_running(site))
+                   station_running=strip.running if strip else _station_running(site), status=strip,
+                   quiet_now=bool(strip and strip.quiet), quiet_hours=strip.quiet_hours if strip else "",
+                   air_time=lambda seconds: status_strip.air_time(seconds, lang),
+                   listen_choices=lambda day: status_strip.listen_choices(site, day))
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status)
+
+
+def _strip(request: Request, site: Site) -> status_strip.Strip | None:
+    """The status strip, for a logged-in staff member only (an error page may be shown before the login)."""
+    try:
+        if not site.guard.logged_in(getattr(request.state, "session", ""), request.cookies.get(LOGIN_COOKIE)):
+            return None
+        return status_strip.strip(site, lang_of(request))
+    except Exception:
+        log.exception("status strip")
+        return None
 
 
 def flash_of(request: Request) -> dict:
