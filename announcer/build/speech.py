@@ -24,13 +24,15 @@ import hashlib
 import re
 import statistics
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from announcer.build.bilingual import Note
 from announcer.build.engines.base import Engine, EngineMissing, SynthesisFailed, SynthesisOptions
 from announcer.build.speakable import PACE_UNIT_NAMES, PACE_UNITS, Run, Speakable
 from announcer.core.config import SpeechConfig
-from announcer.core.errors import SpeechError, shorten, tr
+from announcer.core.errors import SpeechError, shorten
 
 if TYPE_CHECKING:
     from pydub import AudioSegment
@@ -61,7 +63,7 @@ class Speech:
     pace_unit: str               # "syllables/s" (zh) or "words/min" (en)
     engine: str                  # e.g. "kokoro", "kokoro+piper", or "kokoro+espeak-ng" when the fallback made some pieces
     voice: str                   # voices used, comma-joined, e.g. "cmn-latn-pinyin,en-us"
-    warnings: tuple[str, ...]    # readable notes: recovery used, pace off target
+    warnings: tuple[str, ...]    # readable notes (bilingual.Note: both languages kept): recovery used, pace off
     recovered: int               # number of pieces that needed recovery
     fell_back: bool = False      # the fallback engine made some pieces in place of a language's engine
 
@@ -131,6 +133,16 @@ class _Job:
     strikes: int = 0                                       # main engine failures in a row
     main_broken: set[str] = field(default_factory=set)    # languages whose main engine gave up
     breaths: list[list[int]] = field(default_factory=list)  # sentences an engine may speak in one breath
+    sentence_of: list[int] = field(default_factory=list)    # run index → its sentence (0-based)
+    on_sentence: Callable[[int, int], None] | None = None   # (sentence reached, 1-based; sentences)
+    reached: int = 0
+
+    def reach(self, run: int) -> None:
+        """Say the sentence of `run` has started, once each further sentence (rounds go over them again)."""
+        sentence = self.sentence_of[run] + 1 if run < len(self.sentence_of) else 0
+        if self.on_sentence is not None and sentence > self.reached:
+            self.reached = sentence
+            self.on_sentence(sentence, self.sentence_of[-1] + 1)
 
 
 def _done(function, *args):
@@ -225,8 +237,18 @@ class Speaker:
 
     # -- a whole notice ------------------------------------------------------
 
-    def speak(self, speakable: Speakable, *, where: str | None = None) -> Speech:
-        """The notice as one recording; SpeechError when a piece cannot be made."""
+    def load(self, languages) -> None:
+        """Load the voices of `languages` now (an engine with a `load`), so that a build can say it waits
+        for them; otherwise they load at their first sentence."""
+        for engine in {id(e): e for e in map(self.engine_for, languages)}.values():
+            load = getattr(engine, "load", None)
+            if callable(load):
+                load()
+
+    def speak(self, speakable: Speakable, *, where: str | None = None,
+              on_sentence: Callable[[int, int], None] | None = None) -> Speech:
+        """The notice as one recording; SpeechError when a piece cannot be made. `on_sentence(n, of)` is
+        told when the n-th of its sentences is being spoken."""
         runs = speakable.runs()
         spoken = [i for i, run in enumerate(runs) if run.engine_text.strip()]
         if not spoken:
@@ -235,7 +257,10 @@ class Speaker:
                 "This notice has no text to speak. Check that the notice is not empty.",
                 where,
             )
-        job = _Job(where, breaths=_breaths(speakable, set(spoken)))
+        sentence_of = [n for n, sentence in enumerate(speakable.sentences)
+                       for clause in sentence.clauses for _ in clause.runs]
+        job = _Job(where, breaths=_breaths(speakable, set(spoken)), sentence_of=sentence_of,
+                   on_sentence=on_sentence)
         languages = list(dict.fromkeys(runs[i].language for i in spoken))
         pieces: dict[int, _Piece] = {}
         measured: dict[str, float] = {}
@@ -295,7 +320,10 @@ class Speaker:
         rounds = min(getattr(self.engine_for(language), "pace_rounds", MAX_PACE_ROUNDS), MAX_PACE_ROUNDS)
         for _round in range(1 + rounds):
             self._prefetch(runs, indexes, language, rates, job.breaths)
-            pieces = {i: self._piece(runs[i], i, rates, job) for i in indexes}
+            pieces = {}
+            for i in indexes:
+                job.reach(i)
+                pieces[i] = self._piece(runs[i], i, rates, job)
             self._drop_prefetched()
             self._recheck(runs, pieces, rates, job)
             seconds = sum(p.seconds for p in pieces.values())
@@ -315,7 +343,7 @@ class Speaker:
             unit = PACE_UNITS[language]
             zh_name, en_name = _LANGUAGE_NAMES.get(language, (language, language))
             got, want = in_pace_unit(language, pace), self.config.pace[language]
-            note = tr(
+            note = Note(
                 f"{zh_name}语速实测为 {got:.1f} {PACE_UNIT_NAMES[unit][0]}，目标是 {want:.1f}，语音引擎无法调到相差 10% 以内。"
                 "可以在 schedule.toml 里换一个语速。",
                 f"{en_name} pace is {got:.1f} {unit} against a target of {want:.1f}; the engine cannot get within 10%. "
@@ -600,7 +628,7 @@ class Speaker:
     @staticmethod
     def _note(run: Run, problem: _Problem, how: tuple[str, str]) -> str:
         text = shorten(run.text)
-        return tr(f"“{text}”：{problem.zh}，{how[0]}。", f'"{text}": {problem.en}; {how[1]}.')
+        return Note(f"“{text}”：{problem.zh}，{how[0]}。", f'"{text}": {problem.en}; {how[1]}.')
 
     def _failure(self, run: Run, problem: _Problem | None, where: str | None) -> SpeechError:
         text = shorten(run.text)
@@ -693,6 +721,6 @@ def open_speaker(config: SpeechConfig, *, draft: bool = False) -> Speaker:
             engines[language] = engine(name)
         except EngineMissing as error:
             engines[language] = fallback
-            missing[language] = tr(f"{error.zh}这次改用 {FALLBACK} 朗读。",
-                                   f"{error.en} Spoken with {FALLBACK} meanwhile.")
+            missing[language] = Note(f"{error.zh}这次改用 {FALLBACK} 朗读。",
+                                     f"{error.en} Spoken with {FALLBACK} meanwhile.")
     return Speaker(engines, config, fallback=fallback, missing=missing)
