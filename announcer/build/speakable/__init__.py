@@ -10,7 +10,8 @@ from __future__ import annotations
 from announcer.build.speakable.parts import (PACE_UNIT_NAMES, PACE_UNITS, Clause, Run, Sentence,
                                              Speakable)
 
-__all__ = ["PACE_UNITS", "PACE_UNIT_NAMES", "Clause", "Run", "Sentence", "Speakable", "make_speakable"]
+__all__ = ["PACE_UNITS", "PACE_UNIT_NAMES", "Clause", "Run", "Sentence", "Speakable", "clause_sources",
+           "make_speakable"]
 
 
 def make_speakable(text: str, language: str | None = None) -> Speakable:
@@ -31,6 +32,19 @@ def make_speakable(text: str, language: str | None = None) -> Speakable:
     default = language if language in PACE_UNITS else main_language(folded)
     found, spoken = sentences(normalise(folded, default))
     return Speakable(found, _overall_language(found, default), spoken)
+
+
+def clause_sources(text: str, language: str | None = None) -> list[str]:
+    """For each clause of make_speakable(text, language), in order, the notice's own words it was made from
+    ("12月8日", not the spoken 十二月八日): what a message quotes back to the person who wrote them."""
+    from announcer.build.speakable.normalise import normalise_spans
+    from announcer.build.speakable.script import fold_spans, main_language
+    from announcer.build.speakable.split import clause_spans
+
+    folded, spans = fold_spans(text)
+    default = language if language in PACE_UNITS else main_language(folded)
+    written, spans = normalise_spans(folded, default, spans)
+    return [text[spans[a][0]:spans[b - 1][1]].strip() if b > a else "" for a, b in clause_spans(written)]
 
 
 # A run this long is content of its own, not a borrowed word (WiFi, 服务台).

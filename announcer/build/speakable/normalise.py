@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Callable
 
 from announcer.build.speakable import en, zh
-from announcer.build.speakable.script import HAN, language_before, language_near, script_of
+from announcer.build.speakable.script import HAN, Spans, language_before, language_near, script_of, sub_spans
 
 Rule = tuple[re.Pattern, Callable[[re.Match, str], str]]
 
@@ -53,6 +53,13 @@ def normalise(text: str, default: str) -> str:
     for pattern, write in _rules():
         text = pattern.sub(lambda m, write=write: _apart(m, write(m, default)), text)
     return text
+
+
+def normalise_spans(text: str, default: str, spans: Spans) -> tuple[str, Spans]:
+    """normalise(text, default), carrying `spans` (where each character of `text` came from) along."""
+    for pattern, write in _rules():
+        text, spans = sub_spans(pattern, lambda m, write=write: _apart(m, write(m, default)), text, spans)
+    return text, spans
 
 
 def _apart(m: re.Match, words: str) -> str:

@@ -4,6 +4,7 @@ of what no listener can hear (control characters, zero-width marks, links).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -63,6 +64,69 @@ def fold(text: str) -> str:
             elif category not in _DROPPED_CATEGORIES:
                 kept.append(char)
     return _LINKS.sub(" ", "".join(kept))
+
+
+Spans = list[tuple[int, int]]     # for each character of a text made from another: where it came from
+
+
+def fold_spans(text: str) -> tuple[str, Spans]:
+    """fold(text), and where in `text` each of its characters came from (for quoting the notice's own
+    words, not the spoken form)."""
+    chars: list[str] = []
+    spans: Spans = []
+    pieces, start = [], 0     # (NFKC-folded piece, where it starts and ends in `text`)
+    for m in _KEEP_FULL_WIDTH.finditer(text):
+        pieces += [(text[i], i, i + 1) for i in range(start, m.start())]
+        whole = unicodedata.normalize("NFKC", m.group())
+        singles = [unicodedata.normalize("NFKC", c) for c in m.group()]
+        if "".join(singles) == whole:
+            pieces += [(single, m.start() + i, m.start() + i + 1) for i, single in enumerate(singles)]
+        else:
+            pieces.append((whole, m.start(), m.end()))
+        start = m.end()
+    pieces += [(text[i], i, i + 1) for i in range(start, len(text))]
+    for piece, a, b in pieces:
+        for char in piece:
+            if char in _LINE_BREAKS or char == "\r":
+                kept = "\n"
+            elif char == "\t":
+                kept = " "
+            else:
+                category = unicodedata.category(char)
+                kept = " " if category == "Cc" else "" if category in _DROPPED_CATEGORIES else char
+            if kept:
+                chars.append(kept)
+                spans.append((a, b))
+    return sub_spans(_LINKS, lambda m: " ", "".join(chars), spans)
+
+
+def sub_spans(pattern: re.Pattern, write, text: str, spans: Spans) -> tuple[str, Spans]:
+    """pattern.sub(write, text), carrying `spans` along: what a match writes comes from the whole match."""
+    matches = pattern.finditer(text)
+    first = next(matches, None)
+    if first is None:
+        return text, spans          # most rules find nothing: nothing to copy
+    out: list[str] = []
+    new: Spans = []
+    start = 0
+    for m in itertools.chain((first,), matches):
+        out.append(text[start:m.start()])
+        new += spans[start:m.start()]
+        words = write(m)
+        if words == m.group():
+            new += spans[m.start():m.end()]
+        elif words:
+            if m.end() > m.start():
+                whole = (spans[m.start()][0], spans[m.end() - 1][1])
+            else:
+                at = spans[m.start()][0] if m.start() < len(spans) else (spans[-1][1] if spans else 0)
+                whole = (at, at)
+            new += [whole] * len(words)
+        out.append(words)
+        start = m.end()
+    out.append(text[start:])
+    new += spans[start:]
+    return "".join(out), new
 
 
 def language_near(text: str, start: int, end: int, default: str, reach: int = 24) -> str:

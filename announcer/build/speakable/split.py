@@ -41,6 +41,25 @@ def sentences(text: str) -> tuple[tuple[Sentence, ...], str]:
     return tuple(found), "".join(readable)
 
 
+def clause_spans(text: str) -> list[tuple[int, int]]:
+    """Where in written-out `text` each clause of sentences(text) lies, in order (the pause after it left out)."""
+    found = []
+    for start, body in _pieces_at(text, _SENTENCE_END):
+        for offset, part in _pieces_at(body, _CLAUSE_END):
+            if _runs(part):
+                found.append((start + offset, start + offset + len(part)))
+    return found
+
+
+def _pieces_at(text: str, ends: re.Pattern) -> Iterator[tuple[int, str]]:
+    """(where it starts, piece) along `text`, as _pieces cuts it."""
+    start = 0
+    for m in ends.finditer(text):
+        yield start, text[start:m.start()]
+        start = m.end()
+    yield start, text[start:]
+
+
 def _gap(previous: str, end: str) -> str:
     """What separates two sentences in the readable text."""
     if previous[-1] in "。！？；":
