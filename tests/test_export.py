@@ -441,3 +441,19 @@ def test_ctrl_c_mid_export_takes_the_half_day_off_the_stick(day, stick, monkeypa
     with pytest.raises(KeyboardInterrupt):
         write_export(plan)
     assert list(stick.iterdir()) == []
+
+
+def test_the_export_numbers_files_in_the_order_set_by_hand(tmp_path, stick, sounds):
+    from announcer.build.order import move_clip
+
+    out = tmp_path / "out"
+    make_day(out, tmp_path, [("ting-shui", "01-ting-shui.mp3", sounds["mp3"]),
+                             ("keys", "02-keys.mp3", sounds["mp3"]),
+                             ("memo", "03-memo.wav", sounds["wav"])])
+    move_clip(DAY, out, "memo", -1)
+    move_clip(DAY, out, "memo", -1)
+    assert [c["file"] for c in Library(out).manifest(DAY)["clips"]] == ["01-memo.wav", "02-ting-shui.mp3",
+                                                                         "03-keys.mp3"]
+    written = write_export(plan_export(stick, DAY, out))
+    assert [p.name for p in written] == [ascii_name(1, "memo"), ascii_name(2, "ting-shui"), ascii_name(3, "keys")]
+    assert written[0].name.startswith("001-memo") and written[1].read_bytes() == sounds["mp3"]

@@ -222,3 +222,57 @@ def test_cli_import_of_a_non_audio_file_is_one_line_and_exit_1(tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert not (tmp_path / "out" / "2026-11-30").exists()
+
+
+def test_a_recordings_warnings_are_kept_in_both_languages(tmp_path, monkeypatch):
+    from announcer.build.day import clip_warnings
+
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")      # imported on a Chinese page, read later on an English one
+    fast = tmp_path / "fast.wav"
+    _run("espeak-ng", "-v", "en-us", "-s", "330", "-w", str(fast), TEXT)
+    result = import_recording(fast, DAY, tmp_path / "out", load_config(None), text=TEXT)
+    _, manifest = Library(tmp_path / "out").day(DAY)
+    (clip,) = manifest["clips"]
+    both = clip["warnings_by_language"]
+    assert clip["warnings"] == both["zh"] == result.clip["warnings"]
+    assert any(w.startswith("语速太快：") for w in both["zh"])
+    assert any(w.startswith("too fast:") and "words/min" in w for w in clip_warnings(clip, "en"))
+    assert len(both["en"]) == len(both["zh"])
+
+
+def test_a_retake_after_too_fast_replaces_the_recording_in_its_place(tmp_path):
+    """After a "too fast" warning, a slower take: one copy, the same id and place, the pace measured again."""
+    from announcer.build.order import ClipError, move_clip
+    from announcer.build.recording import delete_recording, last_undo, undo_recording
+
+    out, config = tmp_path / "out", load_config(None)
+    fast, slow = tmp_path / "fast.wav", tmp_path / "slow.wav"
+    _run("espeak-ng", "-v", "en-us", "-s", "330", "-w", str(fast), TEXT)
+    _run("espeak-ng", "-v", "en-us", "-s", "140", "-w", str(slow), TEXT)
+    build_day(read_notices([_notices(tmp_path)]), DAY, out, config, engine=FakeEngine())
+    first = import_recording(fast, DAY, out, config, title="Water", text=TEXT)
+    move_clip(DAY, out, first.clip["id"], -1)
+    assert any(w.startswith("too fast:") for w in first.clip["warnings"])
+    retake = import_recording(slow, DAY, out, config, replaces="water")
+    assert (retake.clip["id"], retake.clip["title"], retake.clip["text"], retake.number) == ("water", "Water", TEXT, 1)
+    assert retake.clip["speech_rate"]["value"] < first.clip["speech_rate"]["value"] - 50     # measured again
+    folder, manifest = Library(out).day(DAY)
+    assert [(c["id"], c["file"]) for c in manifest["clips"]] == [("water", "01-water.mp3"),
+                                                                 ("keys-found", "02-keys-found.mp3")]
+    assert manifest["order"] == "by-hand"
+    assert hashlib.sha256((folder / "01-water.mp3").read_bytes()).hexdigest() == retake.clip["sha256"]
+    assert last_undo(out, DAY)["action"] == "replace"
+    # A notice's clip cannot be replaced or deleted as a recording.
+    with pytest.raises(ClipError, match="not a recording"):
+        import_recording(slow, DAY, out, config, replaces="keys-found")
+    with pytest.raises(ClipError, match="not a recording"):
+        delete_recording(DAY, out, "keys-found")
+    # Delete, then undo: back in its place; nothing more to undo.
+    delete_recording(DAY, out, "water")
+    assert [c["id"] for c in Library(out).manifest(DAY)["clips"]] == ["keys-found"]
+    entry, number = undo_recording(DAY, out)
+    assert (entry["id"], number, entry["sha256"]) == ("water", 1, retake.clip["sha256"])
+    assert [c["file"] for c in Library(out).manifest(DAY)["clips"]] == ["01-water.mp3", "02-keys-found.mp3"]
+    assert last_undo(out, DAY) is None
+    with pytest.raises(ClipError, match="nothing to undo"):
+        undo_recording(DAY, out)

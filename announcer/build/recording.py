@@ -5,22 +5,33 @@ The recording is decoded (anything ffmpeg reads), trimmed, high-passed at
 rumble), gently gated, then mastered like a synthesized clip by
 `day.finish`: compression, chime, loudness target and true-peak ceiling,
 measured on the encoded file. The day is republished whole with its clips
-as they were plus this one at the end.
+as they were plus this one at the end, or with this one in the place of the
+recording it replaces (a new take: same id, same place).
+
+A recording deleted or replaced is kept in `<out>/.undo/recordings/<date>/`
+(its file, its manifest entry and its place) until the next delete or replace
+of that day, so the last one can be undone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 from announcer import __version__
+from announcer.build.bilingual import Note, by_language
+from announcer.build.order import ClipError, day_items, find_clip, no_day, numbered, publish_items
 from announcer.core.config import Config
-from announcer.core.errors import AudioError, tr
-from announcer.core.library import Library
+from announcer.core.errors import AudioError, LibraryError
+from announcer.core.library import Library, atomic_write, to_json
+from announcer.core.plan import clip_title
 
 RECORDING_HIGHPASS_HZ = 120.0   # at least this, whatever [audio] highpass says
 GATE_FRAME_S = 0.02
@@ -32,6 +43,8 @@ PAUSE_S = 0.25                  # quiet stretches this long are pauses, not spea
 SPEECH_UNDER_PEAK_DB = 30.0     # frames this far under the loud ones are not speech
 MIN_SPEECH_S = 0.3
 PACE_WARN_OFF = 0.10
+UNDO_DIR = Path(".undo") / "recordings"
+UNDO_FILE = "undo.json"
 
 
 @dataclass(frozen=True)
@@ -40,17 +53,29 @@ class Imported:
     folder: Path
     clip: dict          # the new manifest entry
     clips: int          # clips in the day now
+    number: int = 0     # its place in the day's order (1 is first)
 
 
 def import_recording(path: Path, day: date, out: Path, config: Config, *,
-                     title: str | None = None, text: str | None = None) -> Imported:
-    """Clean `path` and append it to `day` in the library at `out`; AudioError for unusable input."""
+                     title: str | None = None, text: str | None = None, replaces: str | None = None) -> Imported:
+    """Clean `path` and append it to `day` in the library at `out`; AudioError for unusable input.
+    With `replaces` (a recording's id) it is a new take: it takes that recording's id and place, its title
+    and text unless new ones are given, and the old take is kept for an undo."""
     from announcer.build import effects
     from announcer.build.day import chime_for, finish, loudness_warnings, unique_id
 
     path = Path(path)
     audio = config.audio
     where = str(path)
+    library = Library(out)
+    if replaces is not None:         # refused before the slow part; looked up again under the lock
+        current = library.day(day)
+        if current is None:
+            raise no_day(day)
+        items = day_items(current)
+        old = items[recording_index(items, day, replaces)][0]
+        title = title or old.get("title") or None
+        text = text or old.get("text") or None
     sound = effects.load_sound(path, audio.sample_rate)
     # High-pass first: hum and rumble would otherwise count as sound, and the trim would keep dead air.
     # Anything 30 dB under the loudest moment is room noise or the filter's edge, not speech.
@@ -67,7 +92,6 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
             "这段录音里听不出说话声。请重新录音，说话时靠近手机话筒。",
             "no speech can be heard in the recording; record it again, speaking close to the microphone", where)
 
-    library = Library(out)
     library.prepare()
     data, heard, lufs, peak = finish(voice, replace(audio, highpass_hz=0.0), chime=chime_for(audio), where=where)
 
@@ -96,9 +120,10 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
         "true_peak_dbtp": round(peak, 2),
         "speech_rate": rate,
         "sha256": hashlib.sha256(data).hexdigest(),
-        "warnings": warnings,
+        "warnings": [str(w) for w in warnings],
+        "warnings_by_language": by_language(warnings),
     }
-    made: list[tuple[dict, int]] = []   # the new entry and the day's clip count, once published
+    made: list[tuple[dict, int, int]] = []   # the new entry, the day's clip count and its place, once published
 
     with tempfile.TemporaryDirectory(dir=library.out, prefix=".import-") as tmp:
 
@@ -110,13 +135,149 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
             name = f"{len(existing) + 1:02d}-{clip_id}.{audio.format}"
             (Path(tmp) / name).write_bytes(data)
             entry = {"id": clip_id, "title": title or path.stem, "file": name, **details}
-            made.append((entry, len(existing) + 1))
+            made.append((entry, len(existing) + 1, len(existing) + 1))
             files = [(c["file"], folder / c["file"]) for c in existing] + [(name, Path(tmp) / name)]
             return files, {**manifest, "date": day.isoformat(), "announcer": __version__, "clips": [*existing, entry]}
 
-        published = library.update(day, append)
-    entry, count = made[-1]
-    return Imported(day, published, entry, count)
+        def new_take(current):
+            """The day as it is now with this take in the place of the recording it replaces."""
+            if current is None:
+                raise no_day(day)
+            items = day_items(current)
+            index = recording_index(items, day, replaces)
+            old, source = items[index]
+            name = f"{index + 1:02d}-{replaces}.{audio.format}"
+            (Path(tmp) / name).write_bytes(data)
+            entry = {"id": replaces, "title": title or old.get("title") or replaces, "file": name,
+                     **details, "tags": list(old.get("tags") or [])}
+            keep_for_undo(library.out, day, "replace", old, source, index)
+            kept_undo.append(True)
+            items[index] = (entry, Path(tmp) / name)
+            files, clips = numbered(items)
+            made.append((clips[index], len(clips), index + 1))
+            return files, {**current[1], "date": day.isoformat(), "announcer": __version__, "clips": clips}
+
+        kept_undo: list[bool] = []
+        try:
+            published = library.update(day, append if replaces is None else new_take)
+        except BaseException:
+            if kept_undo:
+                drop_undo(library.out, day)     # the day was not changed: nothing to undo
+            raise
+    entry, count, number = made[-1]
+    return Imported(day, published, entry, count, number)
+
+
+def recording_index(items: list, day: date, clip_id: str) -> int:
+    """Where the day's recording `clip_id` is among `items`; ClipError when the day has no such clip, or
+    it is not a recording (a notice's clip changes with its notice)."""
+    index = find_clip(items, day, clip_id)
+    entry = items[index][0]
+    if entry.get("engine") != "recording":
+        title = clip_title(entry)
+        raise ClipError(f"“{title}”是由通知生成的，不是录音。请在“已保存的通知”里修改或删除那条通知。",
+                        f"\"{title}\" is made from a notice, not a recording; edit or delete that notice instead")
+    return index
+
+
+# ---------------------------------------------------------------------------
+# Deleting a recording, and taking the last delete or replace back
+
+def delete_recording(day: date, out: Path, clip_id: str) -> dict:
+    """Take a recording out of the day (the clips after it move up), kept for `undo_recording`; its entry."""
+    removed: list[dict] = []
+
+    def change(items, manifest):
+        index = recording_index(items, day, clip_id)
+        entry, source = items[index]
+        keep_for_undo(Path(out), day, "delete", entry, source, index)
+        removed.append(entry)
+        return items[:index] + items[index + 1:], manifest
+
+    try:
+        publish_items(Library(out), day, change)
+    except BaseException:
+        if removed:
+            drop_undo(Path(out), day)       # the day was not changed: nothing to undo
+        raise
+    return removed[-1]
+
+
+def undo_recording(day: date, out: Path) -> tuple[dict, int]:
+    """Put back the recording last deleted (at its old place) or replaced (the old take in place of the new
+    one); (its entry, its number). ClipError 404 when there is nothing to undo."""
+    from announcer.build.day import unique_id
+
+    kept = last_undo(out, day)
+    if kept is None:
+        raise ClipError("没有可以撤销的录音操作（撤销只能恢复最近一次删除或替换的录音）。",
+                        "there is nothing to undo (only the last recording deleted or replaced can be put back)",
+                        status=404)
+    entry, source = kept["entry"], undo_folder(out, day) / kept["audio"]
+    placed: list[tuple[dict, int]] = []
+
+    def change(items, manifest):
+        items = list(items)
+        ids = {e["id"] for e, _ in items}
+        same = next((n for n, (e, _) in enumerate(items) if e["id"] == entry["id"]
+                     and e.get("engine") == "recording"), None)
+        if kept["action"] == "replace" and same is not None:
+            index = same
+            items[index] = (entry, source)
+        else:
+            if same is not None and items[same][0].get("sha256") == entry.get("sha256"):
+                raise ClipError(f"录音“{clip_title(entry)}”已经在这一天里了，不需要撤销。",
+                                f"the recording \"{clip_title(entry)}\" is already in the day; nothing to undo",
+                                status=409)
+            index = min(max(int(kept.get("position") or 0), 0), len(items))
+            items.insert(index, ({**entry, "id": unique_id(entry["id"], ids)}, source))
+        placed.append((items[index][0], index + 1))
+        return items, manifest
+
+    publish_items(Library(out), day, change)
+    drop_undo(out, day)
+    return placed[-1]
+
+
+def undo_folder(out: Path, day: date) -> Path:
+    return Path(out) / UNDO_DIR / day.isoformat()
+
+
+def keep_for_undo(out: Path, day: date, action: str, entry: dict, source: Path, position: int) -> None:
+    """Keep a recording taken out of the day ("delete" or "replace"): its audio first, then the note that
+    names it (the one step that makes it the undo), then any older take goes."""
+    folder = undo_folder(out, day)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        audio = f"{time.time_ns()}{Path(entry['file']).suffix}"
+        atomic_write(folder / audio, Path(source).read_bytes())
+    except OSError as error:
+        raise LibraryError(f"无法保存被删除的录音以便撤销（{error.strerror}）。请检查 --out 文件夹是否可以写入。",
+                           f"cannot keep the removed recording for an undo ({error.strerror}); "
+                           "check that the --out folder can be written", str(folder)) from None
+    atomic_write(folder / UNDO_FILE, to_json({"action": action, "position": position, "entry": entry,
+                                              "audio": audio}))
+    for other in folder.iterdir():
+        if other.name not in (UNDO_FILE, audio) and not other.name.startswith("."):
+            other.unlink(missing_ok=True)
+
+
+def last_undo(out: Path, day: date) -> dict | None:
+    """What an undo would put back for the day: {"action", "position", "entry", "audio"}, or None."""
+    folder = undo_folder(out, day)
+    try:
+        kept = json.loads((folder / UNDO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(kept, dict) or kept.get("action") not in ("delete", "replace") \
+            or not isinstance(kept.get("entry"), dict) or not isinstance(kept["entry"].get("id"), str) \
+            or not isinstance(kept.get("audio"), str) or not (folder / kept["audio"]).is_file():
+        return None
+    return kept
+
+
+def drop_undo(out: Path, day: date) -> None:
+    shutil.rmtree(undo_folder(out, day), ignore_errors=True)
 
 
 def gate(seg, open_db: float = GATE_OPEN_DB, depth_db: float = GATE_DEPTH_DB):
@@ -188,11 +349,11 @@ def pace(speakable, speaking_s: float, targets: dict[str, float]):
     if abs(value / target - 1) > PACE_WARN_OFF:
         zh_unit, en_unit = PACE_UNIT_NAMES[unit]
         if value > target:
-            note = tr(f"语速太快：{value:.1f} {zh_unit}，目标 {target:.1f}。请放慢一些重新录音。",
-                      f"too fast: {value:.1f} {en_unit}, target {target:.1f}; record it again a little slower")
+            note = Note(f"语速太快：{value:.1f} {zh_unit}，目标 {target:.1f}。请放慢一些重新录音。",
+                        f"too fast: {value:.1f} {en_unit}, target {target:.1f}; record it again a little slower")
         else:
-            note = tr(f"语速太慢：{value:.1f} {zh_unit}，目标 {target:.1f}。",
-                      f"too slow: {value:.1f} {en_unit}, target {target:.1f}")
+            note = Note(f"语速太慢：{value:.1f} {zh_unit}，目标 {target:.1f}。",
+                        f"too slow: {value:.1f} {en_unit}, target {target:.1f}")
     return value, unit, note
 
 

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from announcer.core.errors import AnnouncerError, ConfigError, use_language
-from announcer.web import controls, login, playlog, recordings, schedule, today, usb
+from announcer.web import clips, controls, login, playlog, preview, recordings, schedule, today, usb
 from announcer.web.security import LOGIN_COOKIE, SESSION_COOKIE, UNSAFE, host_allowed, same_origin
 from announcer.web.site import (HERE, Site, WebError, error_response, form_error, http_error, internal_error, lang_of,
                                 log, too_big, wants_json)
@@ -90,7 +90,7 @@ def create_app(site: Site) -> FastAPI:
                         status=422)
         return error_response(request, said, 422)
 
-    for module in (login, today, recordings, schedule, playlog, usb, controls):
+    for module in (login, today, recordings, clips, schedule, playlog, usb, controls, preview):
         app.include_router(module.router)
     return app
 

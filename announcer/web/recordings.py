@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from announcer.build.day import clip_warnings
 from announcer.core.errors import AnnouncerError, LibraryError
 from announcer.core.library import Library
 from announcer.web.site import Site, check_csrf, lang_of, parse_day, render
-from announcer.web.today import CLIP_ID, chosen_file, clip_rows, relabel, save_limited, unit_name, upload_name
+from announcer.web.today import (CLIP_ID, chosen_file, clip_rows, loudness_targets, relabel, save_limited, unit_name,
+                                 upload_name, volume_verdict)
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -22,22 +24,25 @@ MAX_TITLE = 200
 MAX_TEXT = 5000
 
 
-def _page(request: Request, day, *, status: int = 200, result: dict | None = None,
+def _page(request: Request, day, *, status: int = 200, result: dict | None = None, replaced: bool = False,
           errors: list[str] | None = None, title: str = "", text: str = ""):
     site: Site = request.app.state.site
     lang = lang_of(request)
     clips, clip_errors = clip_rows(site, day, lang, only_recordings=True)
     return render(request, "recordings.html", status=status, page="recordings", day=day, result=result,
-                  errors=errors or [], title=title, text=text, clips=clips, clip_errors=clip_errors)
+                  replaced=replaced and result is not None, errors=errors or [], title=title, text=text,
+                  clips=clips, clip_errors=clip_errors)
 
 
 @router.get("/recordings")
-def recordings_page(request: Request, date: str | None = None, added: str | None = None):
-    """The page; `added` names the recording just imported, to show how it came out."""
+def recordings_page(request: Request, date: str | None = None, added: str | None = None,
+                    replaced: str | None = None):
+    """The page; `added` names the recording just imported (or `replaced` by a new take), to show how it
+    came out."""
     site: Site = request.app.state.site
     day = parse_day(date, site)
     result = _result(site, day, added, lang_of(request)) if added and CLIP_ID.match(added) else None
-    return _page(request, day, result=result)
+    return _page(request, day, result=result, replaced=bool(replaced))
 
 
 def _result(site: Site, day, clip_id: str, lang: str) -> dict | None:
@@ -48,11 +53,13 @@ def _result(site: Site, day, clip_id: str, lang: str) -> dict | None:
     for number, clip in enumerate(manifest.get("clips", []), 1):
         if isinstance(clip, dict) and clip.get("id") == clip_id and clip.get("engine") == "recording":
             rate = clip.get("speech_rate") or {}
-            return {**clip, "number": number, "pace": rate.get("value"), "pace_unit": unit_name(rate.get("unit"), lang)}
+            targets = loudness_targets(site)
+            return {**clip, "number": number, "pace": rate.get("value"), "pace_unit": unit_name(rate.get("unit"), lang),
+                    "warnings": clip_warnings(clip, lang), "volume": volume_verdict(clip, targets)}
     return None
 
 
-def _upload_dir(out: Path) -> tempfile.TemporaryDirectory:
+def upload_dir(out: Path) -> tempfile.TemporaryDirectory:
     """A temp folder inside --out, as `import_recording` uses: on the library's disk, not in /tmp (RAM on a Pi)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +96,7 @@ async def _upload(request: Request, form):
     suffix = PurePosixPath(name).suffix
     config = await run_in_threadpool(site.config)
     try:
-        tmp = await run_in_threadpool(_upload_dir, site.out)
+        tmp = await run_in_threadpool(upload_dir, site.out)
         try:
             path = Path(tmp.name) / ("recording" + (suffix.lower() if SIMPLE_SUFFIX.match(suffix) else ""))
             await save_limited(upload, path, site.upload_limit())
