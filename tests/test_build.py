@@ -270,3 +270,157 @@ def test_words_that_cannot_be_spoken_are_warned_about_in_the_clip_and_by_check(t
                "into Chinese or English, or remove them")
     assert result.clips[0]["warnings"][0] == warning
     assert [f.message for f in check_notices(notices, load_config(None).speech)] == [warning]
+
+
+def test_clip_warnings_are_stored_in_both_languages_and_picked_by_language(tmp_path, monkeypatch):
+    from announcer.build.day import clip_warnings
+
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")      # built by a Chinese command line, read on an English page
+    engine = FakeEngine([Fault("fail", calls=frozenset({0}))])
+    text = "# 欢迎\n欢迎新邻居 שלום 入住三号楼，明天上午九点到十二点停水，请提前储水。\n"
+    result = build_day(read_notices([notices_file(tmp_path, text)]), DAY, tmp_path / "out", load_config(None),
+                       engine=engine)
+    (clip,) = json.loads((result.folder / "manifest.json").read_text("utf-8"))["clips"]
+    both = clip["warnings_by_language"]
+    assert len(both["zh"]) == len(both["en"]) == len(clip["warnings"]) >= 2     # unspoken words, recovery
+    assert clip["warnings"] == both["zh"], "the command line keeps its own language"
+    assert "不会读出来" in both["zh"][0] and "will not be spoken" in both["en"][0]
+    assert "重试后成功" in both["zh"][1] and "fixed by trying again" in both["en"][1]
+    assert clip_warnings(clip, "en") == both["en"] and clip_warnings(clip, "zh") == both["zh"]
+
+
+def test_clip_warnings_of_an_older_manifest_are_shown_as_stored():
+    from announcer.build.day import clip_warnings
+
+    old = {"id": "a", "file": "01-a.mp3", "warnings": ["响度 -20.0 LUFS，偏离目标 -16.0 LUFS。"]}
+    assert clip_warnings(old, "en") == clip_warnings(old, "zh") == old["warnings"]
+    assert clip_warnings({"id": "b", "file": "02-b.mp3"}, "en") == []
+
+
+def test_loudness_and_length_notes_keep_both_languages():
+    from announcer.build.bilingual import Note, by_language, note_of
+    from announcer.build.day import loudness_warnings
+    from announcer.core.errors import tr
+
+    (note,) = loudness_warnings(-20.0, load_config(None).audio)
+    assert isinstance(note, Note) and note == note.en            # the tests' process speaks English
+    assert by_language([note, "plain"]) == {"zh": ["响度 -20.0 LUFS，偏离目标 -16.0 LUFS。", "plain"],
+                                            "en": ["loudness -20.0 LUFS is off the -16.0 LUFS target", "plain"]}
+    assert note_of(lambda: tr("中", "en")).zh == "中" and note_of(lambda: None) is None
+
+
+# ---------------------------------------------------------------------------
+# The staff member's order (announcer/build/order.py): kept by rebuilds, followed by the files' numbers
+
+def order_of(out: Path) -> list[tuple[str, str]]:
+    from announcer.core.library import Library
+
+    return [(c["id"], c["file"]) for c in Library(out).manifest(DAY)["clips"]]
+
+
+def test_merge_order_keeps_the_old_order_and_puts_new_clips_after_their_natural_predecessor():
+    from announcer.build.order import merge_order
+
+    def items(*ids):
+        return [({"id": i, "file": f"{i}.mp3"}, Path(f"{i}.mp3")) for i in ids]
+
+    merged = merge_order(["c", "a", "rec", "b"], items("new0", "a", "b", "new1", "new2", "c", "rec"))
+    assert [e["id"] for e, _ in merged] == ["new0", "c", "a", "rec", "b", "new1", "new2"]
+    assert [e["id"] for e, _ in merge_order(["x", "a"], items("a", "b"))] == ["a", "b"]     # gone ones drop out
+    assert merge_order([], []) == []
+    # A notice added after all the others goes at the end, whatever was moved before it.
+    assert [e["id"] for e, _ in merge_order(["b", "a"], items("a", "b", "new"))] == ["b", "a", "new"]
+    recording = ({"id": "rec", "file": "rec.mp3", "engine": "recording"}, Path("rec.mp3"))
+    assert [e["id"] for e, _ in merge_order(["rec", "b", "a"], items("a", "b", "new") + [recording])] == \
+        ["rec", "b", "a", "new"]
+
+
+def test_a_moved_clip_keeps_its_place_when_the_day_is_built_again(tmp_path):
+    from announcer.build.order import move_clip
+    from announcer.core.library import Library
+
+    out, config = tmp_path / "out", load_config(None)
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, config, engine=FakeEngine())
+    add_recording(out)
+    assert move_clip(DAY, out, "memo", -1)[1] == 2
+    assert move_clip(DAY, out, "memo", -1)[1] == 1
+    assert order_of(out) == [("memo", "01-memo.mp3"), ("ting-shui-tong-zhi", "02-ting-shui-tong-zhi.mp3"),
+                             ("keys-found", "03-keys-found.mp3")]
+    folder, manifest = Library(out).day(DAY)
+    assert manifest["order"] == "by-hand"
+    assert sorted(os.listdir(folder)) == ["01-memo.mp3", "02-ting-shui-tong-zhi.mp3", "03-keys-found.mp3",
+                                          "manifest.json"]
+    # A new notice between the two: it goes right after the one it follows; the others keep their order.
+    more = NOTICES.replace("# Keys found", "# Gate\nThe east gate is closed today.\n\n# Keys found")
+    result = build_day(read_notices([notices_file(tmp_path, more)]), DAY, out, config, engine=FakeEngine())
+    assert order_of(out) == [("memo", "01-memo.mp3"), ("ting-shui-tong-zhi", "02-ting-shui-tong-zhi.mp3"),
+                             ("gate", "03-gate.mp3"), ("keys-found", "04-keys-found.mp3")]
+    assert [c["file"] for c in result.clips] == ["02-ting-shui-tong-zhi.mp3", "03-gate.mp3", "04-keys-found.mp3"]
+    folder, manifest = Library(out).day(DAY)
+    assert manifest["order"] == "by-hand"
+    for clip in manifest["clips"][1:]:        # each file is its own clip's audio (the memo has no sha256)
+        assert hashlib.sha256((folder / clip["file"]).read_bytes()).hexdigest() == clip["sha256"]
+    # A notice removed drops out; withdrawing the notices keeps the recording and the mark.
+    build_day(read_notices([notices_file(tmp_path, "# Gate\nThe east gate is closed today.\n")]), DAY, out, config,
+              engine=FakeEngine())
+    assert order_of(out) == [("memo", "01-memo.mp3"), ("gate", "02-gate.mp3")]
+
+
+def test_a_day_never_reordered_keeps_the_natural_order(tmp_path):
+    from announcer.core.library import Library
+
+    out, config = tmp_path / "out", load_config(None)
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, config, engine=FakeEngine())
+    add_recording(out)
+    swapped = "# Keys found\nA set of keys was found near the gate.\n\n# 停水通知\n明天上午九点到十二点停水，请提前储水。\n"
+    build_day(read_notices([notices_file(tmp_path, swapped)]), DAY, out, config, engine=FakeEngine())
+    assert [i for i, _ in order_of(out)] == ["keys-found", "ting-shui-tong-zhi", "memo"]
+    assert "order" not in Library(out).manifest(DAY)
+
+
+def test_moving_past_either_end_or_an_unknown_clip_is_refused_and_changes_nothing(tmp_path):
+    from announcer.build.order import ClipError, move_clip
+    from announcer.core.library import Library
+
+    out = tmp_path / "out"
+    with pytest.raises(ClipError) as unbuilt:
+        move_clip(DAY, out, "keys-found", 1)
+    assert unbuilt.value.status == 404
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+    folder = Library(out).day(DAY)[0]
+    for clip_id, step, status, words in (("ting-shui-tong-zhi", -1, 400, "already the first"),
+                                         ("keys-found", 1, 400, "already the last"),
+                                         ("nope", 1, 404, "no clip")):
+        with pytest.raises(ClipError) as refused:
+            move_clip(DAY, out, clip_id, step)
+        assert refused.value.status == status and words in refused.value.en
+    assert Library(out).day(DAY)[0] == folder and "order" not in Library(out).manifest(DAY)
+
+
+def test_a_broadcast_of_chosen_ids_plays_them_in_the_days_order(tmp_path):
+    from announcer.build.order import move_clip
+    from announcer.core.config import Broadcast
+    from announcer.core.library import Library
+    from announcer.core.plan import planned_clips
+
+    out = tmp_path / "out"
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+    broadcast = Broadcast(name="rounds", clips=("ting-shui-tong-zhi", "keys-found"))
+    assert planned_clips(broadcast, Library(out).manifest(DAY)) == ["ting-shui-tong-zhi", "keys-found"]
+    move_clip(DAY, out, "keys-found", -1)
+    assert planned_clips(broadcast, Library(out).manifest(DAY)) == ["keys-found", "ting-shui-tong-zhi"]
+
+
+def test_the_command_line_build_keeps_the_order_set_by_hand(tmp_path, monkeypatch, capsys):
+    from announcer.build import day as day_module
+    from announcer.build.order import move_clip
+    from announcer.build.speech import Speaker
+    from announcer.cli import main
+
+    monkeypatch.setattr(day_module, "_open_speaker", lambda config, engine=None: Speaker(FakeEngine(), config.speech))
+    out, notices = tmp_path / "out", notices_file(tmp_path)
+    assert main(["build", str(notices), "--out", str(out), "--date", DAY.isoformat()]) == 0
+    move_clip(DAY, out, "keys-found", -1)
+    assert main(["build", str(notices), "--out", str(out), "--date", DAY.isoformat()]) == 0
+    assert order_of(out) == [("keys-found", "01-keys-found.mp3"), ("ting-shui-tong-zhi", "02-ting-shui-tong-zhi.mp3")]
+    assert "01-keys-found.mp3" in capsys.readouterr().out

@@ -107,11 +107,14 @@ def test_pasted_chinese_and_english_notices_are_stored_as_toml(client, tmp_path)
     assert "停水通知" in page.text and 'class="notice-edit"' in page.text
 
 
-def test_saving_again_replaces_the_notices_unless_added(client, tmp_path):
+def test_saving_again_adds_to_the_notices_unless_a_confirmed_replace(client, tmp_path):
     save(client)
-    save(client, "# Keys found\nAnother set of keys.\n", append="1")
+    answer = save(client, "# Keys found\nAnother set of keys.\n")          # adding is the default
+    assert answer.headers["location"] == f"/?date={DAY}&msg=added"
     assert [n["id"] for n in stored(tmp_path)["notice"]] == ["ting-shui-tong-zhi", "keys-found", "keys-found-2"]
-    save(client, "Only this one.\n")
+    assert "Added to the saved notices: 3 in all now." in client.get(answer.headers["location"]).text
+    answer = save(client, "Only this one.\n", mode="replace", confirm="3")
+    assert answer.status_code == 303 and answer.headers["location"] == f"/?date={DAY}&msg=saved"
     assert [n["text"] for n in stored(tmp_path)["notice"]] == ["Only this one."]
 
 
@@ -188,7 +191,7 @@ def test_check_findings_are_shown_before_building(client):
     findings = page.split('id="check-findings"')[1].split("</table>")[0]
     assert "warning" in findings and "Long one" in findings and "too long to follow" in findings
     assert "Fine" not in findings
-    save(client, "The office opens at nine.\n")
+    save(client, "The office opens at nine.\n", mode="replace", confirm="2")
     page = client.get(f"/?date={DAY}").text
     assert 'id="check-findings"' in page and "no problems" in page
 
@@ -205,7 +208,7 @@ def test_build_through_the_json_endpoints_fills_the_clarity_table(client, tmp_pa
     page = client.get(f"/?date={DAY}&job={state['job']}").text
     assert "Built 2 clips: 2 rendered, 0 from the cache." in page
     assert clip_rows(page) == ["ting-shui-tong-zhi", "keys-found"]
-    table = page.split('<table id="clips">')[1].split("</table>")[0]
+    table = page.split('<table id="clips" class="cards">')[1].split("</table>")[0]
     assert table.count('<audio class="clip-audio" controls preload="metadata"') == 2
     assert f'src="/clips/{DAY}/01-ting-shui-tong-zhi.mp3?v=' in table
     assert table.count('<svg class="wave"') == 2
@@ -355,7 +358,7 @@ def test_deleting_the_last_notice_takes_its_clip_off_the_air(client, tmp_path):
     assert client.get(f"/clips/{DAY}/01-wrong-facts.mp3").status_code == 404
     page = client.get(location).text
     assert stored(tmp_path) is None and 'id="no-notices"' in page and 'id="empty-day"' in page
-    assert '<table id="clips">' not in page
+    assert '<table id="clips" class="cards">' not in page
     kind, text = flash(page)
     assert "warn" in kind
     assert text == (f"No notice is left for {DAY}: its 1 notice clip(s) were withdrawn, and the station will not "
@@ -587,7 +590,8 @@ def test_play_now_posts_the_clip_and_the_answer_shows_on_the_page(tmp_path):
         build(client)
         page = client.get(f"/?date={DAY}").text
         row = page.split('<tr class="clip" data-id="keys-found"')[1].split("</tr>")[0]
-        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', row))
+        play = row.split('action="/play"')[1].split("</form>")[0]      # the row's other forms move the clip
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', play))
         assert fields.keys() == {"csrf", "date", "clip"} and 'action="/play"' in row
         answer = client.post("/play", data=fields, headers={"Referer": f"http://127.0.0.1:8080/?date={DAY}"})
         assert Controls.calls == [(DAY, ["keys-found"])]
@@ -610,3 +614,329 @@ def test_clips_built_from_other_notices_are_said_on_the_page(client, tmp_path):
     assert 'id="clips-differ"' in page and "perhaps they were built with announcer build" in page
     build(client)
     assert 'id="clips-differ"' not in client.get(f"/?date={DAY}").text
+
+
+# ---------------------------------------------------------------------------
+# Issue 12: adding is the default, replacing asks; undo; titles; the list while a build runs; limits; progress
+
+def test_the_form_adds_by_default_and_replacing_asks_with_the_count(client):
+    from webpage import Page
+
+    save(client)
+    page = Page(client.get(f"/?date={DAY}").text)
+    add = page.one("input", id="notices-append")
+    assert add["attrs"]["type"] == "radio" and add["attrs"]["value"] == "add" and "checked" in add["attrs"]
+    replacing = page.one("input", id="notices-replace")
+    assert replacing["attrs"]["value"] == "replace" and "checked" not in replacing["attrs"]
+    assert replacing["attrs"]["data-confirm"] == "Replace the 2 saved notices?"
+    assert replacing["attrs"]["data-count"] == "2"
+    client.cookies.set("lang", "zh")
+    replacing = Page(client.get(f"/?date={DAY}").text).one("input", id="notices-replace")
+    assert replacing["attrs"]["data-confirm"] == "将替换已保存的 2 条通知？"
+
+
+def test_a_replace_without_the_confirmation_is_refused_on_the_form(client, tmp_path):
+    save(client)
+    before = stored(tmp_path)
+    for confirm in ({}, {"confirm": ""}, {"confirm": "1"}):       # not asked, or asked about another number
+        answer = save(client, "# New\nOnly this one.\n", mode="replace", **confirm)
+        assert answer.status_code == 409, confirm
+        errors = answer.text.split('id="notices-errors"')[1].split("</ul>")[0]
+        assert '"replace" would remove the 2 saved notices' in html.unescape(errors)
+        kept = answer.text.split('id="notices-text"')[1].split("</textarea>")[0]
+        assert "# New\nOnly this one." in html.unescape(kept)
+        assert stored(tmp_path) == before
+    client.cookies.set("lang", "zh")
+    assert "会删掉已保存的 2 条通知" in save(client, "x\n", mode="replace").text
+    client.post("/notices/keys-found/delete", data={"csrf": csrf(client), "date": str(DAY)})
+    client.post("/notices/ting-shui-tong-zhi/delete", data={"csrf": csrf(client), "date": str(DAY)})
+    assert save(client, "Fresh.\n", mode="replace").status_code == 303       # nothing saved: nothing to ask
+
+
+def undo(client, **extra):
+    return client.post("/notices/undo", data={"csrf": csrf(client), "date": str(DAY), **extra},
+                       follow_redirects=False)
+
+
+def undo_button(page: str) -> str | None:
+    found = re.search(r'<button type="submit" id="undo-notices"[^>]*>(.*?)</button>', page, re.S)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_undo_the_last_save(client, tmp_path):
+    assert undo_button(client.get(f"/?date={DAY}").text) is None
+    save(client)
+    first = stored(tmp_path)
+    save(client, "# Lift\nThe lift is serviced on Friday.\n")
+    assert undo_button(client.get(f"/?date={DAY}").text) == "Undo the last save"
+    answer = undo(client)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/?date={DAY}&msg=undone-unbuilt"
+    assert stored(tmp_path) == first and manifest(tmp_path) is None       # a day not built is not built by undo
+    page = client.get(answer.headers["location"]).text
+    assert "Undone: the notices are as they were." in page and undo_button(page) is None
+    again = undo(client)
+    assert again.status_code == 409 and "There is nothing to undo" in again.text
+    assert stored(tmp_path) == first
+    client.cookies.set("lang", "zh")
+    assert "没有可以撤销的操作" in undo(client).text
+
+
+def test_undo_the_first_save_of_a_day_leaves_it_empty(client, tmp_path):
+    save(client)
+    client.cookies.set("lang", "zh")
+    assert undo_button(client.get(f"/?date={DAY}").text) == "撤销上一次保存"
+    assert undo(client).status_code == 303
+    assert stored(tmp_path) is None
+
+
+def test_undo_a_delete_builds_the_day_again_from_the_cache(client, tmp_path):
+    save(client)
+    build(client)
+    assert wait(client, job_of(delete(client, "keys-found")))["ok"]
+    page = client.get(f"/?date={DAY}").text            # the rebuild a delete starts does not end the undo
+    assert undo_button(page) == "Undo deleting “Keys found”"
+    answer = undo(client)
+    assert "msg=undone" in answer.headers["location"]
+    state = wait(client, job_of(answer.headers["location"]))
+    assert state["ok"] and (state["rendered"], state["reused"]) == (0, 2)
+    assert [n["id"] for n in stored(tmp_path)["notice"]] == ["ting-shui-tong-zhi", "keys-found"]
+    assert [c["id"] for c in manifest(tmp_path)["clips"]] == ["ting-shui-tong-zhi", "keys-found"]
+    client.cookies.set("lang", "zh")
+    assert "已撤销" in client.get(answer.headers["location"]).text
+
+
+def test_undo_deleting_the_last_notice_puts_its_clip_back_on_the_air(client, tmp_path):
+    save(client, "# Only\nThe office opens at nine.\n")
+    build(client)
+    assert wait(client, job_of(delete(client, "only")))["withdraw"]
+    assert manifest(tmp_path)["clips"] == []
+    state = wait(client, job_of(undo(client).headers["location"]))
+    assert state["ok"] and not state["withdraw"]
+    assert [c["id"] for c in manifest(tmp_path)["clips"]] == ["only"]
+
+
+def test_pressing_build_ends_the_undo(client, tmp_path):
+    save(client)
+    assert undo_button(client.get(f"/?date={DAY}").text)
+    build(client)
+    assert undo_button(client.get(f"/?date={DAY}").text) is None
+    assert undo(client).status_code == 409
+    assert len(stored(tmp_path)["notice"]) == 2
+
+
+def test_a_new_change_replaces_the_undo_and_a_change_by_hand_ends_it(client, tmp_path):
+    save(client)
+    save(client, "# Lift\nThe lift is serviced on Friday.\n")
+    client.post("/notices/lift/delete", data={"csrf": csrf(client), "date": str(DAY)})
+    assert undo_button(client.get(f"/?date={DAY}").text) == "Undo deleting “Lift”"
+    assert undo(client).status_code == 303
+    assert [n["id"] for n in stored(tmp_path)["notice"]] == ["ting-shui-tong-zhi", "keys-found", "lift"]
+    save(client, "# Lift 2\nAgain.\n")
+    path = tmp_path / "out" / ".notices" / f"{DAY}.toml"
+    path.write_text(path.read_text("utf-8") + '\n[[notice]]\ntext = "By hand."\n', "utf-8")
+    assert undo_button(client.get(f"/?date={DAY}").text) is None
+    assert undo(client).status_code == 409 and "By hand." in path.read_text("utf-8")
+
+
+def test_undo_without_csrf_is_refused(client, tmp_path):
+    save(client)
+    save(client, "# Lift\nThe lift is serviced on Friday.\n")
+    assert client.post("/notices/undo", data={"date": str(DAY)}).status_code == 403
+    assert len(stored(tmp_path)["notice"]) == 3
+
+
+def test_editing_the_title_keeps_the_notice_and_its_place(client, tmp_path):
+    save(client)
+    build(client)
+    answer = client.post("/notices/ting-shui-tong-zhi", data={
+        "csrf": csrf(client), "date": str(DAY), "title": "  停水  通知（更新）\n",
+        "text": "因管道维修，明天上午九点到十二点停水，请提前储水。"}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert wait(client, job_of(answer.headers["location"]))["ok"]
+    assert stored(tmp_path)["notice"][0] == {"id": "ting-shui-tong-zhi", "title": "停水 通知（更新）",
+                                             "text": "因管道维修，明天上午九点到十二点停水，请提前储水。"}
+    clips = manifest(tmp_path)["clips"]
+    assert [c["id"] for c in clips] == ["ting-shui-tong-zhi", "keys-found"] and clips[0]["title"] == "停水 通知（更新）"
+    assert undo_button(client.get(f"/?date={DAY}").text) == "Undo the edit of “停水通知”"
+    client.post("/notices/keys-found", data={"csrf": csrf(client), "date": str(DAY), "title": "",
+                                             "text": "A red umbrella."})
+    assert "title" not in stored(tmp_path)["notice"][1]          # an empty title: the notice has none
+    page = client.get(f"/?date={DAY}").text
+    assert 'class="notice-title-edit" name="title" value="停水 通知（更新）"' in page
+
+
+class SlowEngine(FakeEngine):
+    """Waits for the test's gate before each piece, and can be loaded (as the neural voices are)."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = threading.Event()
+        self.loaded = 0
+
+    def load(self):
+        self.loaded += 1
+
+    def synthesize(self, text, language, options):
+        self.gate.wait(30)
+        return super().synthesize(text, language, options)
+
+
+def test_the_clips_from_before_are_not_shown_while_the_day_builds(tmp_path):
+    engine = SlowEngine()
+    engine.gate.set()
+    with make_client(tmp_path, engine=engine) as client:
+        save(client)
+        build(client)
+        assert clip_rows(client.get(f"/?date={DAY}").text) == ["ting-shui-tong-zhi", "keys-found"]
+        engine.gate.clear()          # the edited notice waits to be spoken
+        location = client.post("/notices/keys-found", data={"csrf": csrf(client), "date": str(DAY),
+                                                             "text": "A red umbrella was found."},
+                               follow_redirects=False).headers["location"]
+        page = client.get(location).text
+        assert 'id="clips-rebuilding"' in page and "Building again; the new clips are shown when it is done" in page
+        assert clip_rows(page) == [] and "<audio" not in page and 'id="no-clips"' not in page
+        assert re.search(r'<button type="button" id="build"\s+disabled', page)
+        other_tab = client.get(f"/?date={DAY}").text          # no job in the address: still not shown
+        assert 'id="clips-rebuilding"' in other_tab and clip_rows(other_tab) == []
+        client.cookies.set("lang", "zh")
+        assert "正在重新生成，完成后显示新的音频…" in client.get(location).text
+        engine.gate.set()
+        assert wait(client, job_of(location))["ok"]
+        page = client.get(location).text                      # finished before the page was asked for
+        assert 'id="clips-rebuilding"' not in page and clip_rows(page) == ["ting-shui-tong-zhi", "keys-found"]
+
+
+def test_a_build_started_while_the_page_reads_the_clips_hides_them(client, monkeypatch):
+    """The race: the clips were read, then a build of the day started (another tab) before the page was made."""
+    import announcer.web.today as today
+
+    save(client)
+    build(client)
+    started = {}
+    real = today.clip_rows
+
+    def read_then_build(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        job = today.BuildJob("f" * 16, DAY, total=2)
+        client.app.state.today_builds.jobs[job.id] = started.setdefault("job", job)
+        return rows
+
+    monkeypatch.setattr(today, "clip_rows", read_then_build)
+    page = client.get(f"/?date={DAY}").text
+    assert 'id="clips-rebuilding"' in page and clip_rows(page) == [] and 'data-job="ffffffffffffffff"' in page
+    started["job"].finished = True
+
+
+def test_clips_in_another_order_than_the_notices_are_not_said_to_differ(client, tmp_path):
+    save(client)
+    build(client)
+    path = tmp_path / "out" / ".notices" / f"{DAY}.toml"
+    first, second = path.read_text("utf-8").split("\n[[notice]]\n")
+    path.write_text("[[notice]]\n" + second + "\n" + first, "utf-8")       # the same notices, the other order
+    assert [n["id"] for n in stored(tmp_path)["notice"]] == ["keys-found", "ting-shui-tong-zhi"]
+    assert 'id="clips-differ"' not in client.get(f"/?date={DAY}").text
+    save(client, "# Keys found\nA set of keys was found near the gate. Please collect them at the office.\n")
+    assert 'id="clips-differ"' in client.get(f"/?date={DAY}").text      # the same text twice is another day
+
+
+def many(count: int) -> str:
+    return "\n\n".join(f"# Notice {n}\nThe office opens at nine." for n in range(count)) + "\n"
+
+
+def test_more_notices_than_a_day_holds_are_refused_on_the_form(client, tmp_path):
+    answer = save(client, many(501))
+    assert answer.status_code == 400
+    assert f"{DAY} has 501 notices, more than the 500 a day can hold" in html.unescape(answer.text)
+    assert "# Notice 500" in answer.text.split('id="notices-text"')[1]
+    assert stored(tmp_path) is None
+    assert save(client, many(499)).status_code == 303
+    answer = save(client, many(2))
+    assert answer.status_code == 400 and f"{DAY} has 501 notices" in html.unescape(answer.text)
+    assert len(stored(tmp_path)["notice"]) == 499
+
+
+def test_a_paste_over_the_limit_is_answered_on_the_form_with_the_text_kept(client, tmp_path):
+    big = "# Big\n" + "很长的通知。" * 170_000          # about 3 MB
+    assert len(big.encode()) > 3_000_000
+    for fields in ({}, {"file": ("", b"", "application/octet-stream")}):     # plain form, multipart (the page)
+        answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": big}, files=fields)
+        assert answer.status_code == 413
+        errors = answer.text.split('id="notices-errors"')[1].split("</ul>")[0]
+        assert "the notices are too big: at most 2 MB" in errors and "choose" not in errors
+        assert 'id="notices-form"' in answer.text
+        assert answer.text.split('id="notices-text"')[1].split(">", 1)[1].startswith("# Big\n很长的通知。很长的通知。")
+    assert stored(tmp_path) is None
+    save(client)
+    edit = client.post("/notices/keys-found", data={"csrf": csrf(client), "date": str(DAY), "text": big},
+                       files={"file": ("", b"", "application/octet-stream")})
+    assert edit.status_code == 413 and 'id="notices-form"' not in edit.text     # other forms keep their limit
+
+
+def test_the_form_carries_the_limit_for_the_browsers_check(client):
+    from webpage import Page
+
+    form = Page(client.get(f"/?date={DAY}").text).one("form", id="notices-form")
+    assert form["attrs"]["data-limit"] == "2000000"
+    assert "at most 2 MB; nothing was saved" in form["attrs"]["data-too-big"]
+    script = client.get("/static/today.js").text
+    assert "new TextEncoder().encode(text.value).length" in script and "form.dataset.tooBig" in script
+
+
+def test_english_mode_has_no_chinese_in_the_notices_form(client):
+    from webpage import Page
+
+    save(client)
+    page = client.get(f"/?date={DAY}").text
+    placeholder = Page(page).one("textarea", id="notices-text")["attrs"]["placeholder"]
+    assert placeholder.startswith("# Water off\n") and not re.search(r"[\u4e00-\u9fff]", placeholder)
+    form = page.split('<section class="card" id="notices-card">')[1].split("</section>")[0]
+    assert not re.search(r"[\u4e00-\u9fff]", form)
+    client.cookies.set("lang", "zh")
+    placeholder = Page(client.get(f"/?date={DAY}").text).one("textarea", id="notices-text")["attrs"]["placeholder"]
+    assert placeholder.startswith("# 停水通知\n")
+
+
+def test_the_build_says_the_voice_loading_and_the_sentences(tmp_path):
+    engine = SlowEngine()
+    with make_client(tmp_path, engine=engine) as client:
+        save(client, "# Three\nOne sentence here. Another one there. And a third one.\n")
+        job = start_build(client).json()["job"]
+        deadline = time.monotonic() + 10
+        state = {}
+        while time.monotonic() < deadline and not state.get("stage_text", "").startswith("speaking"):
+            state = client.get(f"/build/{job}", headers={"Accept": "application/json"}).json()
+            time.sleep(0.02)
+        assert state["stage"] == {"stage": "speaking", "clip": 1, "sentence": 1, "sentences": 3, "title": "Three"}
+        assert state["stage_text"] == "speaking clip 1: sentence 1 of 3"
+        page = client.get(f"/?date={DAY}").text
+        assert "Building: 0 of 1 · speaking clip 1: sentence 1 of 3" in page
+        client.cookies.set("lang", "zh")
+        zh = client.get(f"/build/{job}", headers={"Accept": "application/json"}).json()["stage_text"]
+        assert zh == "正在生成第 1 段：第 1/3 句"
+        engine.gate.set()
+        state = wait(client, job)
+        assert state["ok"] and state["stage_text"] == "" and engine.loaded == 1
+
+
+def test_build_day_tells_its_stages_and_old_callers_still_work(tmp_path):
+    from announcer.build.day import Stage, build_day
+    from announcer.core.config import load_config
+
+    engine = SlowEngine()
+    engine.gate.set()
+    notices = read_notices([_write(tmp_path / "n.txt", "# A\nFirst. Second.\n\n# B\nOnly one.\n")])
+    stages, done = [], []
+    build_day(notices, DAY, tmp_path / "out", load_config(None), engine=engine,
+              progress=lambda n, cached: done.append(n.id), detail=stages.append)
+    assert stages[0] == Stage("loading") and engine.loaded == 1
+    speaking = [(s.clip, s.title, s.sentence, s.sentences) for s in stages[1:]]
+    assert speaking[0] == (1, "A", 1, 2) and (1, "A", 2, 2) in speaking and speaking[-1] == (2, "B", 1, 1)
+    assert [s for s in speaking if s[0] == 1] == sorted(s for s in speaking if s[0] == 1)   # never back
+    assert sorted(done) == ["a", "b"]
+    result = build_day(notices, DAY, tmp_path / "out", load_config(None), engine=engine)    # as before
+    assert result.reused == 2
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, "utf-8")
+    return path

@@ -12,29 +12,47 @@ from datetime import date
 from pathlib import Path
 
 from announcer import __version__
+from announcer.build.bilingual import Note, by_language, note_of
 from announcer.build.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, estimate_seconds, unspoken_warning
 from announcer.build.notices import MAX_A_DAY, Notice, too_many_error
+from announcer.build.order import arranged, numbered, order_mark
 from announcer.core.config import AudioConfig, Config
-from announcer.core.errors import AudioError, NoticeError, tr
+from announcer.core.errors import AudioError, NoticeError
 from announcer.core.library import Library
 
 IN_FLIGHT = 2      # clips spoken but not yet mastered and stored
+LOUDNESS_TOLERANCE_LU = 0.5     # a finished clip this close to the loudness target is on target
 Progress = Callable[[Notice, bool], None]   # called after each clip: (notice, came from cache)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Finer progress within a build, for `detail`: the voices loading, or a notice's sentences spoken."""
+    kind: str                 # "loading" or "speaking"
+    clip: int = 0             # the clip's number in the day (1-based)
+    title: str | None = None
+    sentence: int = 0         # the sentence being spoken (1-based) of `sentences`
+    sentences: int = 0
+
+
+Detail = Callable[[Stage], None]
 
 
 @dataclass(frozen=True)
 class DayBuild:
     day: date
     folder: Path
-    clips: list[dict]     # the notices' manifest entries (imported recordings kept follow them in the manifest)
+    clips: list[dict]     # the notices' manifest entries as published (the manifest has the recordings kept too)
     rendered: int         # clips synthesized this time
     reused: int           # clips taken from the cache
     notes: tuple[str, ...] = ()   # once for the whole build: a configured engine that could not be used
 
 
 def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
-              fmt: str | None = None, engine=None, progress: Progress | None = None) -> DayBuild:
-    """Render every notice valid on `day` and publish the day folder, all or nothing."""
+              fmt: str | None = None, engine=None, progress: Progress | None = None,
+              detail: Detail | None = None) -> DayBuild:
+    """Render every notice valid on `day` and publish the day folder, all or nothing. `progress` is told
+    of each clip done; `detail`, of what happens meanwhile (Stage)."""
     audio = config.audio if fmt is None else replace(config.audio, format=fmt)
     todays = [n for n in notices if n.valid_on(day)]
     if not todays:
@@ -56,7 +74,11 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
                 progress(notice, True)   # from the cache, or the same text as another notice
         if pending:
             chime = chime_for(audio)
-            _render_all(pending, speaker, chime, audio, library, cached, progress)
+            if detail:
+                detail(Stage("loading"))
+                speaker.load({run.language for _, speakable in pending.values() for run in speakable.runs()})
+            numbers = {id(n): number for number, n in enumerate(todays, start=1)}
+            _render_all(pending, speaker, chime, audio, library, cached, progress, detail, numbers)
     finally:
         speaker.close()
 
@@ -66,13 +88,20 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
         files.append((name, cached[key].audio))
         clips.append(_entry(notice, name, cached[key].info))
 
+    published: list[list[dict]] = []
+
     def with_recordings(current):
+        """The notices' clips, then the recordings kept; in the staff member's order when they set one."""
         kept = _kept_recordings(current, clips)
-        manifest = {"date": day.isoformat(), "announcer": __version__, "clips": clips + [e for _, _, e in kept]}
-        return files + [(name, source) for name, source, _ in kept], manifest
+        items = [(c, source) for c, (_, source) in zip(clips, files)] + [(e, source) for _, source, e in kept]
+        placed, entries = numbered(arranged(current, items))
+        published.append([e for e in entries if e.get("engine") != "recording"])
+        manifest = {"date": day.isoformat(), "announcer": __version__, **order_mark(current and current[1]),
+                    "clips": entries}
+        return placed, manifest
 
     folder = library.update(day, with_recordings, replace_damaged=True)
-    return DayBuild(day, folder, clips, rendered=len(pending), reused=len(todays) - len(pending),
+    return DayBuild(day, folder, published[-1], rendered=len(pending), reused=len(todays) - len(pending),
                     notes=tuple(dict.fromkeys(speaker.missing.values())))
 
 
@@ -114,7 +143,8 @@ def withdraw_notices(day: date, out: Path) -> Withdrawn:
             raise _Unchanged
         kept = _kept_recordings(current, [])
         counts.append(Withdrawn(len(notices), len(kept)))
-        manifest = {"date": day.isoformat(), "announcer": __version__, "clips": [e for _, _, e in kept]}
+        manifest = {"date": day.isoformat(), "announcer": __version__, **order_mark(current[1]),
+                    "clips": [e for _, _, e in kept]}
         return [(name, source) for name, source, _ in kept], manifest
 
     try:
@@ -135,7 +165,7 @@ def unique_id(clip_id: str, taken: set) -> str:
 
 
 def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Library, cached: dict,
-                progress: Progress | None) -> None:
+                progress: Progress | None, detail: Detail | None = None, numbers: dict | None = None) -> None:
     """Speak one notice after another; master and encode them meanwhile on the other core."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -152,12 +182,21 @@ def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Libr
         for key, (notice, speakable) in pending.items():
             while len(jobs) >= IN_FLIGHT:          # speech waits for the mastering: memory stays flat
                 jobs.popleft().result()
-            speech = speaker.speak(speakable, where=notice.where)
+            told = None
+            if detail:
+                number = (numbers or {}).get(id(notice), 0)
+                told = functools.partial(_speaking, detail, number, notice.title)
+                told(1, len(speakable.sentences))
+            speech = speaker.speak(speakable, where=notice.where, on_sentence=told)
             jobs.append(pool.submit(finish_clip, key, notice, speakable, speech))
         while jobs:
             jobs.popleft().result()
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _speaking(detail: Detail, clip: int, title: str | None, sentence: int, sentences: int) -> None:
+    detail(Stage("speaking", clip, title, sentence, sentences))
 
 
 def _prepare(notices: dict[str, Notice], config: Config) -> dict[str, tuple[Notice, object]]:
@@ -191,13 +230,13 @@ def _finish_clip(speech, speakable, notice: Notice, audio: AudioConfig, chime) -
     repeat = notice.repeat or audio.repeat
     data, heard, lufs, peak = finish(speech.audio, audio, chime=chime, repeat=repeat, where=notice.where)
     warnings = list(speech.warnings) + loudness_warnings(lufs, audio)
-    unspoken = unspoken_warning(notice.text)
+    unspoken = note_of(lambda: unspoken_warning(notice.text))
     if unspoken:
         warnings.insert(0, unspoken)
     duration = len(heard) / 1000
     if duration > MAX_SECONDS * repeat + 5:
-        warnings.append(tr(f"音频长 {duration:.0f} 秒，建议缩短到 {MAX_SECONDS:.0f} 秒以内。",
-                           f"the clip is {duration:.0f} s long; try to keep it under {MAX_SECONDS:.0f} s"))
+        warnings.append(Note(f"音频长 {duration:.0f} 秒，建议缩短到 {MAX_SECONDS:.0f} 秒以内。",
+                             f"the clip is {duration:.0f} s long; try to keep it under {MAX_SECONDS:.0f} s"))
     info = {
         "spoken_text": speakable.spoken_text,
         "language": speakable.language,
@@ -208,17 +247,28 @@ def _finish_clip(speech, speakable, notice: Notice, audio: AudioConfig, chime) -
         "true_peak_dbtp": round(peak, 2),
         "speech_rate": {"value": round(speech.pace, 2), "unit": speech.pace_unit},
         "sha256": hashlib.sha256(data).hexdigest(),
-        "warnings": warnings,
+        "warnings": [str(w) for w in warnings],     # in the build's language, as the command line shows them
+        "warnings_by_language": by_language(warnings),
     }
     return data, info
 
 
+def clip_warnings(entry: dict, lang: str) -> list[str]:
+    """A manifest entry's warnings in `lang` ("zh" or "en"); an older build's stored only "warnings", in the
+    language it ran in, and those are shown as they are."""
+    both = entry.get("warnings_by_language")
+    if isinstance(both, dict) and isinstance(both.get(lang), list):
+        return [str(w) for w in both[lang]]
+    return [str(w) for w in entry.get("warnings") or []]
+
+
 def loudness_warnings(lufs: float, audio: AudioConfig) -> list[str]:
-    """A note for the report when a finished clip missed the loudness target by more than 0.5 LU."""
-    if abs(lufs - audio.loudness_lufs) <= 0.5:
+    """A note (in both languages) for the report when a finished clip missed the loudness target by more
+    than 0.5 LU."""
+    if abs(lufs - audio.loudness_lufs) <= LOUDNESS_TOLERANCE_LU:
         return []
-    return [tr(f"响度 {lufs:.1f} LUFS，偏离目标 {audio.loudness_lufs} LUFS。",
-               f"loudness {lufs:.1f} LUFS is off the {audio.loudness_lufs} LUFS target")]
+    return [Note(f"响度 {lufs:.1f} LUFS，偏离目标 {audio.loudness_lufs} LUFS。",
+                 f"loudness {lufs:.1f} LUFS is off the {audio.loudness_lufs} LUFS target")]
 
 
 def finish(speech, audio: AudioConfig, *, chime=None, repeat: int = 1, lead_in: bool = True,

@@ -3,18 +3,23 @@
 The day's notices are kept in `<out>/.notices/<date>.toml` (`[[notice]]` tables,
 as in examples/notices.toml). Anything pasted or uploaded is read by the same
 code as the `check` and `build` commands, so the same input gets the same
-one-line errors, and bad input writes nothing. A build runs in a background
-thread, one at a time per site; the page polls its progress.
+one-line errors, and bad input writes nothing. New notices are added to the
+saved ones unless a confirmed "replace" is asked for; the last save, edit or
+delete can be undone until Build is pressed (`<date>.undo.json` beside them).
+A build runs in a background thread, one at a time per site; the page polls
+its progress, and hides the day's clips until it is done.
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
+import json
 import re
 import secrets
 import tempfile
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -23,13 +28,30 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from announcer.build.notices import Notice, read_notices
-from announcer.core.errors import AnnouncerError, LibraryError
+from announcer.build.notices import MAX_A_DAY, Notice, read_notices, too_many_error
+from announcer.core.errors import AnnouncerError, LibraryError, shorten
 from announcer.core.library import Library, atomic_write
-from announcer.web.site import Site, WebError, check_csrf, lang_of, notices_too_big, parse_day, render
+from announcer.web.site import (Site, WebError, check_csrf, form_error, lang_of, notices_too_big, parse_day,
+                                render)
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+
+async def read_notices_form(request: Request) -> None:
+    """Saving notices reads its form first, with text fields up to the upload limit (not the 2 MB every
+    other form has): a paste over the notices' limit is then answered on the Today page, the text kept."""
+    if request.method == "POST" and request.url.path == "/notices" and "form" in request.headers.get(
+            "content-type", ""):
+        limit = request.app.state.site.upload_limit()
+        try:
+            await request.form(max_part_size=limit)     # kept by the request: check_csrf gets the same form
+        except StarletteHTTPException as error:
+            detail = str(error.detail)
+            raise (notices_too_big(limit) if "maximum size" in detail else form_error(detail, limit)) from None
+    await check_csrf(request)
+
+
+router = APIRouter(dependencies=[Depends(read_notices_form)])
 
 NOTICES_DIR = ".notices"
 CLIP_ID = re.compile(r"^[a-z0-9-]{1,80}$")     # a notice's or a clip's id, as day.unique_id makes them
@@ -42,6 +64,13 @@ KEEP_JOBS = 20
 MESSAGES = {
     "saved": ("已保存 {n} 条通知。请先看下面的检查结果，再点“生成音频”。",
               "Saved {n} notices. Look at the check below, then press Build."),
+    "added": ("已加在已保存的通知后面，现在共 {n} 条。请先看下面的检查结果，再点“生成音频”。",
+              "Added to the saved notices: {n} in all now. Look at the check below, then press Build."),
+    "undone": ("已撤销，通知恢复成原来的样子，正在重新生成（没改的通知直接沿用）。",
+               "Undone: the notices are as they were; building again (unchanged notices are reused)."),
+    "undone-unbuilt": ("已撤销，通知恢复成原来的样子。", "Undone: the notices are as they were."),
+    "undone-withdrawing": ("已撤销。这一天已经没有要播的通知，正在撤下它的通知音频…",
+                           "Undone. No notice is left for this day, so its notice clips are being withdrawn…"),
     "edited": ("已保存修改，正在重新生成（没改的通知直接沿用）。", "Saved the change; building again (unchanged notices are reused)."),
     "deleted": ("已删除这条通知，正在重新生成。", "Deleted the notice; building again."),
     "withdrawing": ("已删除这条通知。这一天已经没有要播的通知，正在撤下它的通知音频…",
@@ -54,7 +83,8 @@ MESSAGES = {
                       "Deleted the notice. Another build is running, so this day's notice clips are not withdrawn yet "
                       "and the station would still play them; press Build when it has finished to withdraw them."),
 }
-WARNINGS = {"busy", "busy-withdraw", "withdrawing"}     # the messages shown as a warning
+WARNINGS = {"busy", "busy-withdraw", "withdrawing", "undone-withdrawing"}     # the messages shown as a warning
+UNDO_SUFFIX = ".undo.json"      # beside the day's notices: how they were before the last save, edit or delete
 
 
 # ---------------------------------------------------------------------------
@@ -138,6 +168,72 @@ def write_notices(out: Path, day: date, notices: list[Notice]) -> list[Notice]:
     return stored
 
 
+# ---------------------------------------------------------------------------
+# Undo: the day's notices file as it was before the last save, edit or delete
+
+def undo_path(out: Path, day: date) -> Path:
+    return Path(out) / NOTICES_DIR / f"{day.isoformat()}{UNDO_SUFFIX}"
+
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _file_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def change_notices(out: Path, day: date, notices: list[Notice], action: str, title: str | None = None
+                   ) -> list[Notice]:
+    """`write_notices`, keeping the file as it was for one undo (`action`: "save", "edit" or "delete";
+    `title`: the notice edited or deleted). Call it holding _notices_lock."""
+    path = notices_path(out, day)
+    before = _file_bytes(path)
+    built = notice_clips(out, day) > 0       # then undo builds the day again (a delete may have withdrawn it)
+    stored = write_notices(out, day, notices)
+    record = {"action": action, "title": title, "before": None if before is None else before.decode("utf-8"),
+              "after": _digest(_file_bytes(path)), "built": built}
+    atomic_write(undo_path(out, day), json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    return stored
+
+
+def pending_undo(out: Path, day: date) -> dict | None:
+    """What the Undo button would take back ({"action", "title", ...}), or None: nothing, or the notices
+    changed since in another way (another tab, the file edited by hand)."""
+    try:
+        record = json.loads(undo_path(out, day).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("action") not in UNDO_LABELS:
+        return None
+    if record.get("after") != _digest(_file_bytes(notices_path(out, day))):
+        return None
+    return record
+
+
+def forget_undo(out: Path, day: date) -> None:
+    undo_path(out, day).unlink(missing_ok=True)
+
+
+def undo_label(record: dict, lang: str) -> str:
+    """The Undo button's words: what it takes back."""
+    (zh, en), (zh_of, en_of) = UNDO_LABELS[record["action"]]
+    title = str(record.get("title") or "")[:40]
+    if title:
+        zh, en = zh_of.format(title=title), en_of.format(title=title)
+    return en if lang == "en" else zh
+
+
+UNDO_LABELS = {     # action → (words, words naming the notice)
+    "save": (("撤销上一次保存", "Undo the last save"),) * 2,
+    "edit": (("撤销上一次修改", "Undo the last edit"), ("撤销对“{title}”的修改", "Undo the edit of “{title}”")),
+    "delete": (("撤销删除", "Undo the delete"), ("撤销删除“{title}”", "Undo deleting “{title}”")),
+}
+
+
 def _merge(existing: list[Notice], added: list[Notice]) -> list[Notice]:
     """`added` after `existing`, an id already taken getting -2, -3..."""
     from announcer.build.day import unique_id
@@ -218,11 +314,30 @@ class BuildJob:
     kept: int = 0                   # recordings left in the day (a withdraw)
     errors: list[AnnouncerError] = field(default_factory=list)
     internal: str | None = None     # an unexpected failure, as "Type: message"
+    stage: dict = field(default_factory=dict)   # within a clip: {"stage": "loading"} or the sentence being spoken
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def step(self, notice, cached) -> None:
         with self._lock:             # called from the build's two worker threads
             self.done = min(self.done + 1, self.total)
+
+    def detail(self, stage) -> None:
+        """build_day's finer progress (announcer.build.day.Stage): the voice loading, a notice's sentences."""
+        with self._lock:
+            self.stage = {"stage": stage.kind, "clip": stage.clip, "sentence": stage.sentence,
+                          "sentences": stage.sentences, "title": stage.title}
+
+    def stage_text(self, lang: str) -> str:
+        """What the build is doing within a clip, in words ("" when nothing finer is known)."""
+        with self._lock:
+            stage = dict(self.stage)
+        if stage.get("stage") == "loading":
+            return "loading the voice…" if lang == "en" else "正在加载语音…"
+        if stage.get("stage") == "speaking" and stage.get("sentences"):
+            clip, sentence, sentences = stage["clip"], stage["sentence"], stage["sentences"]
+            return (f"speaking clip {clip}: sentence {sentence} of {sentences}" if lang == "en"
+                    else f"正在生成第 {clip} 段：第 {sentence}/{sentences} 句")
+        return ""
 
     def messages(self, lang: str) -> list[str]:
         out = [p.message(lang) for e in self.errors for p in e.problems]
@@ -235,6 +350,7 @@ class BuildJob:
         return {"job": self.id, "day": self.day.isoformat(), "done": self.done, "total": self.total,
                 "finished": self.finished, "ok": self.ok, "rendered": self.rendered, "reused": self.reused,
                 "withdraw": self.withdraw, "withdrawn": self.withdrawn, "kept": self.kept,
+                "stage": dict(self.stage), "stage_text": self.stage_text(lang) if not self.finished else "",
                 "errors": self.messages(lang)}
 
     def outcome(self, lang: str) -> tuple[str, str]:
@@ -291,7 +407,7 @@ class Builds:
                 gone = withdraw_notices(job.day, out)
                 job.withdrawn, job.kept, job.ok = gone.withdrawn, gone.kept, True
                 return
-            result = build_day(notices, job.day, out, config, engine=engine, progress=job.step)
+            result = build_day(notices, job.day, out, config, engine=engine, progress=job.step, detail=job.detail)
             job.rendered, job.reused, job.done, job.ok = result.rendered, result.reused, job.total, True
         except AnnouncerError as error:
             job.errors = [error]
@@ -352,10 +468,17 @@ def unit_name(unit: str | None, lang: str) -> str:
     return en if lang == "en" else zh
 
 
-def clip_rows(site: Site, day: date, lang: str, only_recordings: bool = False) -> tuple[list[dict] | None, list[str]]:
+class ClipRows(list):
+    """The clarity table's rows, and what the recordings' undo button would put back (None: nothing)."""
+    undo: dict | None = None
+
+
+def clip_rows(site: Site, day: date, lang: str, only_recordings: bool = False) -> tuple[ClipRows | None, list[str]]:
     """The clarity table's rows for the day (None: not built yet) and any problem reading it."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from announcer.build.day import clip_warnings
+    from announcer.build.recording import last_undo
     from announcer.web.waveform import wave_of, wave_svg
 
     try:
@@ -369,20 +492,51 @@ def clip_rows(site: Site, day: date, lang: str, only_recordings: bool = False) -
     numbered = [(n, c) for n, c in enumerate(clips, 1) if not only_recordings or c.get("engine") == "recording"]
     with ThreadPoolExecutor(max_workers=2) as pool:
         waves = list(pool.map(lambda c: wave_of(folder / c["file"]), [c for _, c in numbered]))
-    rows = []
+    rows = ClipRows()
+    targets = loudness_targets(site)
     for (number, clip), wave in zip(numbered, waves):
         rate = clip.get("speech_rate") or {}
         title = clip.get("title") or clip.get("id") or clip["file"]
         rows.append({
-            "number": number, "id": clip.get("id", ""), "title": title, "file": clip["file"],
+            "number": number, "last": number == len(clips), "id": clip.get("id", ""), "title": title,
+            "file": clip["file"], "volume": volume_verdict(clip, targets),
             "text": clip.get("text") or "", "recording": clip.get("engine") == "recording",
             "duration": clip.get("duration_s"), "lufs": clip.get("loudness_lufs"),
             "peak": clip.get("true_peak_dbtp"), "pace": rate.get("value"),
-            "pace_unit": unit_name(rate.get("unit"), lang), "warnings": list(clip.get("warnings") or []),
+            "pace_unit": unit_name(rate.get("unit"), lang), "warnings": clip_warnings(clip, lang),
             "version": str(clip.get("sha256") or "")[:12],
             "wave": wave_svg(wave, f"{title}: {'波形与响度' if lang != 'en' else 'waveform and loudness'}"),
         })
+    undo = last_undo(site.out, day)
+    if undo is not None:
+        rows.undo = {"action": undo["action"], "title": undo["entry"].get("title") or undo["entry"]["id"]}
     return rows, []
+
+
+def loudness_targets(site: Site) -> tuple[float, float] | None:
+    try:
+        audio = site.config().audio
+    except AnnouncerError:
+        return None
+    return audio.loudness_lufs, audio.true_peak_dbtp
+
+
+def volume_verdict(clip: dict, targets: tuple[float, float] | None) -> str | None:
+    """How a clip's loudness compares with [audio]'s targets: "ok", "quiet", "loud" or "peak" (the true peak
+    over its ceiling); None when it cannot be told. Within the build's tolerance is on target."""
+    from announcer.build.day import LOUDNESS_TOLERANCE_LU
+
+    lufs, peak = clip.get("loudness_lufs"), clip.get("true_peak_dbtp")
+    if targets is None or not isinstance(lufs, (int, float)) or not isinstance(peak, (int, float)):
+        return None
+    target, ceiling = targets
+    if peak > ceiling + 0.05:
+        return "peak"
+    if lufs < target - LOUDNESS_TOLERANCE_LU:
+        return "quiet"
+    if lufs > target + LOUDNESS_TOLERANCE_LU:
+        return "loud"
+    return "ok"
 
 
 def _page(request: Request, day: date, *, status: int = 200, flash: str | None = None, flash_kind: str = "ok",
@@ -405,9 +559,17 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
         findings = check_notices(notices, config.speech) if notices else []
     except AnnouncerError as error:
         config_errors = [p.message(lang) for p in error.problems]
-    clips, clip_errors = clip_rows(site, day, lang)
+    # While the day is being built (or withdrawn) its clips are not shown: they may be gone the next moment.
+    # Asked again after reading them, for a build started meanwhile (another tab, an edit's rebuild).
+    clips, clip_errors, rebuilding = None, [], True
     running = builds(request).running()
-    if running is not None and running.day == day:
+    if running is None or running.day != day:
+        clips, clip_errors = clip_rows(site, day, lang)
+        running = builds(request).running()
+        rebuilding = running is not None and running.day == day
+        if rebuilding:
+            clips, clip_errors = None, []
+    if rebuilding:
         job = running
     elif job is not None and job.day != day:
         job = None
@@ -418,8 +580,10 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
     # Clips of notices that are gone: the station would still play them until the day is built (withdrawn).
     stale = bool(clips) and not any(valid.values()) and any(not c["recording"] for c in clips)
     # Clips made from other notices (a command-line build of the day, or notices saved since): said on the page.
-    built = [c["text"] for c in clips or [] if not c["recording"]]
-    differs = bool(built) and any(valid.values()) and built != [n.text for n in notices if valid[n.id]]
+    # Compared whatever their order: the broadcast order is the staff member's to choose.
+    built = Counter(c["text"] for c in clips or [] if not c["recording"])
+    differs = bool(built) and any(valid.values()) and built != Counter(n.text for n in notices if valid[n.id])
+    undo = pending_undo(site.out, day)
     return render(
         request, "today.html", status=status, page="today", flash=flash, flash_kind=flash_kind, day=day,
         is_today=day == site.today(), notices=notices, valid=valid, stale=stale, differs=differs,
@@ -427,7 +591,9 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
         findings=findings, stored_errors=stored_errors, config_errors=config_errors,
         notice_errors=notice_errors or [], draft=draft, clips=clips, clip_errors=clip_errors, targets=targets,
         job=job if job is not None and not job.finished else None, build_errors=build_errors,
-        other_build=running if running is not None and running.day != day else None)
+        rebuilding=rebuilding, other_build=running if running is not None and running.day != day else None,
+        undo_label=undo_label(undo, lang) if undo else None, text_limit=site.text_limit(),
+        max_notices=MAX_A_DAY)
 
 
 @router.get("/")
@@ -440,7 +606,7 @@ def today_page(request: Request, date: str | None = None, job: str | None = None
     if msg in MESSAGES:
         zh, en = MESSAGES[msg]
         count = 0
-        if msg == "saved":
+        if msg in ("saved", "added"):
             try:
                 count = len(stored_notices(site.out, day))
             except AnnouncerError:
@@ -456,7 +622,9 @@ def _back(day: date, **params) -> RedirectResponse:
 
 @router.post("/notices")
 async def save_notices(request: Request):
-    """Paste (`text`) or upload (`file`) the day's notices; `append` adds them to the ones already saved."""
+    """Paste (`text`) or upload (`file`) the day's notices. `mode` "add" (the default) puts them after the
+    ones already saved; "replace" takes their place, only with `confirm` = how many saved notices it
+    replaces (the page asks first). Whatever is refused is said on the form, the pasted text kept."""
     site: Site = request.app.state.site
     form = await request.form()
     try:
@@ -465,37 +633,57 @@ async def save_notices(request: Request):
         await form.close()      # an uploaded file's spooled copy goes now
 
 
+def _refuse_save(request: Request, day: date, problems: list[str], draft: str, status: int = 400):
+    return run_in_threadpool(_page, request, day, status=status, draft=draft, notice_errors=problems)
+
+
 async def _save_notices(request: Request, site: Site, form, limit: int):
     day = parse_day(str(form.get("date") or ""), site)
     lang = lang_of(request)
     text = str(form.get("text") or "") if not isinstance(form.get("text"), UploadFile) else ""
+    replacing = form.get("mode") == "replace"
     upload = chosen_file(form)
-    if upload is not None:
-        name = upload_name(upload, "notices.txt")
-        data = await read_limited(upload, limit, notices_too_big)
-        suffix = ".toml" if name.lower().endswith(".toml") else ".txt"
-        label = name
-    elif text.strip():
-        data, suffix = text.encode("utf-8"), ".txt"
-        label = "pasted text" if lang == "en" else "粘贴的通知"
-        if len(data) > limit:
-            raise notices_too_big(limit)
-    else:
-        return await run_in_threadpool(_page, request, day, status=400, notice_errors=[
-            "Paste the notices into the box, or choose a file." if lang == "en" else "请把通知粘贴到框里，或选择一个文件。"])
     try:
+        if upload is not None:
+            name = upload_name(upload, "notices.txt")
+            data = await read_limited(upload, limit, notices_too_big)
+            suffix = ".toml" if name.lower().endswith(".toml") else ".txt"
+            label = name
+        elif text.strip():
+            data, suffix = text.encode("utf-8"), ".txt"
+            label = "pasted text" if lang == "en" else "粘贴的通知"
+            if len(data) > limit:
+                raise notices_too_big(limit)
+        else:
+            return await _refuse_save(request, day, [
+                "Paste the notices into the box, or choose a file." if lang == "en"
+                else "请把通知粘贴到框里，或选择一个文件。"], text)
         added = await run_in_threadpool(parse_notices, data, suffix, label)
 
-        def store():
+        def store() -> bool:
+            """Stores the notices; whether they were added to others."""
             with _notices_lock:
-                existing = stored_notices(site.out, day) if form.get("append") else []
-                return write_notices(site.out, day, _merge(existing, added))
+                existing = stored_notices(site.out, day)
+                if replacing and existing and str(form.get("confirm") or "") != str(len(existing)):
+                    raise replace_unconfirmed(len(existing))
+                notices = _merge([] if replacing else existing, added)
+                if len(notices) > MAX_A_DAY:
+                    raise too_many_error(len(notices), day)
+                change_notices(site.out, day, notices, "save")
+                return bool(existing) and not replacing
 
-        await run_in_threadpool(store)
+        added_to_others = await run_in_threadpool(store)
     except AnnouncerError as error:
-        return await run_in_threadpool(_page, request, day, status=400, draft=text,
-                                       notice_errors=[p.message(lang) for p in error.problems])
-    return _back(day, msg="saved")
+        return await _refuse_save(request, day, [p.message(lang) for p in error.problems], text,
+                                  getattr(error, "status", 400))
+    return _back(day, msg="added" if added_to_others else "saved")
+
+
+def replace_unconfirmed(count: int) -> WebError:
+    return WebError(f"没有保存：选了“替换”，会删掉已保存的 {count} 条通知，但没有确认。"
+                    "请再点一次“保存通知”并在提示里点“确定”；想保留它们就选“加在后面”。",
+                    f"nothing was saved: \"replace\" would remove the {count} saved notices, and that was not "
+                    "confirmed; press Save notices again and answer OK, or choose \"add\" to keep them", status=409)
 
 
 def _find(notices: list[Notice], notice_id: str, day: date) -> int:
@@ -508,23 +696,80 @@ def _find(notices: list[Notice], notice_id: str, day: date) -> int:
                    status=404)
 
 
+BUSY = {"withdrawing": "busy-withdraw", "undone-withdrawing": "busy-withdraw"}    # else "busy"
+
+
 def _rebuild(request: Request, day: date, msg: str) -> RedirectResponse:
     try:
         job = start_build(request, day)
     except WebError as error:
         if error.status == 409:
-            return _back(day, msg="busy-withdraw" if msg == "withdrawing" else "busy")
+            return _back(day, msg=BUSY.get(msg, "busy"))
         raise
     return _back(day, job=job.id, msg=msg)
 
 
+def _after_change(request: Request, day: date, left: list[Notice], msgs: tuple[str, str, str]) -> RedirectResponse:
+    """Build the day again after its notices changed; with none left for the day, withdraw its notice clips
+    (recordings stay), or, not built, just say so. `msgs`: (rebuilt, withdrawing, not built)."""
+    site: Site = request.app.state.site
+    if any(n.valid_on(day) for n in left):
+        return _rebuild(request, day, msgs[0])
+    if not notice_clips(site.out, day):
+        return _back(day, msg=msgs[2])
+    return _rebuild(request, day, msgs[1])
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@router.post("/notices/undo")
+async def undo_notices(request: Request):     # before /notices/{notice_id}: "undo" is no id
+    """Take back the day's last save, edit or delete of notices (until Build is pressed), then build the day
+    again as an edit does; a day not built is only given its notices back."""
+    site: Site = request.app.state.site
+    form = await request.form()
+    day = parse_day(str(form.get("date") or ""), site)
+
+    def restore() -> tuple[list[Notice], bool] | None:
+        with _notices_lock:
+            record = pending_undo(site.out, day)
+            if record is None:
+                return None
+            built = bool(record.get("built")) or notice_clips(site.out, day) > 0
+            before = record.get("before")
+            if before is None:
+                notices_path(site.out, day).unlink(missing_ok=True)
+            else:
+                atomic_write(notices_path(site.out, day), before.encode("utf-8"))
+            forget_undo(site.out, day)
+            return stored_notices(site.out, day), built
+
+    done = await run_in_threadpool(restore)
+    if done is None:
+        lang = lang_of(request)
+        return await run_in_threadpool(
+            _page, request, day, status=409, flash_kind="warn",
+            flash="There is nothing to undo: the last change was already undone, or Build was pressed since."
+            if lang == "en" else "没有可以撤销的操作：上一次的修改已经撤销过了，或者之后已经点过“生成音频”。")
+    left, built = done
+    if not built:
+        return _back(day, msg="undone-unbuilt")
+    return await run_in_threadpool(_after_change, request, day, left,
+                                   ("undone", "undone-withdrawing", "undone-unbuilt"))
+
+
 @router.post("/notices/{notice_id}")
 async def edit_notice(request: Request, notice_id: str):
-    """Replace one notice's text, then build the day again (the other clips come from the cache)."""
+    """Change one notice's title and text (it keeps its id, so its clip keeps its place in the broadcast),
+    then build the day again (the other clips come from the cache). Without a `title` field the title stays."""
     site: Site = request.app.state.site
     form = await request.form()
     day = parse_day(str(form.get("date") or ""), site)
     text = str(form.get("text") or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    keep_title = "title" not in form
+    title = _one_line(str(form.get("title") or "")) or None
     if not text:
         raise WebError("通知的正文是空的。请写上正文，或删除这条通知。",
                        "the notice's text is empty; write it, or delete the notice")
@@ -533,8 +778,9 @@ async def edit_notice(request: Request, notice_id: str):
         with _notices_lock:
             notices = stored_notices(site.out, day)
             index = _find(notices, notice_id, day)
-            notices[index] = replace(notices[index], text=text)
-            write_notices(site.out, day, notices)
+            old = notices[index]
+            notices[index] = replace(old, text=text, title=old.title if keep_title else title)
+            change_notices(site.out, day, notices, "edit", old.title or shorten(old.text, 20))
 
     await run_in_threadpool(change)
     return await run_in_threadpool(_rebuild, request, day, "edited")
@@ -549,25 +795,22 @@ async def delete_notice(request: Request, notice_id: str):
     def change() -> list[Notice]:
         with _notices_lock:
             notices = stored_notices(site.out, day)
-            del notices[_find(notices, notice_id, day)]
-            return write_notices(site.out, day, notices)
+            gone = notices.pop(_find(notices, notice_id, day))
+            return change_notices(site.out, day, notices, "delete", gone.title or shorten(gone.text, 20))
 
     left = await run_in_threadpool(change)
-    if any(n.valid_on(day) for n in left):
-        return await run_in_threadpool(_rebuild, request, day, "deleted")
-    # Nothing left to say that day: its notice clips come off the air (recordings stay), or nothing was built.
-    if not await run_in_threadpool(notice_clips, site.out, day):
-        return _back(day, msg="deleted-unbuilt")
-    return await run_in_threadpool(_rebuild, request, day, "withdrawing")
+    return await run_in_threadpool(_after_change, request, day, left, ("deleted", "withdrawing", "deleted-unbuilt"))
 
 
 @router.post("/build")
 async def build(request: Request):
-    """Start building the day in the background: {"ok": true, "job": id}."""
+    """Start building the day in the background: {"ok": true, "job": id}. Pressing Build ends the undo of
+    the last change to the day's notices (a rebuild after an edit or delete does not)."""
     site: Site = request.app.state.site
     form = await request.form()
     day = parse_day(str(form.get("date") or request.query_params.get("date") or ""), site)
     job = await run_in_threadpool(start_build, request, day)
+    await run_in_threadpool(forget_undo, site.out, day)
     return JSONResponse({"ok": True, "job": job.id})
 
 
