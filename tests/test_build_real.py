@@ -138,7 +138,8 @@ def test_say_plays_through_the_system_player(tmp_path):
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "aplay").write_text(f'#!/bin/sh\nfor last; do :; done\ncp "$last" {tmp_path}/played.wav\n')
+    # It plays as long as the clip lasts: a player that ends at once is a failed play (no audio output).
+    (bin_dir / "aplay").write_text(f'#!/bin/sh\nfor last; do :; done\ncp "$last" {tmp_path}/played.wav\nsleep 3\n')
     (bin_dir / "aplay").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     result = subprocess.run([sys.executable, "-m", "announcer", "say", "Hello, the office is open.",

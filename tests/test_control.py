@@ -16,6 +16,7 @@ import pytest
 
 from announcer.core.control import LIMIT, SOCKET, ControlError, ask, playing_by_hand, station_running
 from announcer.core.errors import AnnouncerError
+from announcer.core.library import Library
 from announcer.core.plan import Occurrence
 from announcer.core.playlog import PlayLog, Record
 from announcer.station.by_hand import Controls
@@ -439,3 +440,21 @@ def test_a_starting_station_leaves_the_pages_own_play_to_the_page(tmp_path, out,
         assert {r.broadcast: r.result for r in records(again)}["manual: fire"] == "failed"
     finally:
         controls.close()
+
+
+def test_a_play_by_hand_is_logged_under_the_clips_titles(tmp_path):
+    out = tmp_path / "out"
+    folder = make_day(out, clips=("ting-shui", "a"))
+    manifest = Library(out).manifest(DAY)
+    for clip, title in zip(manifest["clips"], ("停水通知", "")):
+        clip["title"] = title
+    Library(out).publish(DAY, [(c["file"], folder / c["file"]) for c in manifest["clips"]], manifest)
+    d = daemon(tmp_path, config(broadcast("morning")))
+    d.queue.start()
+    try:
+        d.play_clips(DAY, ("ting-shui", "a"))
+        played(d)
+        [record] = records(d)
+        assert (record.broadcast, record.clips) == ("manual: 停水通知, a", ("ting-shui", "a"))   # no title: the id
+    finally:
+        d.stop()

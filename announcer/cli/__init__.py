@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from announcer.core import leftovers
-from announcer.core.errors import AnnouncerError, ConfigError, tr
+from announcer.core.errors import AnnouncerError, ConfigError, tr, ui_language
 
 EXAMPLES = """examples:
   announcer build examples/notices.txt              today's clips into audio_out/<date>/
@@ -439,6 +439,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
+    from announcer.build.day import clip_warnings
     from announcer.build.recording import import_recording
     from announcer.build.speakable import PACE_UNIT_NAMES
 
@@ -454,7 +455,7 @@ def cmd_import(args) -> int:
     if rate["value"] is not None:
         zh_unit, en_unit = PACE_UNIT_NAMES.get(rate["unit"], (rate["unit"], rate["unit"]))
         print(tr(f"语速 {rate['value']:.1f} {zh_unit}", f"pace {rate['value']:.1f} {en_unit}"))
-    for warning in clip["warnings"]:
+    for warning in clip_warnings(clip, ui_language()):
         print(tr("提醒：", "warning: ") + warning)
     return 0
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from rich.table import Table
 
 from announcer.build.check import Finding
-from announcer.core.errors import tr
+from announcer.core.errors import tr, ui_language
 
 UNITS = {"syllables/s": ("字/秒", "syl/s"), "words/min": ("词/分", "wpm")}
 
 
 def clarity_table(clips: list[dict], title: str | None = None) -> Table:
+    from announcer.build.day import clip_warnings
+
     table = Table(title=title, title_justify="left")
     table.add_column(tr("片段", "clip"), no_wrap=True, min_width=max((len(c["file"]) for c in clips), default=4))
     table.add_column(tr("时长(秒)", "secs"), justify="right")
@@ -27,7 +29,7 @@ def clarity_table(clips: list[dict], title: str | None = None) -> Table:
             "—" if rate["value"] is None else f"{rate['value']:.1f} {unit}",   # a recording with no text
             f"{clip['loudness_lufs']:.1f}",
             f"{clip['true_peak_dbtp']:.1f}",
-            "\n".join(clip["warnings"]) or "—",
+            "\n".join(clip_warnings(clip, ui_language())) or "—",
         )
     return table
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from announcer.core.config import Broadcast, Config, QuietHours, Station, WEEKDAYS
-from announcer.core.errors import tr
+from announcer.core.errors import shorten, tr
 
 SKIP_REASONS = {"holiday": ("节假日", "holiday"), "quiet-hours": ("静音时段", "quiet hours")}
 ONE_DAY = timedelta(days=1)
@@ -212,8 +212,9 @@ def _quiet(t: time, quiet: QuietHours) -> bool:
 # --- for people: clip titles, air time, timings in words (the page and the commands) ---------------
 
 def clip_title(clip: dict) -> str:
-    """A clip's title for people, else its id."""
-    return str(clip.get("title") or clip.get("id") or "")
+    """A clip's title for people; without one, the start of its text, else its id."""
+    return str(clip.get("title") or (shorten(clip["text"]) if isinstance(clip.get("text"), str) and clip["text"].strip()
+                                     else clip.get("id") or ""))
 
 
 def clip_titles(*manifests: dict | None) -> dict[str, str]:

@@ -42,7 +42,7 @@ from announcer.core.control import ControlError, Reply, playing_by_hand
 from announcer.core.errors import AnnouncerError, ConfigError, LibraryError, shorten, tr
 from announcer.core.library import Library
 from announcer.core.logs import log_to_stderr, use_zone
-from announcer.core.plan import Occurrence, plan, skip_reason, station_zone
+from announcer.core.plan import Occurrence, clip_titles, plan, skip_reason, station_zone
 from announcer.core.playlog import PlayLog, Record
 from announcer.station import players
 from announcer.station.control import ControlServer
@@ -182,7 +182,8 @@ class Daemon:
         if unknown:
             shown = shorten(", ".join(unknown), 60)
             raise ControlError(f"{day} 的音频里没有 {shown}。", f"{shown}: not among {day}'s clips")
-        label = shorten(", ".join(clip_ids), 80)
+        titles = clip_titles(found[1])
+        label = shorten(", ".join(titles[i] for i in clip_ids), 80)     # the record says what a person knows
         with self._lock:
             gap = self.config.broadcasts[0].gap_s if self.config.broadcasts else Broadcast("").gap_s
         occurrence = Occurrence(self.local_now(), Broadcast(name=manual_name(label), gap_s=gap, priority="urgent"))

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 
 from announcer.core.config import MANUAL, Config, QuietHours
 from announcer.core.library import Library
-from announcer.core.plan import plan, select_clips
+from announcer.core.plan import clip_titles, plan, select_clips
 
 log = logging.getLogger("announcer.web")
 
@@ -158,10 +158,7 @@ def _clock(t: time) -> str:
 
 def clip_title(clip_id: str, manifest: dict | None) -> str:
     """The clip's title in the day's manifest, else its id."""
-    for clip in (manifest or {}).get("clips", []):
-        if clip.get("id") == clip_id:
-            return str(clip.get("title") or clip_id)
-    return clip_id
+    return clip_titles(manifest).get(clip_id, clip_id)
 
 
 def _duration(clip: dict) -> float:
