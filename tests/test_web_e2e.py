@@ -6,7 +6,9 @@ Screenshots of each main page go to $ANNOUNCER_ARTIFACTS or test-artifacts/ (see
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+import re
+import subprocess
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -82,6 +84,7 @@ def page(browser, station):
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.watch = Watch(page)
+    page.on("dialog", lambda dialog: dialog.accept())       # "Delete …?", "Replace …?": the staff member says yes
     yield page
     context.close()
 
@@ -167,4 +170,185 @@ def test_the_other_pages_open_without_errors(page, path, name, capsys):
     response = page.goto(path)
     assert response.status == 200
     shot(page, name, capsys)
+    assert_no_errors(page)
+
+
+# Issue 12: never lose work, one glance at today, the phone. Each test below sets up the day it needs (its own
+# day far from today where it can), so they pass in any order.
+
+PHONE = {"width": 390, "height": 844}
+
+
+def broadcast_day(config) -> date:
+    """The day of the station's one broadcast (a one-off an hour after the start: tomorrow near midnight)."""
+    found = re.search(r'^date = "(\d{4}-\d{2}-\d{2}) ', config.read_text("utf-8"), re.MULTILINE)
+    return date.fromisoformat(found.group(1))
+
+
+def save_notices(page, day: date, text: str, *, replace: bool = False) -> None:
+    """Paste `text` on the Today page of `day` and save it, added to the saved ones (or replacing them)."""
+    page.goto(f"/?date={day}")
+    page.fill("#notices-text", text)
+    if replace:
+        page.check("#notices-replace")
+    with page.expect_navigation():
+        page.click("#save-notices")
+    assert not page.locator("#notices-errors li").all_inner_texts()
+
+
+def build(page) -> None:
+    """Press Build on the open Today page and wait for the page with the new clips."""
+    from playwright.sync_api import TimeoutError as Late
+
+    page.click("#build")
+    try:
+        page.wait_for_url(re.compile(r"[?&]job="), timeout=90_000)
+    except Late:
+        raise AssertionError(f"the build did not finish: {page.locator('#build-errors li').all_inner_texts()}")
+    assert not page.locator("#build-errors li").all_inner_texts()
+    page.wait_for_selector("table#clips tr.clip")
+
+
+def titles(page, table: str) -> list[str]:
+    """The clip titles of a clips table, in order (without the "recording" badge)."""
+    return page.locator(f"table#{table} tr.clip td.clip-title").evaluate_all(
+        "cells => cells.map(td => td.firstChild.textContent.trim())")
+
+
+def speech_wav(path, words: str):
+    """A short spoken recording, as a phone would make it (espeak-ng's English voice)."""
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), words], check=True, capture_output=True)
+    return path
+
+
+def test_saving_twice_keeps_both_notices(page):
+    day = date(2031, 3, 3)
+    page.goto(f"/?date={day}")
+    assert page.locator("#notices-append").is_checked()          # adding is the default
+    save_notices(page, day, "# 停水通知\n明天上午三号楼停水，请提前储水。")
+    assert page.locator("#notices-append").is_checked()
+    save_notices(page, day, "# 停电通知\n后天下午两点到四点，五号楼停电。")
+    stored = page.locator("#stored-notices li.notice")
+    assert stored.count() == 2
+    assert "停水通知" in stored.nth(0).inner_text() and "停电通知" in stored.nth(1).inner_text()
+    assert page.locator("#undo-notices").count() == 1             # the last save can be taken back
+    assert_no_errors(page)
+
+
+def test_a_deleted_recording_comes_back_at_its_place_with_undo(page, tmp_path, capsys):
+    day = date(2031, 3, 5)
+    for title, words in [("物业录音", "Attention please. The water in building three is off tomorrow morning."),
+                         ("居委会录音", "The community office is closed on Saturday afternoon. Thank you.")]:
+        page.goto(f"/recordings?date={day}")
+        page.set_input_files("#recording-file", str(speech_wav(tmp_path / f"{len(title)}.wav", words)))
+        page.fill("#recording-title", title)
+        with page.expect_navigation(timeout=60_000):
+            page.click("#upload-recording")
+        assert not page.locator("#recording-errors li").all_inner_texts()
+        assert title in page.locator("#recording-result").inner_text()
+    assert titles(page, "recordings-table") == ["物业录音", "居委会录音"]
+    assert page.locator("#undo-recording").count() == 0
+
+    with page.expect_navigation():
+        page.locator("table#recordings-table tr.clip").first.locator("button.delete-clip").click()
+    assert titles(page, "recordings-table") == ["居委会录音"]
+    assert "物业录音" in page.locator("#undo-recording").inner_text()
+    shot(page, "recording-deleted", capsys)
+
+    with page.expect_navigation():
+        page.click("#undo-recording")
+    assert titles(page, "recordings-table") == ["物业录音", "居委会录音"]        # back at its place
+    assert page.locator("#undo-recording").count() == 0
+    page.goto(f"/?date={day}")                                                     # and on the Today page
+    assert titles(page, "clips") == ["物业录音", "居委会录音"]
+    assert_no_errors(page)
+
+
+def test_moving_a_clip_down_changes_the_order_in_the_plan(page, station):
+    day = broadcast_day(station[1])             # today, or tomorrow when now+1h is past midnight
+    save_notices(page, day, "# 停水通知\n明天上午三号楼停水，请提前储水。\n\n# 停电通知\n后天下午五号楼停电。",
+                 replace=True)
+    build(page)
+    assert titles(page, "clips") == ["停水通知", "停电通知"]
+    with page.expect_navigation():
+        page.locator("table#clips tr.clip").first.locator("button.move-down").click()
+    page.wait_for_selector("table#clips tr.clip")
+    assert titles(page, "clips") == ["停电通知", "停水通知"]
+    assert page.locator("table#clips tr.clip").first.locator("button.move-up").is_disabled()
+
+    page.goto("/schedule")
+    cell = page.locator(f'table#plan tr.occurrence[data-broadcast="{BROADCAST}"] td.plan-clips')
+    assert cell.count() == 1
+    text = cell.inner_text()
+    assert "停电通知" in text and "停水通知" in text, text
+    assert text.index("停电通知") < text.index("停水通知"), text
+    assert_no_errors(page)
+
+
+def test_the_status_strip_says_today_is_built_and_the_station_is_not_running(page, capsys):
+    today = datetime.now(ZONE).date()
+    save_notices(page, today, "# 活动室开放\n今天下午三点，社区活动室开放，欢迎大家参加。")
+    build(page)
+    clips = page.locator("table#clips tr.clip").count()
+    page.goto("/")                              # the strip as a fresh page shows it
+    strip = page.locator("#status-strip")
+    assert strip.is_visible()
+    built = page.locator("#status-today").inner_text()
+    assert f"今天已生成：{clips} 段" in built, built
+    following = page.locator("#status-next").inner_text()
+    assert "下一次广播" in following and BROADCAST in following, following
+    station = page.locator("#status-station").inner_text()
+    assert "电台未运行" in station and "到点不会自动播放" in station, station
+    assert "announcer run" in page.locator("#status-station-help").inner_text()
+    shot(page, "today-status", capsys)         # the desktop page with the strip
+    for path, _ in PAGES[1:]:                   # on every page
+        page.goto(path)
+        assert page.locator("#status-strip").is_visible(), path
+        assert f"今天已生成：{clips} 段" in page.locator("#status-today").inner_text(), path
+    assert_no_errors(page)
+
+
+def test_on_a_phone_the_play_buttons_are_on_screen_without_scrolling_sideways(page, capsys):
+    day = date(2031, 3, 7)
+    save_notices(page, day, "# 停水通知\n明天上午三号楼停水，请提前储水。\n\n# 停电通知\n后天下午五号楼停电。",
+                 replace=True)
+    build(page)
+    page.set_viewport_size(PHONE)
+    page.goto(f"/?date={day}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    buttons = page.locator("table#clips button.play-clip")
+    assert buttons.count() == 2
+    for button in buttons.all():
+        assert button.is_visible()
+        box = button.bounding_box()
+        assert box and 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], box
+    links = page.locator("header nav a")
+    assert links.count() == len(PAGES)
+    for link in links.all():
+        assert link.evaluate("a => a.getClientRects().length") == 1, link.inner_text()
+    shot(page, "today-phone-cards", capsys)
+    assert_no_errors(page)
+
+
+@pytest.mark.parametrize("path, name", PAGES, ids=[name for _, name in PAGES])
+def test_every_page_fits_a_phone(page, path, name, capsys):
+    page.set_viewport_size(PHONE)
+    response = page.goto(path)
+    assert response.status == 200
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    shot(page, f"{name}-phone", capsys)
+    assert_no_errors(page)
+
+
+def test_the_whole_broadcast_can_be_heard_on_the_computer(page):
+    day = date(2031, 3, 9)
+    save_notices(page, day, "# 停水通知\n明天上午三号楼停水，请提前储水。", replace=True)
+    build(page)
+    page.click("#hear-broadcast")
+    audio = page.locator("audio#listen-audio")
+    page.wait_for_function("a => a.error || (a.src && a.readyState >= 1 && Number.isFinite(a.duration))",
+                           arg=audio.element_handle(), timeout=60_000)
+    assert audio.evaluate("a => a.error && a.error.message") is None
+    assert not page.locator("#listen-status").inner_text().strip()
+    assert audio.evaluate("a => a.duration") > 1
     assert_no_errors(page)
