@@ -4,17 +4,14 @@ replace. Plain forms: each answers with a redirect back to its page, with what w
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from announcer.core.errors import AnnouncerError
 from announcer.web.controls import back_with_flash
-from announcer.web.recordings import MAX_TEXT, SIMPLE_SUFFIX, upload_dir
+from announcer.web.recordings import MAX_TEXT, import_upload
 from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day
-from announcer.web.today import CLIP_ID, builds, chosen_file, relabel, save_limited, upload_name
+from announcer.web.today import CLIP_ID, builds, chosen_file
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -100,8 +97,6 @@ async def replace(request: Request):
 
 
 async def _replace(request: Request, form):
-    from announcer.build.recording import import_recording
-
     site: Site = request.app.state.site
     day = parse_day(str(form.get("date") or ""), site)
     clip_id = _clip_id(form)
@@ -109,20 +104,7 @@ async def _replace(request: Request, form):
     if upload is None:
         raise WebError("请先选择新录音的文件，再点“替换”。", "choose the new recording's file first, then press Replace")
     text = str(form.get("text") or "").replace("\r\n", "\n").strip()[:MAX_TEXT]
-    name = upload_name(upload, "recording")
-    suffix = PurePosixPath(name).suffix
-    config = await run_in_threadpool(site.config)
-    tmp = await run_in_threadpool(upload_dir, site.out)
-    try:
-        path = Path(tmp.name) / ("recording" + (suffix.lower() if SIMPLE_SUFFIX.match(suffix) else ""))
-        await save_limited(upload, path, site.upload_limit())
-        try:
-            imported = await run_in_threadpool(import_recording, path, day, site.out, config,
-                                               text=text or None, replaces=clip_id)
-        except AnnouncerError as error:
-            raise relabel(error, str(path), name) from None
-    finally:
-        await run_in_threadpool(tmp.cleanup)
+    imported = await import_upload(site, upload, day, text=text or None, replaces=clip_id)
     if str(form.get("back") or "") == "recordings":      # the new take's measurements, as after an upload
         return RedirectResponse(f"/recordings?date={day.isoformat()}&added={clip_id}&replaced=1#recording-result",
                                 status_code=303)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from announcer.build.day import clip_warnings
 from announcer.core.errors import AnnouncerError, LibraryError
@@ -16,6 +18,9 @@ from announcer.core.library import Library
 from announcer.web.site import Site, check_csrf, lang_of, parse_day, render
 from announcer.web.today import (CLIP_ID, chosen_file, clip_rows, loudness_targets, relabel, save_limited, unit_name,
                                  upload_name, volume_verdict)
+
+if TYPE_CHECKING:
+    from announcer.build.recording import Imported
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -70,6 +75,26 @@ def upload_dir(out: Path) -> tempfile.TemporaryDirectory:
                            str(out)) from None
 
 
+async def import_upload(site: Site, upload: UploadFile, day, **options) -> Imported:
+    """The upload streamed to a temp file in --out, cleaned and added to the day by `import_recording`
+    (`options`: title, text, replaces); the temp files always go, and errors name the upload, not them."""
+    from announcer.build.recording import import_recording
+
+    name = upload_name(upload, "recording")
+    suffix = PurePosixPath(name).suffix
+    config = await run_in_threadpool(site.config)
+    tmp = await run_in_threadpool(upload_dir, site.out)
+    try:
+        path = Path(tmp.name) / ("recording" + (suffix.lower() if SIMPLE_SUFFIX.match(suffix) else ""))
+        await save_limited(upload, path, site.upload_limit())
+        try:
+            return await run_in_threadpool(import_recording, path, day, site.out, config, **options)
+        except AnnouncerError as error:
+            raise relabel(error, str(path), name) from None
+    finally:
+        await run_in_threadpool(tmp.cleanup)
+
+
 @router.post("/recordings")
 async def upload_recording(request: Request):
     """Stream the upload to a temp file, clean it and add it to the day; the temp files always go."""
@@ -81,8 +106,6 @@ async def upload_recording(request: Request):
 
 
 async def _upload(request: Request, form):
-    from announcer.build.recording import import_recording
-
     site: Site = request.app.state.site
     lang = lang_of(request)
     day = parse_day(str(form.get("date") or ""), site)
@@ -93,21 +116,9 @@ async def _upload(request: Request, form):
         return await run_in_threadpool(_page, request, day, status=400, title=title, text=text, errors=[
             "Choose the recording file first." if lang == "en" else "请先选择录音文件。"])
     name = upload_name(upload, "recording")
-    suffix = PurePosixPath(name).suffix
-    config = await run_in_threadpool(site.config)
     try:
-        tmp = await run_in_threadpool(upload_dir, site.out)
-        try:
-            path = Path(tmp.name) / ("recording" + (suffix.lower() if SIMPLE_SUFFIX.match(suffix) else ""))
-            await save_limited(upload, path, site.upload_limit())
-            try:
-                imported = await run_in_threadpool(
-                    import_recording, path, day, site.out, config,
-                    title=title or PurePosixPath(name).stem or None, text=text or None)
-            except AnnouncerError as error:
-                raise relabel(error, str(path), name) from None
-        finally:
-            await run_in_threadpool(tmp.cleanup)
+        imported = await import_upload(site, upload, day, title=title or PurePosixPath(name).stem or None,
+                                       text=text or None)
     except AnnouncerError as error:
         if getattr(error, "status", 400) == 413:
             raise
