@@ -13,6 +13,7 @@ import pytest
 
 from announcer.core.library import Library
 from test_web_today import DAY, build, csrf, make_client, save
+from webpage import Page
 
 TEXT = "明天上午停水，请提前储水。"
 
@@ -335,8 +336,10 @@ def test_a_replace_without_a_file_or_with_a_bad_one_changes_nothing(day_with_rec
     answer = client.post("/clips/replace", data={"csrf": csrf(client), "date": str(DAY), "clip": "memo"},
                          files={"file": ("", b"", "application/octet-stream")}, follow_redirects=False)
     assert answer.status_code == 400 and "choose the new recording" in answer.text
-    answer = replace_take(client, "memo", "这不是声音文件\n".encode(), name="新录音.m4a")
-    assert answer.status_code == 400 and "新录音.m4a" in answer.text and ".upload-" not in answer.text
+    answer = replace_take(client, "memo", "这不是声音文件\n".encode(), name="新录音.m4a")   # said on the page it came from
+    said = flash(client, answer)
+    assert answer.headers["location"].startswith(f"/?date={DAY}") and answer.headers["location"].endswith("#clips")
+    assert said.startswith("Not replaced: ") and "新录音.m4a" in said and ".upload-" not in said
     assert day_state(tmp_path) == before and 'id="undo-recording"' not in client.get(f"/?date={DAY}").text
     assert list(temp_dir.iterdir()) == [] and uploads_left(tmp_path) == []
 
@@ -387,6 +390,8 @@ def test_a_move_during_a_build_of_that_day_is_refused(day_with_recording, tmp_pa
     jobs["0" * 16] = BuildJob("0" * 16, DAY, total=2)            # a build of the day still running
     answer = act(client, "move", clip="memo", direction="up")
     assert answer.status_code == 409 and "being built" in answer.text and day_state(tmp_path) == before
+    moves = Page(client.get(f"/recordings?date={DAY}").text).all("button", "move-up")   # and the page says so
+    assert moves and all("disabled" in b["attrs"] and "a build is running" in b["attrs"]["title"] for b in moves)
     jobs["0" * 16] = BuildJob("0" * 16, date(2026, 12, 1), total=2)   # another day's: this one can change
     assert act(client, "move", clip="memo", direction="up").status_code == 303
     jobs.clear()

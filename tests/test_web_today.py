@@ -534,14 +534,14 @@ def test_notices_have_their_own_size_limit(client, tmp_path):
     assert answer.status_code == 413 and "the notices are too big: at most 2 MB" in answer.text
     for fields in ({}, {"file": ("", b"", "application/octet-stream")}):      # pasted: plain form, multipart
         answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": big}, files=fields)
-        assert answer.status_code == 413 and "the notices are too big" in answer.text, fields
+        assert answer.status_code == 413 and "the pasted notices are too big" in answer.text, fields
     answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": "好" * 2_100_000},
                          files={"file": ("", b"", "application/octet-stream")})
-    assert answer.status_code == 413 and "the notices are too big" in answer.text
+    assert answer.status_code == 413 and "the pasted notices are too big" in answer.text
     assert stored(tmp_path) is None
     client.cookies.set("lang", "zh")
     answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": big})
-    assert "通知内容太大：最多 2 MB" in answer.text
+    assert "粘贴的通知太大：最多 2 MB" in answer.text and "文字还在框里" in answer.text
     answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY),      # over 1 MB pasted, sent
                                            "text": "# 长通知\n" + "很长的通知。" * 60_000},   # as the page's form
                          files={"file": ("", b"", "application/octet-stream")}, follow_redirects=False)
@@ -636,15 +636,21 @@ def test_the_form_adds_by_default_and_replacing_asks_with_the_count(client):
 
 
 def test_a_replace_without_the_confirmation_is_refused_on_the_form(client, tmp_path):
+    from webpage import Page
+
     save(client)
     before = stored(tmp_path)
-    for confirm in ({}, {"confirm": ""}, {"confirm": "1"}):       # not asked, or asked about another number
-        answer = save(client, "# New\nOnly this one.\n", mode="replace", **confirm)
+    for confirm, said in (({}, "would remove the saved notices (2)"), ({"confirm": ""}, "would remove the saved"),
+                          ({"confirm": "1"}, "the saved notices changed meanwhile, and there are 2 now")):
+        answer = save(client, "# New\nOnly this one.\n", mode="replace", **confirm)   # not asked, or about another number
         assert answer.status_code == 409, confirm
         errors = answer.text.split('id="notices-errors"')[1].split("</ul>")[0]
-        assert '"replace" would remove the 2 saved notices' in html.unescape(errors)
+        assert said in html.unescape(errors)
         kept = answer.text.split('id="notices-text"')[1].split("</textarea>")[0]
         assert "# New\nOnly this one." in html.unescape(kept)
+        page = Page(answer.text)          # still "replace": saving again asks, it does not add
+        assert "checked" in page.one("input", id="notices-replace")["attrs"]
+        assert "checked" not in page.one("input", id="notices-append")["attrs"]
         assert stored(tmp_path) == before
     client.cookies.set("lang", "zh")
     assert "会删掉已保存的 2 条通知" in save(client, "x\n", mode="replace").text
@@ -654,7 +660,7 @@ def test_a_replace_without_the_confirmation_is_refused_on_the_form(client, tmp_p
 
 
 def undo(client, **extra):
-    return client.post("/notices/undo", data={"csrf": csrf(client), "date": str(DAY), **extra},
+    return client.post("/undo/notices", data={"csrf": csrf(client), "date": str(DAY), **extra},
                        follow_redirects=False)
 
 
@@ -741,7 +747,7 @@ def test_a_new_change_replaces_the_undo_and_a_change_by_hand_ends_it(client, tmp
 def test_undo_without_csrf_is_refused(client, tmp_path):
     save(client)
     save(client, "# Lift\nThe lift is serviced on Friday.\n")
-    assert client.post("/notices/undo", data={"date": str(DAY)}).status_code == 403
+    assert client.post("/undo/notices", data={"date": str(DAY)}).status_code == 403
     assert len(stored(tmp_path)["notice"]) == 3
 
 
@@ -763,6 +769,16 @@ def test_editing_the_title_keeps_the_notice_and_its_place(client, tmp_path):
     assert "title" not in stored(tmp_path)["notice"][1]          # an empty title: the notice has none
     page = client.get(f"/?date={DAY}").text
     assert 'class="notice-title-edit" name="title" value="停水 通知（更新）"' in page
+
+
+def test_a_notice_titled_undo_can_be_edited(client, tmp_path):
+    """Its id is "undo": the page's Undo has an address of its own, so the edit reaches the notice."""
+    save(client, "# Undo\nThe lift is back.\n")
+    answer = client.post("/notices/undo", data={"csrf": csrf(client), "date": str(DAY), "text": "The lift works."},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    assert stored(tmp_path)["notice"][0]["id"] == "undo"
+    assert stored(tmp_path)["notice"][0]["text"] == "The lift works."
 
 
 class SlowEngine(FakeEngine):
@@ -794,7 +810,7 @@ def test_the_clips_from_before_are_not_shown_while_the_day_builds(tmp_path):
                                follow_redirects=False).headers["location"]
         page = client.get(location).text
         assert 'id="clips-rebuilding"' in page and "Building again; the new clips are shown when it is done" in page
-        assert clip_rows(page) == [] and "<audio" not in page and 'id="no-clips"' not in page
+        assert clip_rows(page) == [] and "clip-audio" not in page and 'id="no-clips"' not in page
         assert re.search(r'<button type="button" id="build"\s+disabled', page)
         other_tab = client.get(f"/?date={DAY}").text          # no job in the address: still not shown
         assert 'id="clips-rebuilding"' in other_tab and clip_rows(other_tab) == []
@@ -862,7 +878,8 @@ def test_a_paste_over_the_limit_is_answered_on_the_form_with_the_text_kept(clien
         answer = client.post("/notices", data={"csrf": csrf(client), "date": str(DAY), "text": big}, files=fields)
         assert answer.status_code == 413
         errors = answer.text.split('id="notices-errors"')[1].split("</ul>")[0]
-        assert "the notices are too big: at most 2 MB" in errors and "choose" not in errors
+        assert "the pasted notices are too big: at most 2 MB" in errors and "choose" not in errors
+        assert "the text is still in the box" in errors
         assert 'id="notices-form"' in answer.text
         assert answer.text.split('id="notices-text"')[1].split(">", 1)[1].startswith("# Big\n很长的通知。很长的通知。")
     assert stored(tmp_path) is None
@@ -870,6 +887,18 @@ def test_a_paste_over_the_limit_is_answered_on_the_form_with_the_text_kept(clien
     edit = client.post("/notices/keys-found", data={"csrf": csrf(client), "date": str(DAY), "text": big},
                        files={"file": ("", b"", "application/octet-stream")})
     assert edit.status_code == 413 and 'id="notices-form"' not in edit.text     # other forms keep their limit
+
+
+def test_a_paste_too_big_to_keep_is_answered_on_the_days_form_without_it(client, tmp_path):
+    """Over twice the limit the text is not read into memory, nor sent back: the page says so, on the form."""
+    huge = "x" * 4_100_000
+    answer = client.post(f"/notices?date={DAY}", data={"date": str(DAY), "text": huge},
+                         files={"file": ("", b"", "application/octet-stream")})
+    assert answer.status_code == 413 and len(answer.content) < 200_000
+    errors = html.unescape(answer.text.split('id="notices-errors"')[1].split("</ul>")[0])
+    assert "the pasted notices are too big: at most 2 MB" in errors and "too big to keep in the box" in errors
+    assert f"Today's notices · {DAY}" in html.unescape(answer.text)
+    assert stored(tmp_path) is None
 
 
 def test_the_form_carries_the_limit_for_the_browsers_check(client):

@@ -1,6 +1,8 @@
 """The day's clips, changed by hand from the Today and Recordings pages: move a clip up or down (the broadcast
 order is the staff member's), delete a recording, replace it with a new take, and undo the last delete or
-replace. Plain forms: each answers with a redirect back to its page, with what was done in a flash."""
+replace. Plain forms: each answers with a redirect back to its page, with what was done (or why the file of
+a new take was refused) in a flash; a form that cannot be carried out otherwise (a clip that is gone, a move
+during a build) gets the error page."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from announcer.core.errors import AudioError
 from announcer.web.controls import back_with_flash
 from announcer.web.recordings import MAX_TEXT, import_upload
 from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day
@@ -104,7 +107,11 @@ async def _replace(request: Request, form):
     if upload is None:
         raise WebError("请先选择新录音的文件，再点“替换”。", "choose the new recording's file first, then press Replace")
     text = str(form.get("text") or "").replace("\r\n", "\n").strip()[:MAX_TEXT]
-    imported = await import_upload(site, upload, day, text=text or None, replaces=clip_id)
+    try:
+        imported = await import_upload(site, upload, day, text=text or None, replaces=clip_id)
+    except (AudioError, WebError) as error:      # the file itself: said where the staff member was; the old take stays
+        zh, en = ("".join(p.message(lang) for p in error.problems) for lang in ("zh", "en"))
+        return _back(request, form, day, f"没有替换：{zh}", f"Not replaced: {en}", kind="bad")
     if str(form.get("back") or "") == "recordings":      # the new take's measurements, as after an upload
         return RedirectResponse(f"/recordings?date={day.isoformat()}&added={clip_id}&replaced=1#recording-result",
                                 status_code=303)

@@ -16,7 +16,7 @@ from announcer.build.day import clip_warnings
 from announcer.core.errors import AnnouncerError, LibraryError
 from announcer.core.library import Library
 from announcer.web.site import Site, check_csrf, lang_of, parse_day, render
-from announcer.web.today import (CLIP_ID, chosen_file, clip_rows, loudness_targets, relabel, save_limited, unit_name,
+from announcer.web.today import (CLIP_ID, builds, chosen_file, clip_rows, loudness_targets, relabel, save_limited, unit_name,
                                  upload_name, volume_verdict)
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _page(request: Request, day, *, status: int = 200, result: dict | None = Non
     clips, clip_errors = clip_rows(site, day, lang, only_recordings=True)
     return render(request, "recordings.html", status=status, page="recordings", day=day, result=result,
                   replaced=replaced and result is not None, errors=errors or [], title=title, text=text,
-                  clips=clips, clip_errors=clip_errors)
+                  clips=clips, clip_errors=clip_errors, job=builds(request).running())   # its moves wait for it
 
 
 @router.get("/recordings")

@@ -37,17 +37,27 @@ from announcer.web.site import (Site, WebError, check_csrf, form_error, lang_of,
                                 render)
 
 
+KEEP_PASTE = 2       # a paste up to this many times the notices' limit is refused with the text kept
+
+
 async def read_notices_form(request: Request) -> None:
-    """Saving notices reads its form first, with text fields up to the upload limit (not the 2 MB every
-    other form has): a paste over the notices' limit is then answered on the Today page, the text kept."""
+    """Saving notices reads its form first, with text fields up to twice the notices' limit (not the 2 MB
+    every other form has): a paste over the limit is then answered on the Today page, the text kept. A paste
+    larger still is not read (nor echoed back): the route answers on the page without it."""
     if request.method == "POST" and request.url.path == "/notices" and "form" in request.headers.get(
             "content-type", ""):
-        limit = request.app.state.site.upload_limit()
+        site: Site = request.app.state.site
+        limit = min(site.upload_limit(), KEEP_PASTE * site.text_limit())
+        if "urlencoded" in request.headers.get("content-type", ""):
+            limit *= 3                  # counted as sent: percent-encoding takes up to 3 bytes a byte
         try:
             await request.form(max_part_size=limit)     # kept by the request: check_csrf gets the same form
         except StarletteHTTPException as error:
             detail = str(error.detail)
-            raise (notices_too_big(limit) if "maximum size" in detail else form_error(detail, limit)) from None
+            if "maximum size" not in detail:
+                raise form_error(detail, limit) from None
+            request.state.paste_too_big = True          # nothing is written: no CSRF token was needed
+            return
     await check_csrf(request)
 
 
@@ -540,7 +550,8 @@ def volume_verdict(clip: dict, targets: tuple[float, float] | None) -> str | Non
 
 
 def _page(request: Request, day: date, *, status: int = 200, flash: str | None = None, flash_kind: str = "ok",
-          notice_errors: list[str] | None = None, draft: str = "", job: BuildJob | None = None):
+          notice_errors: list[str] | None = None, draft: str = "", job: BuildJob | None = None,
+          replacing: bool = False):
     from announcer.build.check import check_notices
 
     site: Site = request.app.state.site
@@ -593,7 +604,7 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
         job=job if job is not None and not job.finished else None, build_errors=build_errors,
         rebuilding=rebuilding, other_build=running if running is not None and running.day != day else None,
         undo_label=undo_label(undo, lang) if undo else None, text_limit=site.text_limit(),
-        max_notices=MAX_A_DAY)
+        max_notices=MAX_A_DAY, replacing=replacing)
 
 
 @router.get("/")
@@ -626,6 +637,10 @@ async def save_notices(request: Request):
     ones already saved; "replace" takes their place, only with `confirm` = how many saved notices it
     replaces (the page asks first). Whatever is refused is said on the form, the pasted text kept."""
     site: Site = request.app.state.site
+    if getattr(request.state, "paste_too_big", False):
+        day = parse_day(request.query_params.get("date"), site)
+        return await _refuse_save(request, day, [paste_too_big(site.text_limit()).message(lang_of(request))], "",
+                                  413)
     form = await request.form()
     try:
         return await _save_notices(request, site, form, site.text_limit())
@@ -633,8 +648,22 @@ async def save_notices(request: Request):
         await form.close()      # an uploaded file's spooled copy goes now
 
 
-def _refuse_save(request: Request, day: date, problems: list[str], draft: str, status: int = 400):
-    return run_in_threadpool(_page, request, day, status=status, draft=draft, notice_errors=problems)
+def paste_too_big(limit: int, kept: bool = False) -> WebError:
+    mb = f"{round(limit / 1e6, 1):g}"
+    more = ("文字还在框里：请删去多余的内容，或分几天保存。", "the text is still in the box: remove what is not needed, "
+            "or save it over several days") if kept else \
+        ("内容太大，没能留在框里。请只复制当天的通知再粘贴。", "it was too big to keep in the box; copy only the day's "
+         "notices and paste them again")
+    return WebError(f"粘贴的通知太大：最多 {mb} MB，没有保存。一天的通知一般只有几 KB。{more[0]}",
+                    f"the pasted notices are too big: at most {mb} MB, and nothing was saved (a day's notices are "
+                    f"a few KB); {more[1]}", status=413)
+
+
+def _refuse_save(request: Request, day: date, problems: list[str], draft: str, status: int = 400,
+                 replacing: bool = False):
+    """The Today page with what was refused, the text kept and the choice (add or replace) as it was."""
+    return run_in_threadpool(_page, request, day, status=status, draft=draft, notice_errors=problems,
+                             replacing=replacing)
 
 
 async def _save_notices(request: Request, site: Site, form, limit: int):
@@ -653,11 +682,11 @@ async def _save_notices(request: Request, site: Site, form, limit: int):
             data, suffix = text.encode("utf-8"), ".txt"
             label = "pasted text" if lang == "en" else "粘贴的通知"
             if len(data) > limit:
-                raise notices_too_big(limit)
+                raise paste_too_big(limit, kept=True)
         else:
             return await _refuse_save(request, day, [
                 "Paste the notices into the box, or choose a file." if lang == "en"
-                else "请把通知粘贴到框里，或选择一个文件。"], text)
+                else "请把通知粘贴到框里，或选择一个文件。"], text, replacing=replacing)
         added = await run_in_threadpool(parse_notices, data, suffix, label)
 
         def store() -> bool:
@@ -665,7 +694,7 @@ async def _save_notices(request: Request, site: Site, form, limit: int):
             with _notices_lock:
                 existing = stored_notices(site.out, day)
                 if replacing and existing and str(form.get("confirm") or "") != str(len(existing)):
-                    raise replace_unconfirmed(len(existing))
+                    raise replace_unconfirmed(len(existing), str(form.get("confirm") or ""))
                 notices = _merge([] if replacing else existing, added)
                 if len(notices) > MAX_A_DAY:
                     raise too_many_error(len(notices), day)
@@ -675,15 +704,21 @@ async def _save_notices(request: Request, site: Site, form, limit: int):
         added_to_others = await run_in_threadpool(store)
     except AnnouncerError as error:
         return await _refuse_save(request, day, [p.message(lang) for p in error.problems], text,
-                                  getattr(error, "status", 400))
+                                  getattr(error, "status", 400), replacing=replacing)
     return _back(day, msg="added" if added_to_others else "saved")
 
 
-def replace_unconfirmed(count: int) -> WebError:
-    return WebError(f"没有保存：选了“替换”，会删掉已保存的 {count} 条通知，但没有确认。"
-                    "请再点一次“保存通知”并在提示里点“确定”；想保留它们就选“加在后面”。",
-                    f"nothing was saved: \"replace\" would remove the {count} saved notices, and that was not "
-                    "confirmed; press Save notices again and answer OK, or choose \"add\" to keep them", status=409)
+def replace_unconfirmed(count: int, confirmed: str) -> WebError:
+    """A replace not confirmed for the `count` notices saved now (`confirmed`: the count the page asked about)."""
+    if confirmed.isdigit():       # asked about another number: another tab or person changed them meanwhile
+        return WebError(f"没有保存：已保存的通知刚刚有了变化，现在是 {count} 条。请看一下下面的通知，再点“保存通知”。",
+                        f"nothing was saved: the saved notices changed meanwhile, and there are {count} now; "
+                        "look at them below, then press Save notices again", status=409)
+    return WebError(f"没有保存：选了“全部替换”，会删掉已保存的 {count} 条通知，但没有确认。"
+                    "请再点一次“保存通知”并在提示里点“确定”；想保留它们就选“新通知加在后面”。",
+                    f"nothing was saved: \"replace them all\" would remove the saved notices ({count}), and that "
+                    "was not confirmed; press Save notices again and answer OK, or choose \"add\" to keep them",
+                    status=409)
 
 
 def _find(notices: list[Notice], notice_id: str, day: date) -> int:
@@ -724,8 +759,8 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-@router.post("/notices/undo")
-async def undo_notices(request: Request):     # before /notices/{notice_id}: "undo" is no id
+@router.post("/undo/notices")
+async def undo_notices(request: Request):     # not under /notices/: a notice titled "Undo" has the id "undo"
     """Take back the day's last save, edit or delete of notices (until Build is pressed), then build the day
     again as an edit does; a day not built is only given its notices back."""
     site: Site = request.app.state.site
