@@ -7,7 +7,8 @@ import pytest
 
 from announcer.core import plan as plan_module
 from announcer.core.config import AudioConfig, Broadcast, Config, QuietHours, SpeechConfig, Station
-from announcer.core.plan import Occurrence, plan, planned_clips, select_clips, skip_reason, station_zone
+from announcer.core.plan import (Occurrence, in_quiet_hours, plan, planned_clips, quiet_span, select_clips,
+                                 skip_reason, station_zone)
 
 SHANGHAI, LONDON, NEW_YORK = ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 
@@ -415,3 +416,12 @@ def test_durations_in_words():
     assert plan_module.duration_words(145) == ("2 分 25 秒", "2 min 25 s")
     assert plan_module.duration_words(3725) == ("1 小时 2 分 5 秒", "1 h 2 min 5 s")
     assert plan_module.duration_words(7) == ("7 秒", "7 s")
+
+
+def test_quiet_hours_for_the_plan_and_the_page_alike():
+    night, noon = QuietHours(time(21, 30), time(7)), QuietHours(time(12), time(13, 30, 15))
+    assert in_quiet_hours(night, time(21, 30)) and in_quiet_hours(night, time(3)) and in_quiet_hours(night, time(6, 59))
+    assert not in_quiet_hours(night, time(7)) and not in_quiet_hours(night, time(12))
+    assert in_quiet_hours(noon, time(12)) and not in_quiet_hours(noon, time(13, 30, 15))
+    assert not in_quiet_hours(None, time(3)) and not in_quiet_hours(QuietHours(time(8), time(8)), time(8))
+    assert quiet_span(night) == "21:30–07:00" and quiet_span(noon) == "12:00–13:30:15"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from datetime import date, datetime
@@ -350,8 +351,10 @@ def test_the_today_page_asks_before_playing_on_the_loudspeaker(tmp_path):
     publish(tmp_path / "out")
     forms = play_forms(page.get("/?date=2026-11-30").text)
     assert [f["button"] for f in forms] == ["play-clip quiet", "play-clip quiet"]
+    # the question names the clip by the title the row shows
+    assert [f["confirm"] for f in forms] == ["Play “停水通知” on the loudspeaker now?",
+                                             "Play “停电通知” on the loudspeaker now?"]
     for form in forms:
-        assert form["confirm"] == "Play this on the loudspeaker now?"
         assert set(form["fields"]) == {"csrf", "date", "clip"}
     [schedule] = play_forms(page.get("/schedule").text)
     assert schedule["confirm"] == "Play “morning” on the loudspeaker now?" and "quiet_ok" not in schedule["fields"]
@@ -362,7 +365,7 @@ def test_a_page_rendered_in_quiet_hours_says_so_when_it_asks_and_then_plays(tmp_
     publish(tmp_path / "out")
     text = page.get("/?date=2026-11-30", headers={"referer": "http://127.0.0.1:8080/"}).text
     form = play_forms(text)[0]
-    assert form["confirm"] == ("Play this on the loudspeaker now?\n\nNote: it is quiet hours now (21:30–07:00); "
+    assert form["confirm"] == ("Play “停水通知” on the loudspeaker now?\n\nNote: it is quiet hours now (21:30–07:00); "
                                "the loudspeaker will disturb residents. Play anyway?")
     assert form["fields"]["quiet_ok"] == "1"
     answer = page.post("/play", data=form["fields"], follow_redirects=False)     # after the confirm
@@ -381,6 +384,39 @@ def test_a_manual_play_names_the_clips_by_title(tmp_path):
     headers = {"x-csrf-token": page.csrf, "accept": "application/json"}
     assert page.post("/play", json={"date": "2026-11-30", "clips": ["a", "b"]},
                      headers=headers).json()["message"] == 'playing "停水通知, 停电通知" now'
+
+
+def on_the_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_the_titles_and_the_quiet_hours_are_read_off_the_event_loop(tmp_path, monkeypatch):
+    """Reading the day's manifest and schedule.toml may wait on the disk: never on the loop serving every page."""
+    from announcer.core.library import Library
+    from announcer.web import controls as controls_module
+
+    page = page_at(tmp_path, 9)
+    publish(tmp_path / "out")
+    seen = []
+
+    class Watched(Library):
+        def day(self, day):
+            seen.append(("manifest", on_the_event_loop()))
+            return super().day(day)
+
+    monkeypatch.setattr(controls_module, "Library", Watched)
+    site = page.app.state.site
+    real_config = site.config
+    monkeypatch.setattr(site, "config", lambda: seen.append(("config", on_the_event_loop())) or real_config())
+    answer = page.post("/play", data={"csrf": page.csrf, "date": "2026-11-30", "clip": ["a", "b"]},
+                       follow_redirects=False)
+    assert flash(answer) == ('playing "停水通知, 停电通知" now', "ok")
+    assert ("manifest", False) in seen and ("config", False) in seen
+    assert all(not on_loop for what, on_loop in seen if what == "manifest"), seen
 
 
 def test_the_station_s_own_answer_names_the_clip_by_title(tmp_path):

@@ -3,6 +3,7 @@ GET /listen/chime, and the Listen box on the Today page."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import time
@@ -197,6 +198,40 @@ def test_the_today_page_has_the_listen_box_with_the_days_broadcasts_first(client
     assert page.one("button", id="hear-chime") and page.one("audio", id="listen-audio")
 
 
-def test_no_listen_box_before_the_build(client):
+def test_before_the_build_only_the_chime_can_be_heard(client):
     text = client.get("/?date=2026-11-30").text
-    assert 'id="hear-broadcast"' not in text and 'id="listen-audio"' not in text
+    assert 'id="hear-broadcast"' not in text and 'id="listen-form"' not in text
+    page = Page(text)
+    assert page.one("form", id="chime-form")["attrs"]["action"] == "/listen/chime"
+    assert page.one("button", id="hear-chime") and page.one("audio", id="listen-audio")
+    assert "Once the day's clips are built, you can hear whole broadcasts here too." in html.unescape(text)
+
+
+def test_without_a_chime_there_is_no_chime_button(tmp_path):
+    client = make(tmp_path, chime="none")
+    text = client.get("/?date=2026-11-30").text
+    assert 'id="listen"' not in text and 'id="hear-chime"' not in text and 'id="listen-audio"' not in text
+    publish(tmp_path / "out")
+    page = Page(client.get("/?date=2026-11-30").text)
+    assert page.one("button", id="hear-broadcast") and not page.all("button", id="hear-chime")
+
+
+def test_the_settings_are_read_off_the_event_loop(client, tmp_path, monkeypatch):
+    """schedule.toml may be parsed again (it changed): in a worker thread, not on the loop serving every page."""
+    publish(tmp_path / "out")
+    site = client.app.state.site
+    real, seen = site.config, []
+
+    def config():
+        try:
+            asyncio.get_running_loop()
+            seen.append("loop")
+        except RuntimeError:
+            seen.append("thread")
+        return real()
+
+    monkeypatch.setattr(site, "config", config)
+    assert client.get("/listen/chime").status_code == 200 and "thread" in seen
+    seen.clear()
+    heard(client.get("/listen/broadcast", params={"date": "2026-11-30", "name": "一遍"}))
+    assert "thread" in seen

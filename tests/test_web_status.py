@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import time
@@ -15,6 +16,7 @@ from webpage import Page
 
 from announcer.core.control import ControlError, Reply
 from announcer.core.library import Library
+from announcer.core.plan import duration_words
 from announcer.web import Site, create_app
 from announcer.web import status as strip
 
@@ -94,9 +96,9 @@ def test_before_the_build_the_strip_says_today_is_not_built_and_the_next_broadca
     said = strip_of(answer)
     assert said["status-today"] == "Today's clips are not built yet · build them"
     assert said["status-next"] == "Next broadcast: 早间通知 · today 14:00"
-    assert said["status-station"] == ("station not running Nothing plays by itself at the scheduled times. To start "
-                                      "it, run announcer run on this computer (or announcer run --web: the page and "
-                                      "the station together).")
+    assert said["status-station"] == ("station not running Nothing plays by itself at the scheduled times. Ask "
+                                      "whoever looks after this computer to start the station (command: announcer run, "
+                                      "or announcer run --web to open this page as well).")
     assert Page(answer.text).one("span", id="station-state")["attrs"]["class"] == "station down"
     assert 'id="status-strip"' in answer.text and "status-quiet" not in answer.text
 
@@ -107,8 +109,8 @@ def test_after_the_build_it_counts_the_clips_and_their_air_time_in_words(tmp_pat
     said = strip_of(client.get("/schedule"))
     assert said["status-today"] == "今天已生成：2 段，共 1 分 12 秒"
     assert said["status-next"] == "下一次广播：早间通知 · 今天 14:00"
-    assert said["status-station"] == ("电台未运行 到点不会自动播放。启动方法：在这台电脑上运行 announcer run"
-                                      "（或 announcer run --web：网页和电台一起运行）。")
+    assert said["status-station"] == ("电台未运行 到点不会自动播放。请让管理员启动电台（命令：announcer run，"
+                                      "或 announcer run --web 同时打开网页）。")
 
 
 def test_the_next_broadcast_tomorrow_or_later_skips_quiet_hours_and_past_times(tmp_path):
@@ -178,6 +180,80 @@ def test_nothing_in_the_strip_can_break_a_page(tmp_path, trouble):
         assert said["status-today"] == "Today's clips cannot be read; open Today and build them again."
     if trouble == "schedule":
         assert said["status-today"] == "Today is built: 2 clip(s), 1 min 12 s in all"
+        assert said["status-next"] == ("The schedule (schedule.toml) has a mistake, so the next broadcast is not "
+                                       "known · see it on the Schedule page")
+
+
+def test_a_schedule_with_a_mistake_says_so_and_links_to_the_schedule_page(tmp_path):
+    client = client_at(tmp_path, datetime(2026, 11, 30, 9, 30, tzinfo=ZONE), lang="zh")
+    (tmp_path / "schedule.toml").write_text("[[broadcast]]\nname = 3\n", encoding="utf-8")
+    answer = client.get("/log")
+    assert strip_of(answer)["status-next"] == "播放计划（schedule.toml）里有错误，算不出下一次广播 · 去“播放计划”查看"
+    assert Page(answer.text).one("a", id="status-schedule-error")["attrs"]["href"] == "/schedule"
+    assert "一周内没有要播的广播" not in answer.text
+    (tmp_path / "schedule.toml").write_text('[station]\ntimezone = "UTC"\n', encoding="utf-8")   # a week without any
+    answer = client.get("/log")
+    assert strip_of(answer)["status-next"] == "一周内没有要播的广播" and "status-schedule-error" not in answer.text
+
+
+class Asked(Controls):
+    """Controls that remember each status() call and whether it (or station_running) ran on the event loop."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked, self.on_loop = 0, []
+
+    def station_running(self):
+        self.on_loop.append(on_the_event_loop())
+        return super().station_running()
+
+    def status(self):
+        self.asked += 1
+        return super().status()
+
+    def play_clips(self, day, clips):
+        raise ControlError(f"{day} 的音频里没有 {clips[0]}。", f"{clips[0]}: not among {day}'s clips")
+
+
+def on_the_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_a_station_that_is_not_running_is_never_asked_what_is_on_air(tmp_path):
+    client = client_at(tmp_path, datetime(2026, 11, 30, 9, 30, tzinfo=ZONE))
+    client.app.state.site.controls = client.controls = Asked()
+    client.controls.slow = 3.0                       # asking would hold the page up a second
+    for where in ("/", "/schedule", "/no-such-page"):
+        began = time.monotonic()
+        answer = client.get(where)
+        assert time.monotonic() - began < 0.5, where
+        assert strip_of(answer)["status-station"].startswith("station not running")
+    assert client.controls.asked == 0
+    client.controls.running, client.controls.slow = True, 0.0
+    client.get("/")
+    assert client.controls.asked == 1
+
+
+def test_an_error_page_is_rendered_off_the_event_loop(tmp_path):
+    """An error page's strip works out the plan and may wait on the station: in a worker thread, never on the
+    loop that serves every other request."""
+    client = client_at(tmp_path, datetime(2026, 11, 30, 9, 30, tzinfo=ZONE))
+    client.app.state.site.controls = client.controls = Asked()
+    client.controls.slow = 3.0
+    began = time.monotonic()
+    answer = client.get("/no-such-page")
+    assert answer.status_code == 404 and time.monotonic() - began < 0.5
+    assert 'id="status-strip"' in answer.text and client.controls.on_loop == [False]
+    token = re.search(r'name="csrf" content="([^"]+)"', answer.text).group(1)
+    refused = client.post("/play", data={"csrf": token})                 # neither a broadcast nor clips
+    assert refused.status_code == 400 and 'id="status-strip"' in refused.text
+    refused = client.post("/play", data={"csrf": token, "date": "2026-11-30", "clip": "x"})   # the station refuses
+    assert refused.status_code == 400 and 'id="status-strip"' in refused.text
+    assert client.controls.on_loop and not any(client.controls.on_loop), client.controls.on_loop
 
 
 def test_a_slow_station_does_not_hold_up_the_page(tmp_path):
@@ -208,8 +284,8 @@ def test_words_for_time_and_air_time():
     today = date(2026, 11, 30)
     at = datetime(2026, 12, 1, 8, 0, tzinfo=ZONE)
     assert strip.when(at, today, "zh") == "明天 08:00" and strip.when(at, today, "en") == "tomorrow 08:00"
-    assert strip.air_time(72.4, "zh") == "1 分 12 秒" and strip.air_time(45, "zh") == "45 秒"
-    assert strip.air_time(72.4, "en") == "1 min 12 s" and strip.air_time(0, "en") == "0 s"
+    assert duration_words(72.4) == ("1 分 12 秒", "1 min 12 s") and duration_words(45)[0] == "45 秒"
+    assert duration_words(0)[1] == "0 s"
 
 
 def test_the_next_broadcast_is_worked_out_once_a_minute(tmp_path, monkeypatch):

@@ -197,16 +197,24 @@ def _on(days: str | tuple[str, ...], day: date, calendar) -> bool:
 def _skipped(local: datetime, off: set[date], quiet: QuietHours | None) -> str | None:
     if local.date() in off:
         return "holiday"
-    if quiet is not None and _quiet(local.time(), quiet):
+    if in_quiet_hours(quiet, local.time()):
         return "quiet-hours"
     return None
 
 
-def _quiet(t: time, quiet: QuietHours) -> bool:
-    """From inclusive, to exclusive; from after to wraps past midnight; from == to is no quiet time."""
+def in_quiet_hours(quiet: QuietHours | None, t: time) -> bool:
+    """Whether the time of day `t` (the station's local time) is in the quiet hours, as the plan skips them:
+    from inclusive, to exclusive; from after to wraps past midnight; from == to is no quiet time."""
+    if quiet is None:
+        return False
     if quiet.start <= quiet.end:
         return quiet.start <= t < quiet.end
     return t >= quiet.start or t < quiet.end
+
+
+def quiet_span(quiet: QuietHours) -> str:
+    """The quiet hours for people: "21:30–07:00" (the same in both languages)."""
+    return f"{clock(quiet.start)}–{clock(quiet.end)}"
 
 
 # --- for people: clip titles, air time, timings in words (the page and the commands) ---------------
@@ -259,7 +267,7 @@ def quiet_times(broadcast: Broadcast, quiet: QuietHours | None) -> list[time]:
     last = monday + timedelta(days=6 if broadcast.cron is not None else 0)
     walls = {wall.time() for _, wall in _wall_times(broadcast, monday, last)} if broadcast.once is None \
         else {broadcast.once.time()}
-    return sorted(t for t in walls if _quiet(t, quiet))
+    return sorted(t for t in walls if in_quiet_hours(quiet, t))
 
 
 def _seconds(t: time) -> int:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from announcer.core.errors import AnnouncerError, ConfigError, use_language
@@ -59,7 +60,7 @@ def create_app(site: Site) -> FastAPI:
                 response = await call_next(request)
             except Exception:
                 log.exception(f"{request.method} {request.url.path}")
-                response = _internal(request)
+                response = await run_in_threadpool(_internal, request)
         if fresh:
             # Lax: a link from another app keeps the session; POSTs still need the CSRF token and Origin.
             response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax")
@@ -68,10 +69,11 @@ def create_app(site: Site) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
+    # An error page is rendered in a worker thread: its status strip works out the plan and may ask the station.
     @app.exception_handler(AnnouncerError)
     async def announcer_error(request: Request, error: AnnouncerError):
         status = getattr(error, "status", 409 if isinstance(error, ConfigError) else 400)
-        return error_response(request, error, status)
+        return await run_in_threadpool(error_response, request, error, status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_exception(request: Request, error: StarletteHTTPException):
@@ -79,7 +81,7 @@ def create_app(site: Site) -> FastAPI:
             said = form_error(error.detail, site.upload_limit())   # a form Starlette refused to read
         else:
             said = http_error(error.status_code)
-        return error_response(request, said, said.status, headers=error.headers)
+        return await run_in_threadpool(error_response, request, said, said.status, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):
@@ -88,7 +90,7 @@ def create_app(site: Site) -> FastAPI:
         said = WebError(f"请求里的“{names[0]}”缺少或不对。请刷新页面后再试。",
                         f"\"{names[1]}\" in the request is missing or not valid; reload the page and try again",
                         status=422)
-        return error_response(request, said, 422)
+        return await run_in_threadpool(error_response, request, said, 422)
 
     for module in (login, today, recordings, clips, schedule, playlog, usb, controls, preview):
         app.include_router(module.router)

@@ -23,9 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from announcer.core.control import StationClient
 from announcer.core.errors import AnnouncerError
 from announcer.core.library import Library
+from announcer.core.plan import in_quiet_hours, quiet_span
 from announcer.web.site import (Site, WebError, check_csrf, error_response, flash_signature, lang_of, page_of,
                                 parse_day, wants_json)
-from announcer.web.status import clip_title, in_quiet_hours, quiet_text
+from announcer.web.status import title_of
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -54,7 +55,7 @@ async def play(request: Request):
         raise WebError("请选择要播放的广播，或者要播放的段落（二选一）。",
                        "choose a broadcast to play, or clips to play (one of the two)", status=400)
     day = None if broadcast else parse_day(fields.get("date"), site)
-    quiet = _quiet_hours(site)
+    quiet = await run_in_threadpool(_quiet_hours, site)     # it may read schedule.toml
     if quiet and not fields.get("quiet_ok"):
         return await _quiet_refusal(request, quiet)
     controls = controls_of(site)
@@ -93,10 +94,10 @@ async def _do(request: Request, action, *args, said=None):
         if wants_json(request):
             message = e.message(lang)
             return JSONResponse({"ok": False, "message": message, "errors": [message]}, status_code=400)
-        return error_response(request, e, 400)
+        return await run_in_threadpool(error_response, request, e, 400)
     message = reply.message(lang)
     if said is not None:
-        message = said(message)
+        message = await run_in_threadpool(said, message)     # it may read the day's manifest
     if wants_json(request):
         return JSONResponse({"ok": True, "message": message})
     back = None
@@ -147,9 +148,9 @@ def _quiet_hours(site: Site) -> str | None:
     """"21:30–07:00" when now is in the station's quiet hours, else None (also when the settings cannot be read:
     the play itself then says what is wrong)."""
     try:
-        config = site.config()
-        if config.station.quiet_hours is not None and in_quiet_hours(config, site.now()):
-            return quiet_text(config.station.quiet_hours)
+        quiet = site.config().station.quiet_hours
+        if quiet is not None and in_quiet_hours(quiet, site.now().time()):
+            return quiet_span(quiet)
     except AnnouncerError:
         pass
     return None
@@ -178,7 +179,7 @@ def _with_titles(site: Site, day, clip_ids: list[str], message: str) -> str:
         return message
     if found is None:
         return message
-    titles = [clip_title(c, found[1]) for c in clip_ids]
+    titles = [title_of(c, found[1]) for c in clip_ids]
     if titles == list(clip_ids):
         return message
     ids = ", ".join(clip_ids)

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from announcer.core.config import Broadcast, Config
 from announcer.core.errors import AnnouncerError, shorten
 from announcer.core.library import MANIFEST, Library, atomic_write
-from announcer.core.plan import select_clips
+from announcer.core.plan import air_seconds, select_clips
 from announcer.web.site import Site, WebError, check_csrf, parse_day
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
@@ -40,7 +40,7 @@ BITRATE = 128
 async def listen_broadcast(request: Request, name: str = "", date: str = ""):
     site: Site = request.app.state.site
     day = parse_day(date or None, site)
-    config = site.config()
+    config = await run_in_threadpool(site.config)        # it may read schedule.toml
     broadcast = find_broadcast(config, name)
     path = await run_in_threadpool(broadcast_audio, site.out, day, broadcast, config)
     return FileResponse(path, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
@@ -49,7 +49,7 @@ async def listen_broadcast(request: Request, name: str = "", date: str = ""):
 @router.get("/listen/chime")
 async def listen_chime(request: Request):
     site: Site = request.app.state.site
-    config = site.config()
+    config = await run_in_threadpool(site.config)
     data = await run_in_threadpool(chime_audio, config)
     return Response(data, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
@@ -86,8 +86,7 @@ def broadcast_audio(out: Path, day, broadcast: Broadcast, config: Config) -> Pat
                            f"{', '.join(broadcast.clips)}), so nothing will sound; change its clips on the Schedule "
                            "page, or build notices with them",
                            status=404)
-        seconds = broadcast.repeat * (sum(float(c.get("duration_s") or 0) for c in clips)
-                                      + broadcast.gap_s * len(clips)) - broadcast.gap_s
+        seconds = air_seconds(broadcast, clips) or 0.0
         if seconds > LONGEST_S:
             raise WebError(f"「{broadcast.name}」一次要播 {seconds / 60:.0f} 分钟，太长了，不能试听。",
                            f"\"{broadcast.name}\" would take {seconds / 60:.0f} minutes, too long to hear here",

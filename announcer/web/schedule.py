@@ -26,8 +26,8 @@ from announcer.build import effects
 from announcer.core.config import CHIME_PRESETS, Config, parse_config
 from announcer.core.errors import AnnouncerError, ConfigError, shorten
 from announcer.core.library import Library, atomic_write
-from announcer.core.plan import (air_seconds, clip_title, clip_titles, clock, duration_words, plan, quiet_times,
-                                 round_room, select_clips, skip_reason, station_zone, timing_words)
+from announcer.core.plan import (air_seconds, clip_title, clip_titles, clock, duration_words, plan, quiet_span,
+                                 quiet_times, round_room, select_clips, skip_reason, station_zone, timing_words)
 from announcer.core.textfile import SETTINGS_ROLE, read_text
 from announcer.core.tomlpos import TomlLines
 from announcer.web.security import is_loopback
@@ -191,8 +191,7 @@ def _too_long(request: Request, broadcast, clips: list[dict], wall: time) -> dic
 def _skip_help(request: Request, code: str | None, config: Config) -> str:
     """What a skipped occurrence means, and what to do about it."""
     if code == "quiet-hours" and config.station.quiet_hours is not None:
-        quiet = config.station.quiet_hours
-        span = f"{clock(quiet.start)}–{clock(quiet.end)}"
+        span = quiet_span(config.station.quiet_hours)
         return _t(request, f"（{span}）这次不会播放。要让它播放，请把时间移出静音时段，"
                            "或修改 [station] 里的 quiet_hours。",
                   f" ({span}): it will not play. To play it, move it out of the quiet hours, or change quiet_hours "
@@ -218,8 +217,7 @@ def _broadcast_warnings(request: Request, config: Config, now: datetime, rows: l
                 "to play it again.")})
         quiet = quiet_times(b, config.station.quiet_hours)
         if quiet:
-            q = config.station.quiet_hours
-            span = f"{clock(q.start)}–{clock(q.end)}"
+            span = quiet_span(config.station.quiet_hours)
             shown = [clock(t) for t in quiet[:5]] + ["…"] * (len(quiet) > 5)
             warnings.append({"code": "quiet-hours", "broadcast": b.name, "text": _t(
                 request,

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from announcer.core.config import Config, find_config, load_config
 from announcer.core.errors import AnnouncerError
+from announcer.core.plan import duration_words
 from announcer.web import status as status_strip
 from announcer.web.security import (LOGIN_COOKIE, UNSAFE, Guard, is_loopback,
                                     load_secret)
@@ -180,8 +181,9 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
                    here=here(request, context.get("day")), T=lambda zh, en: en if lang == "en" else zh,
                    station_running=strip.running if strip else _station_running(site), status=strip,
                    quiet_now=bool(strip and strip.quiet), quiet_hours=strip.quiet_hours if strip else "",
-                   air_time=lambda seconds: status_strip.air_time(seconds, lang),
-                   listen_choices=lambda day: status_strip.listen_choices(site, day))
+                   air_time=lambda seconds: duration_words(seconds)[lang == "en"],
+                   listen_choices=lambda day: status_strip.listen_choices(site, day),
+                   has_chime=lambda: status_strip.has_chime(site))
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status)
 
 

@@ -14,9 +14,10 @@ from concurrent.futures import TimeoutError as Late
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from announcer.core.config import MANUAL, Config, QuietHours
+from announcer.core.config import MANUAL, Config
+from announcer.core.errors import AnnouncerError
 from announcer.core.library import Library
-from announcer.core.plan import clip_titles, plan, select_clips
+from announcer.core.plan import clip_titles, in_quiet_hours, plan, quiet_span, select_clips
 
 log = logging.getLogger("announcer.web")
 
@@ -42,6 +43,7 @@ class Strip:
     on_air_of: str | None = None    # its broadcast, when it is a scheduled one
     quiet: bool = False             # now is in the station's quiet hours
     quiet_hours: str = ""           # "21:30–07:00"
+    schedule_broken: bool = False   # schedule.toml cannot be read: the Schedule page says what is wrong
 
 
 def strip(site, lang: str) -> Strip:
@@ -61,22 +63,26 @@ def strip(site, lang: str) -> Strip:
         parts.update(built=manifest is not None, clips=len(clips), seconds=sum(_duration(c) for c in clips))
     except Exception as e:               # a damaged manifest: the Today page says what to do
         log.debug(f"status strip: today's clips: {e}")
-    config = None
     try:
         config = site.config()
-        if config.station.quiet_hours is not None:
-            parts.update(quiet=in_quiet_hours(config, now), quiet_hours=quiet_text(config.station.quiet_hours))
+        quiet = config.station.quiet_hours
+        if quiet is not None:
+            parts.update(quiet=in_quiet_hours(quiet, now.time()), quiet_hours=quiet_span(quiet))
         following = next_broadcast(config, now)
         if following is not None:
             parts.update(next_name=following.broadcast.name, next_time=following.time,
                          next_when=when(following.time, today, lang))
-    except Exception as e:               # schedule.toml with a mistake: the Schedule page says what
+    except AnnouncerError as e:          # schedule.toml with a mistake: the Schedule page says what
         log.debug(f"status strip: the next broadcast: {e}")
-    parts["running"] = _running(site)
-    try:
-        parts.update(_on_air(site, manifest))
+        parts["schedule_broken"] = True
     except Exception:
-        log.exception("status strip: on air")
+        log.exception("status strip: the next broadcast")
+    parts["running"] = _running(site)
+    if parts["running"]:                 # a station that is not running is not asked (no wait on its socket)
+        try:
+            parts.update(_on_air(site, manifest))
+        except Exception:
+            log.exception("status strip: on air")
     return Strip(**parts)
 
 
@@ -127,36 +133,7 @@ def when(moment: datetime, today: date, lang: str) -> str:
     return f"{day.month}月{day.day}日（周{WEEKDAYS_ZH[day.weekday()]}）{clock}"
 
 
-def air_time(seconds: float, lang: str) -> str:
-    """1 分 12 秒 / 1 min 12 s; 45 秒 / 45 s."""
-    whole = int(round(seconds))
-    minutes, rest = divmod(whole, 60)
-    if lang == "en":
-        return f"{minutes} min {rest} s" if minutes else f"{rest} s"
-    return f"{minutes} 分 {rest} 秒" if minutes else f"{rest} 秒"
-
-
-def in_quiet_hours(config: Config, moment: datetime) -> bool:
-    """Whether `moment` (the station's local time) falls in [station] quiet_hours (from inclusive, to exclusive,
-    wrapping past midnight), as the plan skips them."""
-    quiet = config.station.quiet_hours
-    if quiet is None:
-        return False
-    t = moment.time()
-    if quiet.start <= quiet.end:
-        return quiet.start <= t < quiet.end
-    return t >= quiet.start or t < quiet.end
-
-
-def quiet_text(quiet: QuietHours) -> str:
-    return f"{_clock(quiet.start)}–{_clock(quiet.end)}"
-
-
-def _clock(t: time) -> str:
-    return f"{t:%H:%M}" if not t.second else f"{t:%H:%M:%S}"
-
-
-def clip_title(clip_id: str, manifest: dict | None) -> str:
+def title_of(clip_id: str, manifest: dict | None) -> str:
     """The clip's title in the day's manifest, else its id."""
     return clip_titles(manifest).get(clip_id, clip_id)
 
@@ -194,10 +171,19 @@ def _on_air(site, manifest: dict | None) -> dict:
     name, clip = str(on_air.get("name") or ""), on_air.get("clip")
     manual = name.startswith(MANUAL)
     if clip:
-        title = clip_title(str(clip), manifest)
+        title = title_of(str(clip), manifest)
     else:
         title = name.removeprefix(MANUAL[0]).removeprefix(MANUAL[1])
     return {"on_air": title or name, "on_air_of": None if manual or not name else name}
+
+
+def has_chime(site) -> bool:
+    """Whether [audio] has a chime to hear alone (chime is not "none"); False when the settings cannot be read."""
+    try:
+        return site.config().audio.chime != "none"
+    except Exception as e:
+        log.debug(f"listen box: the chime: {e}")
+        return False
 
 
 def listen_choices(site, day: date) -> list[dict]:
