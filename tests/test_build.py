@@ -324,15 +324,18 @@ def test_merge_order_keeps_the_old_order_and_puts_new_clips_after_their_natural_
     def items(*ids):
         return [({"id": i, "file": f"{i}.mp3"}, Path(f"{i}.mp3")) for i in ids]
 
-    merged = merge_order(["c", "a", "rec", "b"], items("new0", "a", "b", "new1", "new2", "c", "rec"))
+    def before(*ids):        # the previous order's entries; a recording is paired only with a recording
+        return [{"id": i} for i in ids]
+
+    merged = merge_order(before("c", "a", "rec", "b"), items("new0", "a", "b", "new1", "new2", "c", "rec"))
     assert [e["id"] for e, _ in merged] == ["new0", "c", "a", "rec", "b", "new1", "new2"]
-    assert [e["id"] for e, _ in merge_order(["x", "a"], items("a", "b"))] == ["a", "b"]     # gone ones drop out
+    assert [e["id"] for e, _ in merge_order(before("x", "a"), items("a", "b"))] == ["a", "b"]   # gone ones drop out
     assert merge_order([], []) == []
     # A notice added after all the others goes at the end, whatever was moved before it.
-    assert [e["id"] for e, _ in merge_order(["b", "a"], items("a", "b", "new"))] == ["b", "a", "new"]
+    assert [e["id"] for e, _ in merge_order(before("b", "a"), items("a", "b", "new"))] == ["b", "a", "new"]
     recording = ({"id": "rec", "file": "rec.mp3", "engine": "recording"}, Path("rec.mp3"))
-    assert [e["id"] for e, _ in merge_order(["rec", "b", "a"], items("a", "b", "new") + [recording])] == \
-        ["rec", "b", "a", "new"]
+    assert [e["id"] for e, _ in merge_order([recording[0], *before("b", "a")], items("a", "b", "new") + [recording])] \
+        == ["rec", "b", "a", "new"]
 
 
 def test_a_moved_clip_keeps_its_place_when_the_day_is_built_again(tmp_path):
@@ -424,3 +427,119 @@ def test_the_command_line_build_keeps_the_order_set_by_hand(tmp_path, monkeypatc
     assert main(["build", str(notices), "--out", str(out), "--date", DAY.isoformat()]) == 0
     assert order_of(out) == [("keys-found", "01-keys-found.mp3"), ("ting-shui-tong-zhi", "02-ting-shui-tong-zhi.mp3")]
     assert "01-keys-found.mp3" in capsys.readouterr().out
+
+
+UNTITLED = "停水：明天上午停水。\n\n停电：下午两点停电。\n\n检修电梯：三号楼电梯今天检修。\n"
+
+
+def texts_of(out: Path) -> list[str]:
+    from announcer.core.library import Library
+
+    return [c.get("text", c["id"]) for c in Library(out).manifest(DAY)["clips"]]
+
+
+def test_a_notice_deleted_from_a_day_ordered_by_hand_leaves_the_others_in_their_places(tmp_path):
+    """Untitled notices are notice-1, notice-2...: deleting one renumbers the rest, and the order stays."""
+    from announcer.build.order import move_clip
+
+    out, config = tmp_path / "out", load_config(None)
+    build_day(read_notices([notices_file(tmp_path, UNTITLED)]), DAY, out, config, engine=FakeEngine())
+    move_clip(DAY, out, "notice-3", -1)
+    move_clip(DAY, out, "notice-3", -1)
+    assert texts_of(out) == ["检修电梯：三号楼电梯今天检修。", "停水：明天上午停水。", "停电：下午两点停电。"]
+    without = UNTITLED.replace("停电：下午两点停电。\n\n", "")
+    build_day(read_notices([notices_file(tmp_path, without)]), DAY, out, config, engine=FakeEngine())
+    assert texts_of(out) == ["检修电梯：三号楼电梯今天检修。", "停水：明天上午停水。"]
+    assert order_of(out) == [("notice-2", "01-notice-2.mp3"), ("notice-1", "02-notice-1.mp3")]
+
+
+def test_a_notice_whose_title_changed_keeps_its_place_in_the_order_set_by_hand(tmp_path):
+    from announcer.build.order import move_clip
+
+    out, config = tmp_path / "out", load_config(None)
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, config, engine=FakeEngine())
+    add_recording(out)
+    move_clip(DAY, out, "keys-found", -1)
+    renamed = NOTICES.replace("# Keys found", "# Found: keys")
+    build_day(read_notices([notices_file(tmp_path, renamed)]), DAY, out, config, engine=FakeEngine())
+    assert [i for i, _ in order_of(out)] == ["found-keys", "ting-shui-tong-zhi", "memo"]
+
+
+def test_a_new_notice_taking_a_recordings_id_leaves_the_recording_in_its_place(tmp_path):
+    """The recording is renamed memo-2 when a notice is called Memo; its place is found by its audio."""
+    from announcer.build.order import move_clip
+    from announcer.core.library import Library
+
+    out, config = tmp_path / "out", load_config(None)
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, config, engine=FakeEngine())
+    add_recording(out)
+    move_clip(DAY, out, "memo", -1)
+    move_clip(DAY, out, "memo", -1)
+    sha = {c["id"]: c.get("sha256") for c in Library(out).manifest(DAY)["clips"]}
+
+    def with_sha(current):      # an imported recording has its audio's sha256
+        folder, manifest = current
+        clips = [{**c, "sha256": sha["ting-shui-tong-zhi"]} if c["id"] == "memo" else c for c in manifest["clips"]]
+        return [(c["file"], folder / c["file"]) for c in clips], {**manifest, "clips": clips}
+
+    Library(out).update(DAY, with_sha)
+    more = NOTICES + "\n# Memo\nThe memo notice.\n"
+    build_day(read_notices([notices_file(tmp_path, more)]), DAY, out, config, engine=FakeEngine())
+    assert [i for i, _ in order_of(out)] == ["memo-2", "ting-shui-tong-zhi", "keys-found", "memo"]
+
+
+def test_a_withdraw_keeps_the_order_set_by_hand_for_the_next_build(tmp_path):
+    from announcer.build.day import withdraw_notices
+    from announcer.build.order import move_clip
+    from announcer.core.library import Library
+
+    out, config = tmp_path / "out", load_config(None)
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, config, engine=FakeEngine())
+    add_recording(out)
+    add_recording(out, "late")
+    move_clip(DAY, out, "memo", -1)                       # 停水, memo, keys, late
+    withdraw_notices(DAY, out)
+    assert [i for i, _ in order_of(out)] == ["memo", "late"]
+    assert Library(out).manifest(DAY)["order"] == "by-hand"
+    move_clip(DAY, out, "late", -1)                       # the recordings swapped while the notices are out
+    build_day(read_notices([notices_file(tmp_path)]), DAY, out, config, engine=FakeEngine())
+    assert [i for i, _ in order_of(out)] == ["ting-shui-tong-zhi", "late", "keys-found", "memo"]
+    assert "withdrawn_order" not in Library(out).manifest(DAY)
+    # A day never ordered by hand keeps nothing of a withdraw.
+    other = date(2026, 12, 1)
+    build_day(read_notices([notices_file(tmp_path)]), other, out, config, engine=FakeEngine())
+    withdraw_notices(other, out)
+    assert "withdrawn_order" not in Library(out).manifest(other)
+
+
+def test_each_sentence_is_told_once(tmp_path):
+    from announcer.build.day import Stage
+
+    stages = []
+    notices = read_notices([notices_file(tmp_path, "# A\nFirst. Second.\n\n# B\nOnly one.\n")])
+    build_day(notices, DAY, tmp_path / "out", load_config(None), engine=FakeEngine(), detail=stages.append)
+    assert stages == [Stage("loading"), Stage("speaking", 1, "A", 1, 2), Stage("speaking", 1, "A", 2, 2),
+                      Stage("speaking", 2, "B", 1, 1)]
+
+
+def test_a_pickled_note_reads_the_same_when_unpickled_in_another_language():
+    """Pickled (or copied: copy uses the same __reduce__), a note made under zh stays Chinese, both wordings kept."""
+    import contextvars
+    import copy
+    import pickle
+
+    from announcer.build.bilingual import Note
+    from announcer.core.errors import use_language
+
+    def under(language, make):
+        def run():
+            use_language(language)
+            return make()
+
+        return contextvars.copy_context().run(run)
+
+    data = under("zh", lambda: pickle.dumps(Note("停水", "water off")))
+    note = under("en", lambda: pickle.loads(data))
+    assert (str(note), note.zh, note.en, type(note)) == ("停水", "停水", "water off", Note)
+    copied = under("en", lambda: copy.deepcopy(note))
+    assert (str(copied), copied.zh, copied.en) == ("停水", "停水", "water off")

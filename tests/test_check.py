@@ -55,6 +55,8 @@ CASES = [
     "只有一句话",
     "",
     "😀😀",
+    "请拨打400-123-4567咨询，谢谢。",
+    "The market opens Dec. 8, 2024 at the gate, please come.",
 ]
 
 
@@ -69,8 +71,26 @@ def test_the_spans_follow_the_spoken_text_exactly(text):
     sources = clause_sources(text)
     assert len(sources) == len(clauses)
     assert all(source and source in text for source in sources)
+    end = 0
+    for source in sources:              # in order, each after the one before: no words quoted twice
+        found = text.find(source, end)
+        assert found >= end, (source, sources)
+        end = found + len(source)
 
 
 def test_clause_sources_cut_where_the_clauses_are():
     assert clause_sources("12月8日上午9:00-11:30，3号楼停水，请大家提前储水。谢谢！") == \
         ["12月8日上午9:00-11:30", "3号楼停水", "请大家提前储水", "谢谢"]
+
+
+@pytest.mark.parametrize("text, quoted", [
+    ("请拨打400-123-4567咨询，谢谢。", ["请拨打400", "123", "4567咨询", "谢谢"]),
+    ("Call 400-123-4567 for help, thanks.", ["Call 400", "123", "4567 for help", "thanks"]),
+    ("The market opens Dec. 8, 2024 at the gate, please come.",
+     ["The market opens Dec. 8", "2024 at the gate", "please come"]),
+    ("Meet at 8:30 a.m. in Room 301, then go to No. 5 building; call 555-1234.",
+     ["Meet at 8:30 a.m. in Room 301", "then go to No. 5 building", "call 555", "1234"]),
+])
+def test_a_number_read_with_pauses_is_shared_out_between_its_clauses(text, quoted):
+    """Each clause quotes its own part of a phone number or a date, not the neighbouring clause's words."""
+    assert clause_sources(text) == quoted

@@ -425,3 +425,12 @@ def test_quiet_hours_for_the_plan_and_the_page_alike():
     assert in_quiet_hours(noon, time(12)) and not in_quiet_hours(noon, time(13, 30, 15))
     assert not in_quiet_hours(None, time(3)) and not in_quiet_hours(QuietHours(time(8), time(8)), time(8))
     assert quiet_span(night) == "21:30–07:00" and quiet_span(noon) == "12:00–13:30:15"
+
+
+def test_quiet_times_of_a_cron_line_on_some_days_only():
+    """A cron line for the 15th, for June or for Feb 29 still warns of its quiet hours."""
+    quiet = QuietHours(time(21, 30), time(7))
+    assert plan_module.quiet_times(Broadcast("c", cron="0 23 15 * *"), quiet) == [time(23)]
+    assert plan_module.quiet_times(Broadcast("c", cron="30 6,12 * 6 *"), quiet) == [time(6, 30)]
+    assert plan_module.quiet_times(Broadcast("c", cron="0 22 29 2 *"), quiet) == [time(22)]
+    assert plan_module.quiet_times(Broadcast("c", cron="*/20 21 1 * *"), quiet) == [time(21, 40)]

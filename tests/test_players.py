@@ -444,5 +444,7 @@ def test_a_stopped_player_is_stopped_not_ended_too_soon(fake_bin, tmp_path):
 def test_ended_early_judges_only_clips_of_a_second_or_more():
     assert players.ended_early(0.1, None) is None and players.ended_early(0.1, 0.9) is None
     assert players.ended_early(0.8, 1.0) is None and players.ended_early(25, 31) is None
-    assert players.ended_early(0.79, 1.0).en.startswith("the player ran for only 0.8 s of this 1 s clip")
+    assert players.ended_early(0.79, 1.0).en.startswith("the player ran for only 0.79 s of this 1 s clip")
+    assert players.ended_early(0.999, 1.999).en.startswith("the player ran for only 0.99 s of this 2 s clip")
+    assert players.ended_early(9.96, 31).en.startswith("the player ran for only 9.9 s of this 31 s clip")
     assert players.ended_early(24, 31) is not None

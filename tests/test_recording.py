@@ -276,3 +276,132 @@ def test_a_retake_after_too_fast_replaces_the_recording_in_its_place(tmp_path):
     assert last_undo(out, DAY) is None
     with pytest.raises(ClipError, match="nothing to undo"):
         undo_recording(DAY, out)
+
+
+def _day_with_recordings(tmp_path, *ids) -> Path:
+    """A day built from one notice, with recordings (their audio: the notice's clip) added at the end."""
+    out = tmp_path / "out"
+    build_day(read_notices([_notices(tmp_path)]), DAY, out, load_config(None), engine=FakeEngine())
+
+    def append(current):
+        folder, manifest = current
+        source = folder / manifest["clips"][0]["file"]
+        clips = list(manifest["clips"])
+        for n, clip_id in enumerate(ids, start=len(clips) + 1):
+            clips.append({"id": clip_id, "title": clip_id, "file": f"{n:02d}-{clip_id}.mp3", "engine": "recording",
+                          "sha256": f"sha-{clip_id}"})
+        return [(c["file"], folder / c["file"] if c.get("engine") != "recording" else source) for c in clips], \
+            {**manifest, "clips": clips}
+
+    Library(out).update(DAY, append)
+    return out
+
+
+def test_a_failed_delete_keeps_the_last_undo(tmp_path, monkeypatch):
+    from announcer.build.recording import delete_recording, last_undo, undo_recording
+    from announcer.core.errors import LibraryError
+
+    out = _day_with_recordings(tmp_path, "one", "two")
+    delete_recording(DAY, out, "one")
+
+    def broken(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("announcer.core.library._place", broken)
+    with pytest.raises(LibraryError):
+        delete_recording(DAY, out, "two")
+    monkeypatch.undo()
+    assert last_undo(out, DAY)["entry"]["id"] == "one"
+    assert [c["id"] for c in Library(out).manifest(DAY)["clips"]] == ["keys-found", "two"]
+    entry, number = undo_recording(DAY, out)
+    assert (entry["id"], number) == ("one", 2)
+    assert [c["id"] for c in Library(out).manifest(DAY)["clips"]] == ["keys-found", "one", "two"]
+    assert [p.name for p in (out / ".undo" / "recordings" / DAY.isoformat()).iterdir()] == []
+
+
+def test_a_delete_during_an_undo_keeps_its_own_undo(tmp_path, monkeypatch):
+    """A delete that comes while an undo is being published waits for it, and its undo is the next one."""
+    import threading
+    import time
+
+    from announcer.build import recording
+    from announcer.build.recording import delete_recording, last_undo, undo_recording
+
+    out = _day_with_recordings(tmp_path, "one", "two")
+    delete_recording(DAY, out, "one")
+    published, go = threading.Event(), threading.Event()
+    real = recording.publish_items
+
+    def pausing(library, day, change):
+        folder = real(library, day, change)
+        if threading.current_thread().name == "undo":
+            published.set()
+            go.wait(5)
+        return folder
+
+    monkeypatch.setattr(recording, "publish_items", pausing)
+    failures = []
+
+    def run(function, *args):
+        try:
+            function(*args)
+        except Exception as error:      # shown by the assertion below
+            failures.append(error)
+
+    undo = threading.Thread(target=run, args=(undo_recording, DAY, out), name="undo")
+    undo.start()
+    assert published.wait(5)
+    delete = threading.Thread(target=run, args=(delete_recording, DAY, out, "two"), name="delete")
+    delete.start()
+    time.sleep(0.5)                     # time for the delete to be done if nothing holds it back
+    go.set()
+    undo.join(10)
+    delete.join(10)
+    assert failures == []
+    assert [c["id"] for c in Library(out).manifest(DAY)["clips"]] == ["keys-found", "one"]
+    kept = last_undo(out, DAY)
+    assert kept is not None and kept["entry"]["id"] == "two"
+    undo_recording(DAY, out)
+    assert [c["id"] for c in Library(out).manifest(DAY)["clips"]] == ["keys-found", "one", "two"]
+
+
+@pytest.mark.parametrize("position", ["2", 1.5, None, True, -1])
+def test_an_undo_note_with_a_bad_position_is_nothing_to_undo(tmp_path, position):
+    from announcer.build.order import ClipError
+    from announcer.build.recording import delete_recording, last_undo, undo_recording
+
+    out = _day_with_recordings(tmp_path, "one")
+    delete_recording(DAY, out, "one")
+    note = out / ".undo" / "recordings" / DAY.isoformat() / "undo.json"
+    kept = json.loads(note.read_text("utf-8"))
+    note.write_text(json.dumps({**kept, "position": position}), "utf-8")
+    assert last_undo(out, DAY) is None
+    with pytest.raises(ClipError) as refused:
+        undo_recording(DAY, out)
+    assert refused.value.status == 404
+
+
+def test_undo_after_a_replace_and_a_rebuild_leaves_one_take(tmp_path):
+    """A new notice takes the recording's id (the recording becomes water-2): the undo finds the new take by
+    its audio and puts the old one in its place."""
+    from announcer.build.recording import undo_recording
+
+    out, config = tmp_path / "out", load_config(None)
+    fast, slow = tmp_path / "fast.wav", tmp_path / "slow.wav"
+    _run("espeak-ng", "-v", "en-us", "-s", "250", "-w", str(fast), TEXT)
+    _run("espeak-ng", "-v", "en-us", "-s", "150", "-w", str(slow), TEXT)
+    build_day(read_notices([_notices(tmp_path)]), DAY, out, config, engine=FakeEngine())
+    first = import_recording(fast, DAY, out, config, title="Water", text=TEXT)
+    retake = import_recording(slow, DAY, out, config, replaces="water")
+    more = tmp_path / "more.txt"
+    more.write_text(_notices(tmp_path).read_text("utf-8") + "\n# Water\nThe water tank is cleaned today.\n", "utf-8")
+    build_day(read_notices([more]), DAY, out, config, engine=FakeEngine())
+    clips = Library(out).manifest(DAY)["clips"]
+    assert [(c["id"], c.get("sha256") == retake.clip["sha256"]) for c in clips] == \
+        [("keys-found", False), ("water", False), ("water-2", True)]
+    entry, number = undo_recording(DAY, out)
+    assert (entry["id"], entry["sha256"], number) == ("water-2", first.clip["sha256"], 3)
+    folder, manifest = Library(out).day(DAY)
+    takes = [c for c in manifest["clips"] if c.get("engine") == "recording"]
+    assert [(c["id"], c["sha256"]) for c in takes] == [("water-2", first.clip["sha256"])]
+    assert hashlib.sha256((folder / takes[0]["file"]).read_bytes()).hexdigest() == first.clip["sha256"]

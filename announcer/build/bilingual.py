@@ -23,26 +23,33 @@ class Note(str):
         return note
 
     def __reduce__(self):
-        return Note, (self.zh, self.en)
+        """Pickled with its text as it reads now: unpickled in another language, it still reads the same."""
+        return _restore, (str(self), self.zh, self.en)
 
 
-def said_in(language: str, make: Callable[[], str]) -> str:
+def _restore(text: str, zh: str, en: str) -> Note:
+    note = str.__new__(Note, text)
+    note.zh, note.en = zh, en
+    return note
+
+
+def _said_in(language: str, make: Callable[[], str]) -> str:
     """What `make` (which words its text with `tr`) says in `language`."""
 
-    def in_language() -> str:
+    def speaking() -> str:
         use_language(language)
         return make()
 
-    return contextvars.copy_context().run(in_language)
+    return contextvars.copy_context().run(speaking)
 
 
 def note_of(make: Callable[[], str | None]) -> Note | None:
     """The note `make` words with `tr`, as a Note in both languages; None when it has nothing to say."""
-    zh, en = said_in("zh", make), said_in("en", make)
+    zh, en = _said_in("zh", make), _said_in("en", make)
     return None if zh is None or en is None else Note(zh, en)
 
 
-def in_language(note: str, language: str) -> str:
+def _in_language(note: str, language: str) -> str:
     """`note` in `language`; a plain str (an older build's) stays as it was written."""
     if isinstance(note, Note):
         return note.en if language == "en" else note.zh
@@ -52,4 +59,4 @@ def in_language(note: str, language: str) -> str:
 def by_language(notes: Iterable[str]) -> dict[str, list[str]]:
     """Each language's wording of `notes`, for a manifest's "warnings_by_language"."""
     notes = list(notes)
-    return {language: [in_language(n, language) for n in notes] for language in LANGUAGES}
+    return {language: [_in_language(n, language) for n in notes] for language in LANGUAGES}

@@ -15,7 +15,7 @@ from announcer import __version__
 from announcer.build.bilingual import Note, by_language, note_of
 from announcer.build.check import MAX_SECONDS, NOTHING_TO_SAY, REFUSE_SECONDS, estimate_seconds, unspoken_warning
 from announcer.build.notices import MAX_A_DAY, Notice, too_many_error
-from announcer.build.order import arranged, numbered, order_mark
+from announcer.build.order import arranged, numbered, order_mark, withdrawn_order
 from announcer.core.config import AudioConfig, Config
 from announcer.core.errors import AudioError, NoticeError
 from announcer.core.library import Library
@@ -29,7 +29,7 @@ Progress = Callable[[Notice, bool], None]   # called after each clip: (notice, c
 class Stage:
     """Finer progress within a build, for `detail`: the voices loading, or a notice's sentences spoken."""
     kind: str                 # "loading" or "speaking"
-    clip: int = 0             # the clip's number in the day (1-based)
+    clip: int = 0             # the notice's number in the day's notices (1-based), not its place in the order
     title: str | None = None
     sentence: int = 0         # the sentence being spoken (1-based) of `sentences`
     sentences: int = 0
@@ -106,8 +106,9 @@ def build_day(notices: list[Notice], day: date, out: Path, config: Config, *,
 
 
 def _kept_recordings(current: tuple[Path, dict] | None, clips: list[dict]) -> list[tuple[str, Path, dict]]:
-    """The day's imported recordings (`announcer import`), numbered on after the notices, their ids kept
-    apart from the notices' ids: (name, source, entry)."""
+    """The day's imported recordings (`announcer import`), in their order, their ids kept apart from the
+    notices' ids (`clips`): (name, source, entry). A name numbers a recording on after the notices; a build
+    numbers the day again in its order, a withdraw (no notices) keeps these names."""
     if current is None:
         return []
     folder, manifest = current
@@ -144,7 +145,7 @@ def withdraw_notices(day: date, out: Path) -> Withdrawn:
         kept = _kept_recordings(current, [])
         counts.append(Withdrawn(len(notices), len(kept)))
         manifest = {"date": day.isoformat(), "announcer": __version__, **order_mark(current[1]),
-                    "clips": [e for _, _, e in kept]}
+                    **withdrawn_order(current[1]), "clips": [e for _, _, e in kept]}
         return [(name, source) for name, source, _ in kept], manifest
 
     try:
@@ -183,10 +184,8 @@ def _render_all(pending: dict, speaker, chime, audio: AudioConfig, library: Libr
             while len(jobs) >= IN_FLIGHT:          # speech waits for the mastering: memory stays flat
                 jobs.popleft().result()
             told = None
-            if detail:
-                number = (numbers or {}).get(id(notice), 0)
-                told = functools.partial(_speaking, detail, number, notice.title)
-                told(1, len(speakable.sentences))
+            if detail:       # the speaker tells each sentence as it starts, the first one too
+                told = functools.partial(_speaking, detail, (numbers or {}).get(id(notice), 0), notice.title)
             speech = speaker.speak(speakable, where=notice.where, on_sentence=told)
             jobs.append(pool.submit(finish_clip, key, notice, speakable, speech))
         while jobs:

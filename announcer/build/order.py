@@ -8,6 +8,11 @@ is moved, the manifest says "order": "by-hand", and a rebuild keeps that
 order: clips that were there keep their places relative to each other, a new
 clip goes right after the clip it follows in the natural order (a notice added
 after all the others goes at the end), and a clip that is gone drops out.
+
+A clip is known again by its text first (a notice's id comes from its title or
+its place in the file, and both may change), then by its audio, then by its id.
+When a day's notices are withdrawn, the order they had is kept in the manifest
+("withdrawn_order") so that the next build puts them back in their places.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from announcer.core.plan import clip_title
 
 ORDER = "order"
 BY_HAND = "by-hand"
+WITHDRAWN_ORDER = "withdrawn_order"
+_KNOWN_BY = ("text", "sha256")     # what a clip is known again by, before its id
 
 Item = tuple[dict, Path]     # a manifest entry and the audio file it is made from
 
@@ -57,29 +64,81 @@ def arranged(current: tuple[Path, dict] | None, items: list[Item]) -> list[Item]
     """`items` (in their natural order) in the day's by-hand order when it has one, else as they are."""
     if current is None or not by_hand(current[1]):
         return items
-    return merge_order([c.get("id") for c in current[1].get("clips", []) if isinstance(c, dict)], items)
+    return merge_order(previous_order(current[1]), items)
 
 
-def merge_order(previous: list[str], items: list[Item]) -> list[Item]:
-    """Clips among the `previous` ids in that order; each new one right after its natural predecessor, or
-    at the end when it comes after every clip of its kind that was there (a notice added to the day's)."""
-    rank = {ident: n for n, ident in enumerate(previous)}
-    merged = sorted((item for item in items if item[0]["id"] in rank), key=lambda item: rank[item[0]["id"]])
+def withdrawn_order(manifest: dict) -> dict:
+    """{"withdrawn_order": [...]} for a day whose notices are taken out while its order is the staff member's:
+    each clip's id, text, audio and kind, in the order they had; else {}."""
+    if not by_hand(manifest):
+        return {}
+    return {WITHDRAWN_ORDER: [{key: c.get(key) for key in ("id", "text", "sha256", "engine")}
+                              for c in previous_order(manifest)]}
 
-    def kind(item: Item) -> bool:
-        return item[0].get("engine") == "recording"
+
+def previous_order(manifest: dict) -> list[dict]:
+    """The day's clips in their order; after a withdraw, with the withdrawn notices back in their places
+    (the recordings left fill their old places in the order they have now; one added since goes last)."""
+    clips = [c for c in manifest.get("clips", []) if isinstance(c, dict)]
+    kept = manifest.get(WITHDRAWN_ORDER)
+    if not isinstance(kept, list):
+        return clips
+    kept = [c for c in kept if isinstance(c, dict)]
+    ids = {c.get("id") for c in clips}
+    was_there = [c for c in clips if c.get("id") in {k.get("id") for k in kept if _recording(k)}]
+    now = iter(was_there)
+    order = [c if not _recording(c) else next(now) for c in kept if not _recording(c) or c.get("id") in ids]
+    return order + [c for c in clips if c not in was_there]
+
+
+def _recording(entry: dict) -> bool:
+    return entry.get("engine") == "recording"
+
+
+def _pairs(previous: list[dict], items: list[Item]) -> dict[int, int]:
+    """{item's index: its place in `previous`}: each item paired with the clip of its kind that has the same
+    text (or audio) when exactly one has it on each side, then by id; the rest are new."""
+    paired: dict[int, int] = {}
+    taken: set[int] = set()
+    for key in (*_KNOWN_BY, "id"):
+        def value(entry: dict, key=key):
+            found = entry.get(key)
+            return (_recording(entry), found) if isinstance(found, str) and found.strip() else None
+
+        olds: dict = {}
+        for place, entry in enumerate(previous):
+            if place not in taken and value(entry) is not None:
+                olds.setdefault(value(entry), []).append(place)
+        news: dict = {}
+        for index, (entry, _) in enumerate(items):
+            if index not in paired and value(entry) is not None:
+                news.setdefault(value(entry), []).append(index)
+        for found, indexes in news.items():
+            places = olds.get(found, [])
+            if len(places) == 1 and len(indexes) == 1:
+                paired[indexes[0]] = places[0]
+                taken.add(places[0])
+    return paired
+
+
+def merge_order(previous: list[dict], items: list[Item]) -> list[Item]:
+    """Clips known among the `previous` entries, in that order; each new one right after its natural
+    predecessor, or at the end when it comes after every clip of its kind that was there (a notice added to
+    the day's)."""
+    rank = _pairs(previous, items)
+    merged = [items[index] for index in sorted(rank, key=rank.get)]
 
     for index, item in enumerate(items):
-        if item[0]["id"] in rank:
+        if index in rank:
             continue
-        if not any(later[0]["id"] in rank and kind(later) == kind(item) for later in items[index + 1:]):
+        if not any(later in rank and _recording(items[later][0]) == _recording(item[0])
+                   for later in range(index + 1, len(items))):
             merged.append(item)
             continue
         if index == 0:
             merged.insert(0, item)
             continue
-        before = items[index - 1][0]["id"]
-        place = next(n for n, (entry, _) in enumerate(merged) if entry["id"] == before)
+        place = next(n for n, other in enumerate(merged) if other is items[index - 1])
         merged.insert(place + 1, item)
     return merged
 
@@ -94,7 +153,7 @@ def no_day(day: date) -> ClipError:
     return ClipError(f"{day} 还没有生成音频。", f"no clips are built for {day} yet", status=404)
 
 
-def no_clip(day: date, clip_id: str) -> ClipError:
+def _no_clip(day: date, clip_id: str) -> ClipError:
     return ClipError(f"{day} 没有这段音频（{clip_id[:40]}），也许已经被删除或重新生成了。请刷新页面再试。",
                      f"{day} has no clip \"{clip_id[:40]}\"; it may have been deleted or rebuilt. "
                      "Reload the page and try again", status=404)
@@ -104,7 +163,7 @@ def find_clip(items: list[Item], day: date, clip_id: str) -> int:
     for index, (entry, _) in enumerate(items):
         if entry["id"] == clip_id:
             return index
-    raise no_clip(day, clip_id)
+    raise _no_clip(day, clip_id)
 
 
 def publish_items(library: Library, day: date, change) -> Path:

@@ -10,15 +10,20 @@ recording it replaces (a new take: same id, same place).
 
 A recording deleted or replaced is kept in `<out>/.undo/recordings/<date>/`
 (its file, its manifest entry and its place) until the next delete or replace
-of that day, so the last one can be undone.
+of that day, so the last one can be undone. A delete, a replace and an undo
+hold the undo folder's lock (`.undo/recordings/.lock`, taken before the
+library's) from the look at the undo to its new note, so they never lose each
+other's undo; a new note becomes the undo only once the day is published.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
-import shutil
+import os
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -43,8 +48,9 @@ PAUSE_S = 0.25                  # quiet stretches this long are pauses, not spea
 SPEECH_UNDER_PEAK_DB = 30.0     # frames this far under the loud ones are not speech
 MIN_SPEECH_S = 0.3
 PACE_WARN_OFF = 0.10
-UNDO_DIR = Path(".undo") / "recordings"
-UNDO_FILE = "undo.json"
+_UNDO_DIR = Path(".undo") / "recordings"
+_UNDO_FILE = "undo.json"
+_STAGED = ".staged-"       # a note written before its publish; it becomes the undo after it
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
         if current is None:
             raise no_day(day)
         items = day_items(current)
-        old = items[recording_index(items, day, replaces)][0]
+        old = items[_recording_index(items, day, replaces)][0]
         title = title or old.get("title") or None
         text = text or old.get("text") or None
     sound = effects.load_sound(path, audio.sample_rate)
@@ -124,8 +130,10 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
         "warnings_by_language": by_language(warnings),
     }
     made: list[tuple[dict, int, int]] = []   # the new entry, the day's clip count and its place, once published
+    staged: list[str] = []                   # the undo note of a new take, made the undo once it is published
 
-    with tempfile.TemporaryDirectory(dir=library.out, prefix=".import-") as tmp:
+    with tempfile.TemporaryDirectory(dir=library.out, prefix=".import-") as tmp, \
+            (_undo_lock(library.out) if replaces is not None else contextlib.nullcontext()):
 
         def append(current):
             """The day as it is now (read under the library's lock) plus this clip, last."""
@@ -144,31 +152,31 @@ def import_recording(path: Path, day: date, out: Path, config: Config, *,
             if current is None:
                 raise no_day(day)
             items = day_items(current)
-            index = recording_index(items, day, replaces)
+            index = _recording_index(items, day, replaces)
             old, source = items[index]
             name = f"{index + 1:02d}-{replaces}.{audio.format}"
             (Path(tmp) / name).write_bytes(data)
             entry = {"id": replaces, "title": title or old.get("title") or replaces, "file": name,
                      **details, "tags": list(old.get("tags") or [])}
-            keep_for_undo(library.out, day, "replace", old, source, index)
-            kept_undo.append(True)
+            staged.append(_stage_undo(library.out, day, "replace", old, source, index, details["sha256"]))
             items[index] = (entry, Path(tmp) / name)
             files, clips = numbered(items)
             made.append((clips[index], len(clips), index + 1))
             return files, {**current[1], "date": day.isoformat(), "announcer": __version__, "clips": clips}
 
-        kept_undo: list[bool] = []
         try:
             published = library.update(day, append if replaces is None else new_take)
         except BaseException:
-            if kept_undo:
-                drop_undo(library.out, day)     # the day was not changed: nothing to undo
+            for note in staged:              # the day was not changed: the last undo stays
+                _unstage(library.out, day, note)
             raise
+        if staged:
+            _make_undo(library.out, day, staged[-1])
     entry, count, number = made[-1]
     return Imported(day, published, entry, count, number)
 
 
-def recording_index(items: list, day: date, clip_id: str) -> int:
+def _recording_index(items: list, day: date, clip_id: str) -> int:
     """Where the day's recording `clip_id` is among `items`; ClipError when the day has no such clip, or
     it is not a recording (a notice's clip changes with its notice)."""
     index = find_clip(items, day, clip_id)
@@ -185,99 +193,157 @@ def recording_index(items: list, day: date, clip_id: str) -> int:
 
 def delete_recording(day: date, out: Path, clip_id: str) -> dict:
     """Take a recording out of the day (the clips after it move up), kept for `undo_recording`; its entry."""
-    removed: list[dict] = []
+    removed: list[tuple[dict, str]] = []
 
     def change(items, manifest):
-        index = recording_index(items, day, clip_id)
+        index = _recording_index(items, day, clip_id)
         entry, source = items[index]
-        keep_for_undo(Path(out), day, "delete", entry, source, index)
-        removed.append(entry)
+        removed.append((entry, _stage_undo(Path(out), day, "delete", entry, source, index)))
         return items[:index] + items[index + 1:], manifest
 
-    try:
-        publish_items(Library(out), day, change)
-    except BaseException:
-        if removed:
-            drop_undo(Path(out), day)       # the day was not changed: nothing to undo
-        raise
-    return removed[-1]
+    with _undo_lock(out):
+        try:
+            publish_items(Library(out), day, change)
+        except BaseException:
+            for _, note in removed:         # the day was not changed: the last undo stays
+                _unstage(Path(out), day, note)
+            raise
+        _make_undo(Path(out), day, removed[-1][1])
+    return removed[-1][0]
 
 
 def undo_recording(day: date, out: Path) -> tuple[dict, int]:
     """Put back the recording last deleted (at its old place) or replaced (the old take in place of the new
-    one); (its entry, its number). ClipError 404 when there is nothing to undo."""
+    one, found by its audio); (its entry, its number). ClipError 404 when there is nothing to undo."""
     from announcer.build.day import unique_id
 
-    kept = last_undo(out, day)
-    if kept is None:
-        raise ClipError("没有可以撤销的录音操作（撤销只能恢复最近一次删除或替换的录音）。",
+    nothing = ClipError("没有可以撤销的录音操作（撤销只能恢复最近一次删除或替换的录音）。",
                         "there is nothing to undo (only the last recording deleted or replaced can be put back)",
                         status=404)
-    entry, source = kept["entry"], undo_folder(out, day) / kept["audio"]
-    placed: list[tuple[dict, int]] = []
+    if last_undo(out, day) is None:
+        raise nothing
+    placed: list[tuple[dict, int, dict]] = []
 
     def change(items, manifest):
+        kept = last_undo(out, day)          # read again under both locks: this is the one put back
+        if kept is None:
+            raise nothing
+        entry, source = kept["entry"], _undo_folder(out, day) / kept["audio"]
         items = list(items)
         ids = {e["id"] for e, _ in items}
+        new_take = kept.get("new_take")
+        taken = next((n for n, (e, _) in enumerate(items) if e.get("engine") == "recording"
+                      and isinstance(new_take, str) and e.get("sha256") == new_take), None)
         same = next((n for n, (e, _) in enumerate(items) if e["id"] == entry["id"]
                      and e.get("engine") == "recording"), None)
-        if kept["action"] == "replace" and same is not None:
-            index = same
-            items[index] = (entry, source)
+        if kept["action"] == "replace" and taken is not None:
+            index = taken                   # the new take, under whatever id a rebuild gave it
+            items[index] = ({**entry, "id": items[index][0]["id"]}, source)
         else:
             if same is not None and items[same][0].get("sha256") == entry.get("sha256"):
                 raise ClipError(f"录音“{clip_title(entry)}”已经在这一天里了，不需要撤销。",
                                 f"the recording \"{clip_title(entry)}\" is already in the day; nothing to undo",
                                 status=409)
-            index = min(max(int(kept.get("position") or 0), 0), len(items))
+            index = min(kept["position"], len(items))
             items.insert(index, ({**entry, "id": unique_id(entry["id"], ids)}, source))
-        placed.append((items[index][0], index + 1))
+        placed.append((items[index][0], index + 1, kept))
         return items, manifest
 
-    publish_items(Library(out), day, change)
-    drop_undo(out, day)
-    return placed[-1]
+    with _undo_lock(out):
+        publish_items(Library(out), day, change)
+        _drop_undo(out, day, placed[-1][2])
+    entry, number, _ = placed[-1]
+    return entry, number
 
 
-def undo_folder(out: Path, day: date) -> Path:
-    return Path(out) / UNDO_DIR / day.isoformat()
+def _undo_folder(out: Path, day: date) -> Path:
+    return Path(out) / _UNDO_DIR / day.isoformat()
 
 
-def keep_for_undo(out: Path, day: date, action: str, entry: dict, source: Path, position: int) -> None:
-    """Keep a recording taken out of the day ("delete" or "replace"): its audio first, then the note that
-    names it (the one step that makes it the undo), then any older take goes."""
-    folder = undo_folder(out, day)
+@contextlib.contextmanager
+def _undo_lock(out: Path):
+    """One delete, replace or undo at a time in this library, across processes (taken before the library's)."""
+    folder = Path(out) / _UNDO_DIR
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        audio = f"{time.time_ns()}{Path(entry['file']).suffix}"
-        atomic_write(folder / audio, Path(source).read_bytes())
+        handle = open(folder / ".lock", "a")
+    except OSError as error:
+        raise LibraryError(f"无法使用撤销文件夹（{error.strerror}）。请检查 --out 文件夹是否可以写入。",
+                           f"cannot use the undo folder ({error.strerror}); check that the --out folder can be "
+                           "written", str(folder)) from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _stage_undo(out: Path, day: date, action: str, entry: dict, source: Path, position: int,
+                new_take: str | None = None) -> str:
+    """Keep a recording taken out of the day ("delete" or "replace", `new_take` the sha256 of the take put in
+    its place): its audio, then a staged note naming it; the note's name. `_make_undo` makes it the undo."""
+    folder = _undo_folder(out, day)
+    stamp = time.time_ns()
+    audio = f"{stamp}{Path(entry['file']).suffix}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        data = Path(source).read_bytes()
     except OSError as error:
         raise LibraryError(f"无法保存被删除的录音以便撤销（{error.strerror}）。请检查 --out 文件夹是否可以写入。",
                            f"cannot keep the removed recording for an undo ({error.strerror}); "
                            "check that the --out folder can be written", str(folder)) from None
-    atomic_write(folder / UNDO_FILE, to_json({"action": action, "position": position, "entry": entry,
-                                              "audio": audio}))
+    atomic_write(folder / audio, data)
+    note = f"{_STAGED}{stamp}.json"
+    atomic_write(folder / note, to_json({"action": action, "position": position, "entry": entry, "audio": audio,
+                                         **({"new_take": new_take} if new_take else {})}))
+    return note
+
+
+def _make_undo(out: Path, day: date, note: str) -> None:
+    """The staged `note` becomes the day's undo (one rename); the older undo's audio and leftovers go."""
+    folder = _undo_folder(out, day)
+    try:
+        os.replace(folder / note, folder / _UNDO_FILE)
+    except OSError:
+        return          # the day is published all the same; only this undo is lost (the older one stays)
+    kept = last_undo(out, day)
     for other in folder.iterdir():
-        if other.name not in (UNDO_FILE, audio) and not other.name.startswith("."):
+        if other.name != _UNDO_FILE and (kept is None or other.name != kept["audio"]):
             other.unlink(missing_ok=True)
 
 
-def last_undo(out: Path, day: date) -> dict | None:
-    """What an undo would put back for the day: {"action", "position", "entry", "audio"}, or None."""
-    folder = undo_folder(out, day)
+def _unstage(out: Path, day: date, note: str) -> None:
+    """Forget a staged note and its audio: its publish failed."""
+    folder = _undo_folder(out, day)
     try:
-        kept = json.loads((folder / UNDO_FILE).read_text(encoding="utf-8"))
+        audio = json.loads((folder / note).read_text(encoding="utf-8")).get("audio")
+    except (OSError, ValueError, AttributeError):
+        audio = None
+    if isinstance(audio, str) and audio and "/" not in audio:
+        (folder / audio).unlink(missing_ok=True)
+    (folder / note).unlink(missing_ok=True)
+
+
+def last_undo(out: Path, day: date) -> dict | None:
+    """What an undo would put back for the day: {"action", "position", "entry", "audio"} (and "new_take", the
+    sha256 of the take a replace put in), or None."""
+    folder = _undo_folder(out, day)
+    try:
+        kept = json.loads((folder / _UNDO_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(kept, dict) or kept.get("action") not in ("delete", "replace") \
             or not isinstance(kept.get("entry"), dict) or not isinstance(kept["entry"].get("id"), str) \
-            or not isinstance(kept.get("audio"), str) or not (folder / kept["audio"]).is_file():
+            or type(kept.get("position")) is not int or kept["position"] < 0 \
+            or not isinstance(kept.get("audio"), str) or "/" in kept["audio"] or not (folder / kept["audio"]).is_file():
         return None
     return kept
 
 
-def drop_undo(out: Path, day: date) -> None:
-    shutil.rmtree(undo_folder(out, day), ignore_errors=True)
+def _drop_undo(out: Path, day: date, kept: dict) -> None:
+    """Forget the undo `kept` once it is done: its note, when it is still the day's undo, and its audio."""
+    folder = _undo_folder(out, day)
+    if last_undo(out, day) == kept:
+        (folder / _UNDO_FILE).unlink(missing_ok=True)
+    (folder / kept["audio"]).unlink(missing_ok=True)
 
 
 def gate(seg, open_db: float = GATE_OPEN_DB, depth_db: float = GATE_DEPTH_DB):

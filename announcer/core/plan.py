@@ -263,10 +263,14 @@ def quiet_times(broadcast: Broadcast, quiet: QuietHours | None) -> list[time]:
     """The broadcast's times of day that fall in the quiet hours (they are skipped), earliest first."""
     if quiet is None:
         return []
-    monday = date(2024, 1, 1)                      # any week: a cron line is looked at over seven days
-    last = monday + timedelta(days=6 if broadcast.cron is not None else 0)
-    walls = {wall.time() for _, wall in _wall_times(broadcast, monday, last)} if broadcast.once is None \
-        else {broadcast.once.time()}
+    day = datetime(2024, 1, 1)
+    if broadcast.once is not None:
+        walls = {broadcast.once.time()}
+    elif broadcast.cron is not None:      # its minute and hour fields, on whichever days it runs (15th, June...)
+        minute, hour = broadcast.cron.split()[:2]
+        walls = {wall.time() for _, wall in _cron(f"{minute} {hour} * * *", day, day + ONE_DAY)}
+    else:
+        walls = {wall.time() for _, wall in _wall_times(broadcast, day.date(), day.date())}
     return sorted(t for t in walls if in_quiet_hours(quiet, t))
 
 

@@ -16,6 +16,7 @@ ok=False and an error in the user's language.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import signal
@@ -361,14 +362,20 @@ def ended_early(lasted: float, expected_s: float | None, clip: Path | None = Non
     `expected_s` long; None when it took long enough (or the length is unknown or short)."""
     if not expected_s or expected_s < EARLY_MIN_S or lasted >= EARLY * expected_s:
         return None
-    heard, length = _said(lasted), _said(expected_s)
+    heard, length = _said(lasted, down=True), _said(expected_s)
     return PlayerError(f"播放器只响了 {heard} 秒，这段有 {length} 秒：可能没有可用的音频输出。请检查喇叭/声卡。",
                        f"the player ran for only {heard} s of this {length} s clip: there may be no working "
                        "audio output; check the speaker and the sound card", str(clip) if clip else None)
 
 
-def _said(seconds: float) -> str:
-    return f"{seconds:.1f}".rstrip("0").rstrip(".") if seconds < 10 else f"{seconds:.0f}"
+def _said(seconds: float, down: bool = False) -> str:
+    """Seconds to say: to 0.01 s under 1 s, 0.1 s under 10 s, else whole; `down`: rounded down, so a player
+    cut short never reads as having played (nearly) the whole clip."""
+    places = 2 if seconds < 1 else 1 if seconds < 10 else 0
+    if down:
+        seconds = math.floor(seconds * 10 ** places + 1e-9) / 10 ** places
+    shown = f"{seconds:.{places}f}"
+    return shown.rstrip("0").rstrip(".") if places else shown
 
 
 def _length(wav: Path) -> float | None:

@@ -44,7 +44,49 @@ def clause_sources(text: str, language: str | None = None) -> list[str]:
     folded, spans = fold_spans(text)
     default = language if language in PACE_UNITS else main_language(folded)
     written, spans = normalise_spans(folded, default, spans)
-    return [text[spans[a][0]:spans[b - 1][1]].strip() if b > a else "" for a, b in clause_spans(written)]
+    sources, end = [], 0
+    for a, b in clause_spans(written):
+        if b <= a:
+            sources.append("")
+            continue
+        # Each clause starts where the one before it ended, or later: a phone number or a date read with
+        # pauses in it ("400-123-4567") is shared out between its clauses, not quoted whole in each.
+        start = max(_source_at(text, spans, a, starts=True), end)
+        end = max(_source_at(text, spans, b, starts=False), start)
+        source = text[start:end].strip()
+        if start > spans[a][0]:            # cut inside a match: no hyphen or comma left at the cut
+            source = source.lstrip(_CUT_EDGE)
+        if end < spans[b - 1][1]:
+            source = source.rstrip(_CUT_EDGE)
+        sources.append(source)
+    return sources
+
+
+_CUT_EDGE = " \t\n,，、;；:：-–—/"
+
+
+def _source_at(text: str, spans: list[tuple[int, int]], index: int, *, starts: bool) -> int:
+    """Where in `text` a clause starting (or ending) at written position `index` starts (or ends). Inside what
+    one match wrote (the same span on both sides of `index`), at the word edge nearest to the same share of the
+    match: "400-123-4567" read as 四零零，幺二三，四五六七 is cut at its hyphens."""
+    if starts and not (0 < index and spans[index - 1] == spans[index]):
+        return spans[index][0]
+    if not starts and not (index < len(spans) and spans[index - 1] == spans[index]):
+        return spans[index - 1][1]
+    first = last = index
+    while first > 0 and spans[first - 1] == spans[index]:
+        first -= 1
+    while last < len(spans) and spans[last] == spans[index]:
+        last += 1
+    low, high = spans[index]
+    share = low + (high - low) * (index - first) / (last - first)
+
+    def word(at: int) -> bool:
+        return low <= at < high and text[at].isalnum()
+
+    edges = [at for at in range(low, high + 1)
+             if at in (low, high) or (word(at) and not word(at - 1) if starts else word(at - 1) and not word(at))]
+    return min(edges, key=lambda at: abs(at - share))
 
 
 # A run this long is content of its own, not a borrowed word (WiFi, 服务台).
