@@ -61,11 +61,11 @@ def publish(out, day: date = DAY, clips=(("a", "停水通知", 1.0), ("b", "停�
     source = out.parent / f"src-{time.monotonic_ns()}"
     source.mkdir(parents=True)
     files, entries = [], []
-    for n, (clip_id, title, seconds) in enumerate(clips, 1):
+    for n, (clip_id, title, seconds, *said) in enumerate(clips, 1):    # said: the length the manifest gives
         name = f"{n:02d}-{clip_id}.wav"
         tone_file(source / name, seconds)
         files.append((name, source / name))
-        entries.append({"id": clip_id, "title": title, "file": name, "duration_s": seconds})
+        entries.append({"id": clip_id, "title": title, "file": name, "duration_s": said[0] if said else seconds})
     Library(out).publish(day, files, {"date": day.isoformat(), "clips": entries})
 
 
@@ -154,7 +154,7 @@ def test_refusals_read_in_chinese(client, tmp_path):
 
 
 def test_a_broadcast_too_long_to_hear_is_refused(client, tmp_path):
-    publish(tmp_path / "out", clips=(("a", "长", 1.0), ("b", "很长", 3000.0)))   # the manifest says 50 min
+    publish(tmp_path / "out", clips=(("a", "长", 1.0), ("b", "很长", 1.0, 3000.0)))   # the manifest says 50 min
     answer = client.get("/listen/broadcast", params={"date": "2026-11-30", "name": "早间通知"},
                         headers={"x-requested-with": "fetch"})
     assert answer.status_code == 413 and "too long to hear here" in answer.json()["errors"][0]
