@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Callable
@@ -9,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from announcer.core.config.choices import DEFAULT_ENGINES, ENGINE_NAMES, LANGUAGES, PLAYER_NAMES, VOICES
-from announcer.core.config.schema import (BOOL, DURATION, NUMBER, SECONDS, TEXT, WHOLE, Field, Invalid, Kind, Problem,
-                                          Table, Tables, check, closest, label, show, to_number, to_text)
+from announcer.core.config.schema import (BOOL, DURATION, NUMBER, SECONDS, TEXT, TEXT_LIST, WHOLE, Field, Invalid, Kind,
+                                          Problem, Table, Tables, check, closest, label, show, to_number, to_text)
 from announcer.core.config.settings import (DEFAULT_PACE, MANUAL, PACE_PRESETS, AudioConfig, Broadcast, Config,
-                                            SpeechConfig, Station, WebConfig)
+                                            NetworkConfig, SpeechConfig, Station, WebConfig)
 from announcer.core.config.timing import (CLOCK, CLOCKS, DATES, MOMENT, NAMES, check_timing, clip_choice,
                                           cron_expression, every_seconds, some_times, to_days, to_quiet_hours)
 from announcer.core.errors import AnnouncerError, ConfigError, shorten
-from announcer.core.textfile import SETTINGS_ROLE, read_text
+from announcer.core.textfile import SETTINGS_ROLE, ZhEn, read_text
 from announcer.core.tomlpos import TomlLines, explain_syntax_error
 
 
@@ -165,6 +168,21 @@ def config_schema(folder: Path) -> Table:
             "token": Field(Kind("口令", "a token", _token)),
             "upload_limit": Field(NUMBER, min=1, max=500, unit=("MB", "MB"), to="upload_limit_mb"),
         }),
+        "network": Table({
+            "broker": Field(TEXT, required=True, parse=_broker),
+            "station_id": Field(TEXT, required=True, parse=_district_id(("站点编号", "a station id"))),
+            "groups": Field(TEXT_LIST, parse=_groups, expect=('请写成 ["east", "school"] 这样',
+                                                              'write it like ["east", "school"]')),
+            "username": Field(TEXT),
+            "password": Field(TEXT),
+            "password_file": Field(TEXT, parse=_password_file(folder)),
+            "tls": Field(BOOL),
+            "ca_file": Field(TEXT, parse=_tls_file(folder, ("CA 证书文件", "CA certificate file"))),
+            "cert_file": Field(TEXT, parse=_tls_file(folder, ("证书文件", "certificate file"))),
+            "key_file": Field(TEXT, parse=_tls_file(folder, ("私钥文件", "key file"))),
+        }, hints={"host": "broker", "server": "broker", "url": "broker", "address": "broker", "id": "station_id",
+                  "station": "station_id", "user": "username", "group": "groups", "ssl": "tls", "ca": "ca_file",
+                  "cert": "cert_file", "key": "key_file", "passwd": "password"}, make=_network, fill=False),
         "broadcast": Tables(Table({
             "name": Field(TEXT, required=True, parse=_broadcast_name),
             "at": Field(CLOCKS, parse=some_times),
@@ -298,6 +316,169 @@ def _token(value: Any) -> str:
     return text
 
 
+# ---------------------------------------------------------------------------
+# [network]: the station's connection to its office's MQTT broker
+
+STATION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")   # station and group ids, as in the office's district.toml
+_BROKER_PORTS = {"mqtt": 1883, "mqtts": 8883}
+_OTHER_SCHEMES = {"tcp": "mqtt", "mqtt+tcp": "mqtt", "ssl": "mqtts", "tls": "mqtts", "mqtt+ssl": "mqtts"}
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")   # a name or an IPv4 address
+
+
+def _not_broker(value: str, hint: str | None = None) -> Invalid:
+    form_zh = '请写成 "mqtt://主机:端口"，加密连接写 "mqtts://主机:端口"'
+    form_en = 'write it as "mqtt://host:port", or "mqtts://host:port" for TLS'
+    if hint:
+        return Invalid(f'{show(value)} 不是消息服务器（broker）地址；您是不是想写 "{hint}"？（{form_zh}）',
+                       f'{show(value)} is not a broker address; did you mean "{hint}"? ({form_en})')
+    return Invalid(f'{show(value)} 不是消息服务器（broker）地址；{form_zh}，如 "mqtt://192.168.1.10:1883"',
+                   f'{show(value)} is not a broker address; {form_en}, like "mqtt://192.168.1.10:1883"')
+
+
+def _host_port(text: str) -> tuple[str, int | None] | None:
+    """("host", port or None) from "host", "host:port", "[::1]:port"; None when it is not that."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?|([^:/@\[\]\s]+)(?::(\d{1,5}))?", text)
+    if not match:
+        return None
+    host, port = (match[1], match[2]) if match[1] else (match[3], match[4])
+    if match[1]:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    elif not _HOST_NAME.fullmatch(host):
+        return None
+    if port is not None and not 1 <= int(port) <= 65535:
+        return None
+    return host, None if port is None else int(port)
+
+
+def _broker(value: str) -> tuple[str, str, int]:
+    """(scheme, host, port) from "mqtt://host:port" or "mqtts://host:port" (the port may be left out)."""
+    match = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", value)
+    if not match:
+        raise _not_broker(value, f"mqtt://{value}" if _host_port(value) else None)   # "192.168.1.10:1883"
+    scheme, rest = match[1].lower(), match[2].removesuffix("/")
+    if "@" in rest:     # says nothing of the value: it may hold a password
+        raise Invalid("地址里不要写用户名和密码；请分别写在 username 和 password（或 password_file）里",
+                      "the address may not hold a user name or password; write them as username and password "
+                      "(or password_file)")
+    if scheme not in _BROKER_PORTS:
+        other = _OTHER_SCHEMES.get(scheme)
+        raise _not_broker(value, f"{other}://{rest}" if other and _host_port(rest) else None)
+    found = _host_port(rest)
+    if not found:
+        raise _not_broker(value)
+    host, port = found
+    return scheme, host, port or _BROKER_PORTS[scheme]
+
+
+def _district_id(noun: ZhEn) -> Callable[[str], str]:
+    """A station or group id as the office's district.toml writes it; "did you mean" its small-letter form."""
+    def check_id(value: str) -> str:
+        if STATION_ID.fullmatch(value):
+            return value
+        guess = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
+        did_zh, did_en = (f'您是不是想写 "{guess}"？', f'did you mean "{guess}"? ') if STATION_ID.fullmatch(guess) \
+            else ("", "")
+        raise Invalid(f"{show(value)} 不是{noun[0]}；{did_zh}编号只用小写字母、数字和短横线（-），以字母或数字开头，"
+                      "最多 40 个，和街道办 district.toml 里的写法一致",
+                      f"{show(value)} is not {noun[1]}; {did_en}an id is small letters, digits and dashes (-), "
+                      "starting with a letter or digit, at most 40, as the office's district.toml names it")
+    return check_id
+
+
+_group_id = _district_id(("分组编号", "a group id"))
+
+
+def _groups(names: tuple[str, ...]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        try:
+            _group_id(name)
+        except Invalid as error:
+            raise Invalid(error.zh, error.en, (index,)) from None
+        if name in seen:
+            raise Invalid(f"{show(name)} 写了两次；每个分组只写一次",
+                          f"{show(name)} is listed twice; list each group once", (index,))
+        seen.add(name)
+    return names
+
+
+def _existing_file(folder: Path, value: str, what: ZhEn) -> Path:
+    """`value` (relative to schedule.toml's folder) as an absolute path to a file that can be read."""
+    try:
+        path = (folder / Path(value).expanduser()).resolve()
+        found = path.is_file()
+    except (ValueError, OSError):     # a NUL byte, a name too long
+        found = False
+    if not found:
+        raise Invalid(f"找不到{what[0]} {show(value)}（在 {folder} 里找过）；"
+                      "请把文件放到 schedule.toml 旁边，或写出完整路径",
+                      f"the {what[1]} {show(value)} was not found (looked in {folder}); put it next to "
+                      "schedule.toml, or write its full path")
+    if not os.access(path, os.R_OK):
+        raise Invalid(f"{what[0]} {path} 读不了（没有权限）；请让运行 announcer 的用户可以读它",
+                      f"the {what[1]} {path} cannot be read (no permission); let the user running announcer read it")
+    return path
+
+
+def _tls_file(folder: Path, what: ZhEn) -> Callable[[str], Path]:
+    return lambda value: _existing_file(folder, value, what)
+
+
+def _password_file(folder: Path) -> Callable[[str], str]:
+    """The password on the first line of a file (spaces and line ending around it dropped)."""
+    what = ("密码文件", "password file")
+
+    def read(value: str) -> str:
+        path = _existing_file(folder, value, what)
+        try:
+            with path.open("rb") as stream:
+                first = stream.read(4096).split(b"\n", 1)[0]
+        except OSError:
+            raise Invalid(f"密码文件 {path} 读不了；请检查它的权限", f"the password file {path} cannot be read; "
+                          "check its permissions") from None
+        try:
+            password = first.decode("utf-8-sig").strip()
+        except UnicodeDecodeError:
+            raise Invalid(f"密码文件 {path} 不是 UTF-8 文本；请用记事本另存为 UTF-8",
+                          f"the password file {path} is not UTF-8 text; save it as UTF-8") from None
+        if not password:
+            raise Invalid(f"密码文件 {path} 的第一行是空的；请把密码写在第一行",
+                          f"the first line of the password file {path} is empty; write the password on it")
+        return password
+    return read
+
+
+def _network(values: dict[str, Any]) -> NetworkConfig:
+    """The connection's rules across keys: TLS agrees with the address; certificate with key; one password."""
+    scheme, host, port = values.pop("broker")
+    tls = values.pop("tls", scheme == "mqtts")
+    if scheme == "mqtts" and not tls:
+        raise Invalid('"mqtts://" 就是加密连接，和 tls = false 矛盾；要加密请删除 tls = false，不加密请把地址改成 "mqtt://..."',
+                      '"mqtts://" means TLS, which contradicts tls = false; delete tls = false, or write the address '
+                      'as "mqtt://..." to connect without TLS', ("tls",))
+    files = [key for key in ("ca_file", "cert_file", "key_file") if key in values]
+    if files and not tls:
+        raise Invalid(f'{files[0]} 只用于加密连接（TLS）；请把地址写成 "mqtts://..." 或加上 tls = true，或删除这一行',
+                      f'{files[0]} is only used with TLS; write the address as "mqtts://..." or add tls = true, '
+                      "or delete this line", (files[0],))
+    if ("cert_file" in values) != ("key_file" in values):
+        have, lack = ("cert_file", "key_file") if "cert_file" in values else ("key_file", "cert_file")
+        raise Invalid(f'证书和私钥要一起写：请加上 {lack} = "..."，或删除 {have}',
+                      f'a certificate and its key go together: add {lack} = "...", or delete {have}', (have,))
+    if "password" in values and "password_file" in values:
+        raise Invalid("password 和 password_file 只能写一个；请删除其中一个",
+                      "write password or password_file, not both; delete one of them", ("password_file",))
+    station_id = values.pop("station_id")
+    password = values.pop("password_file", None) or values.pop("password", None)
+    return NetworkConfig(broker=f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}", host=host, port=port,
+                         station_id=station_id, username=values.pop("username", station_id), password=password,
+                         tls=tls, **values)
+
+
 def _build(path: Path, values: dict[str, Any], lines: TomlLines) -> Config:
     station, speech, audio, web = (dict(values.get(key, {})) for key in ("station", "speech", "audio", "web"))
     factor = speech.pop("pace")
@@ -306,4 +487,5 @@ def _build(path: Path, values: dict[str, Any], lines: TomlLines) -> Config:
     broadcasts = tuple(Broadcast(line=lines.line(("broadcast", index)), **entry)
                        for index, entry in enumerate(values.get("broadcasts", [])))
     return Config(path=path, speech=SpeechConfig(**speech), audio=AudioConfig(**audio),
-                  station=Station(**station), broadcasts=broadcasts, web=WebConfig(**web))
+                  station=Station(**station), broadcasts=broadcasts, web=WebConfig(**web),
+                  network=values.get("network"))

@@ -85,6 +85,22 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class NetworkConfig:
+    """[network]: this station's connection to its office's MQTT broker (checked, paths made absolute)."""
+    broker: str                      # "mqtt://host:port" or "mqtts://host:port", the port always written
+    host: str
+    port: int                        # default 1883 for mqtt://, 8883 for mqtts://
+    station_id: str                  # the station's id in the office's district.toml
+    groups: tuple[str, ...] = ()     # the groups it belongs to (ids, same form)
+    username: str = ""               # default: station_id
+    password: str | None = field(default=None, repr=False)   # from `password` or `password_file`
+    tls: bool = False                # default: true for mqtts://
+    ca_file: Path | None = None      # the CA that signed the broker's certificate; None: the system's
+    cert_file: Path | None = None    # the station's client certificate and its key (both or neither)
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     speech: SpeechConfig
@@ -92,6 +108,7 @@ class Config:
     station: Station = field(default_factory=Station)
     broadcasts: tuple[Broadcast, ...] = ()
     web: WebConfig = field(default_factory=WebConfig)
+    network: NetworkConfig | None = None   # None: no [network] section (a station on its own)
 
     @property
     def timezone(self) -> str | None:
