@@ -95,6 +95,10 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
     im.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
     im.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
+
+    from announcer.cli import office     # light: the broker's files only
+
+    office.add_parser(sub)
     return p
 
 
@@ -460,5 +464,11 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_office(args) -> int:
+    from announcer.cli.office import cmd_office
+
+    return cmd_office(args)
+
+
 COMMANDS = {"build": cmd_build, "check": cmd_check, "say": cmd_say, "plan": cmd_plan, "run": cmd_run, "log": cmd_log,
-            "export": cmd_export, "import": cmd_import, "serve": cmd_serve}
+            "export": cmd_export, "import": cmd_import, "serve": cmd_serve, "office": cmd_office}

@@ -8,12 +8,12 @@
 - choices.py    the engine, voice and player names a setting may use
 """
 
-from announcer.core.config.sections import (CHIME_PRESETS, EXAMPLE_TOKENS, STATION_ID, config_schema, find_config,
-                                            load_config, parse_config)
+from announcer.core.config.sections import (CHIME_PRESETS, EXAMPLE_TOKENS, STATION_ID, broker_address, config_schema,
+                                            find_config, load_config, parse_config)
 from announcer.core.config.settings import (DEFAULT_PACE, MANUAL, AudioConfig, Broadcast, Config, NetworkConfig,
                                             QuietHours, SpeechConfig, Station, WebConfig)
 from announcer.core.config.timing import WEEKDAYS
 
 __all__ = ["AudioConfig", "Broadcast", "CHIME_PRESETS", "Config", "DEFAULT_PACE", "EXAMPLE_TOKENS", "MANUAL",
            "NetworkConfig", "QuietHours", "STATION_ID", "SpeechConfig", "Station", "WEEKDAYS", "WebConfig",
-           "config_schema", "find_config", "load_config", "parse_config"]
+           "broker_address", "config_schema", "find_config", "load_config", "parse_config"]

@@ -354,6 +354,13 @@ def _host_port(text: str) -> tuple[str, int | None] | None:
     return host, None if port is None else int(port)
 
 
+def broker_address(value: str) -> tuple[str, int, bool]:
+    """(host, port, tls) of a broker address, as [network] and the office's district.toml write it;
+    Invalid when it is not one."""
+    scheme, host, port = _broker(value)
+    return host, port, scheme == "mqtts"
+
+
 def _broker(value: str) -> tuple[str, str, int]:
     """(scheme, host, port) from "mqtt://host:port" or "mqtts://host:port" (the port may be left out)."""
     match = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", value)
