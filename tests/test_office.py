@@ -299,3 +299,268 @@ def test_mosquitto_is_found_where_debian_puts_it():
     if MOSQUITTO is None:
         pytest.skip("Debian's mosquitto package is not installed (scripts/test installs it)")
     assert Path(MOSQUITTO).name == "mosquitto"
+
+
+# ---- office publish, urgent and status ----
+
+from datetime import date, datetime, timedelta, timezone  # noqa: E402
+
+from announcer.core.district import (DayNotices, LastBroadcast, PlayRecord, StationStatus, Urgent,  # noqa: E402
+                                     day_topics, log_topic, record_id, status_topic, urgent_topics)
+from announcer.core.officelog import OfficeLog  # noqa: E402
+
+GROUPS = {"xingfuli": ("east",), "hepingli": ("west",), "yangguang": ("east",)}
+NOTICES = """\
+[[notice]]
+id = "water"
+title = "停水通知"
+text = "明天上午九点到十一点停水，请提前储水。"
+repeat = 2
+
+[[notice]]
+id = "vaccine"
+title = "Vaccination"
+text = "Free flu shots at the clinic this Friday."
+language = "en"
+
+[[notice]]
+id = "old-fair"
+title = "上周的集市"
+text = "集市在周六举行。"
+valid_until = 2026-11-01
+"""
+
+
+def office_folder(broker) -> Path:
+    """The folder of district.toml and broker/, district.toml pointing at the running broker."""
+    folder = broker.folder.parent
+    (folder / "district.toml").write_text(DISTRICT.replace("1883", str(broker.port)), encoding="utf-8")
+    (folder / "notices.toml").write_text(NOTICES, encoding="utf-8")
+    return folder
+
+
+def station(broker, station_id: str, kind: str = "day"):
+    """A station's client, subscribed to its day (or urgent) topics."""
+    client = broker.client(station_id, client_id=f"{station_id}-{kind}-{len(broker.clients)}")
+    topics = (day_topics if kind == "day" else urgent_topics)(station_id, GROUPS[station_id])
+    assert not any(r.is_failure for r in client.subscribe(*topics))
+    return client
+
+
+def until_marker(broker, client) -> list:
+    """What `client` received before a marker the office sends to everybody last (not retained)."""
+    office = broker.client("office", client_id=f"marker-{len(broker.clients)}")
+    marker = f"marker-{len(broker.clients)}".encode()
+    office.publish(TOPICS + "day/all", marker)
+    office.publish(TOPICS + "urgent/all", marker)
+    got = client.received_until(marker)
+    return [m for m in got if not m.payload.startswith(b"marker")]       # and the markers sent for others
+
+
+def one_line_error(result) -> str:
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.real
+def test_publish_sends_one_retained_day_to_all_a_group_and_a_station(broker):
+    folder = office_folder(broker)
+    sent = announcer("office", "publish", "notices.toml", "--date", "2026-12-07", cwd=folder)
+    assert sent.returncode == 0, sent.stderr
+    assert "sent the 2 notices of 2026-12-07 to every station (3)" in sent.stdout
+    (folder / "east.txt").write_text("# 东区通知\n东区明天修路。\n", encoding="utf-8")
+    sent = announcer("office", "publish", "east.txt", "--date", "2026-12-07", "--to", "group:east", cwd=folder)
+    assert sent.returncode == 0, sent.stderr
+    assert "to group east (xingfuli, yangguang)" in sent.stdout
+    (folder / "heping.txt").write_text("# 和平里通知\n和平里今晚放电影。\n", encoding="utf-8")
+    sent = announcer("office", "publish", "heping.txt", "--to", "hepingli", "--to", "hepingli", cwd=folder)
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.count("sent the") == 1 and "to station 和平里社区 (hepingli)" in sent.stdout
+
+    received = {}
+    for station_id in GROUPS:              # they connect after the publish: the broker kept the day for them
+        got = until_marker(broker, station(broker, station_id))
+        assert all(m.retain for m in got)
+        received[station_id] = {m.topic: DayNotices.from_json(m.payload) for m in got}
+        assert len(received[station_id]) == len(got), "one message a topic"
+    assert set(received["xingfuli"]) == set(received["yangguang"]) == {TOPICS + "day/all", DAY_EAST}
+    assert set(received["hepingli"]) == {TOPICS + "day/all", TOPICS + "day/station/hepingli"}
+
+    everybody = received["hepingli"][TOPICS + "day/all"]
+    assert everybody == received["xingfuli"][TOPICS + "day/all"]
+    assert (everybody.day, everybody.office) == (date(2026, 12, 7), "office")
+    assert [(n.id, n.title, n.language, n.repeat) for n in everybody.notices] == [
+        ("water", "停水通知", None, 2), ("vaccine", "Vaccination", "en", None)]     # old-fair is over by then
+    assert everybody.notices[0].text == "明天上午九点到十一点停水，请提前储水。"
+    east = received["xingfuli"][DAY_EAST]
+    assert [n.text for n in east.notices] == ["东区明天修路。"] and east.id != everybody.id
+    heping = received["hepingli"][TOPICS + "day/station/hepingli"]
+    assert heping.day == date.today() and [n.title for n in heping.notices] == ["和平里通知"]
+
+
+@pytest.mark.real
+def test_urgent_reaches_its_stations_once_and_is_not_kept(broker):
+    folder = office_folder(broker)
+    listeners = {station_id: station(broker, station_id, "urgent") for station_id in GROUPS}
+    before = datetime.now(timezone.utc)
+    sent = announcer("office", "urgent", "燃气泄漏，请立即离开三号楼。", "--title", "燃气泄漏", "--to", "group:east",
+                     "--expires", "45m", "--emergency", cwd=folder)
+    assert sent.returncode == 0, sent.stderr
+    assert "sent the urgent notice to group east (xingfuli, yangguang)" in sent.stdout
+    assert "It is an emergency" in sent.stdout
+
+    for station_id in ("xingfuli", "yangguang"):
+        got = until_marker(broker, listeners[station_id])
+        assert len(got) == 1 and got[0].topic == TOPICS + "urgent/group/east" and not got[0].retain
+        urgent = Urgent.from_json(got[0].payload)
+        assert (urgent.text, urgent.title, urgent.emergency) == ("燃气泄漏，请立即离开三号楼。", "燃气泄漏", True)
+        assert urgent.expires - urgent.issued == timedelta(minutes=45)
+        assert before - timedelta(seconds=1) <= urgent.issued <= datetime.now(timezone.utc)
+        assert urgent.issued.utcoffset() is not None
+    assert until_marker(broker, listeners["hepingli"]) == []
+    assert until_marker(broker, station(broker, "xingfuli", "urgent")) == []      # not retained: gone
+
+    sent = announcer("office", "urgent", "停电通知", "--to", "hepingli", cwd=folder)
+    assert sent.returncode == 0, sent.stderr
+    urgent = Urgent.from_json(until_marker(broker, listeners["hepingli"])[0].payload)
+    assert urgent.expires - urgent.issued == timedelta(minutes=30) and not urgent.emergency and urgent.title is None
+
+
+def test_an_unknown_target_is_one_line_listing_the_known_ones_and_exit_2(tmp_path):
+    (tmp_path / "district.toml").write_text(DISTRICT, encoding="utf-8")
+    (tmp_path / "notices.toml").write_text(NOTICES, encoding="utf-8")
+    for command in (("publish", "notices.toml"), ("urgent", "停水")):
+        for target in ("group:north", "nobody"):
+            result = announcer("office", *command, "--to", "all", "--to", target, cwd=tmp_path)
+            assert result.returncode == 2, result.stderr
+            line = one_line_error(result)
+            assert f"“{target}” is not in district.toml" in line
+            assert "xingfuli, hepingli, yangguang" in line and "group:east, group:west" in line
+    result = announcer("office", "urgent", "停水", "--expires", "3d", cwd=tmp_path)
+    assert result.returncode == 2 and "not a duration" in one_line_error(result)
+
+
+def test_the_office_store_keeps_each_record_once_and_its_latest_version(tmp_path):
+    store = OfficeLog(tmp_path)
+    due = datetime(2026, 12, 6, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+    playing = PlayRecord(record_id("xingfuli", due, "早间"), "xingfuli", due, "早间", ("water",), "playing",
+                         started=due)
+    played = PlayRecord(playing.id, "xingfuli", due.astimezone(timezone.utc), "早间", ("water",), "played",
+                        started=due, ended=due + timedelta(seconds=40))
+    for record in (playing, playing, played, played):
+        store.add_record(record)
+    assert store.records() == [played]
+    store.add_record(playing)            # an old delivery arriving late
+    assert store.records() == [played]
+    later = PlayRecord(record_id("xingfuli", due + timedelta(hours=4), "午间"), "xingfuli", due + timedelta(hours=4),
+                       "午间", (), "missed", reason="停电")
+    store.add_record(later)
+    assert [r.result for r in store.records("xingfuli")] == ["played", "missed"]
+    assert store.last_records() == {"xingfuli": later}
+
+    seen = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
+    store.add_status(StationStatus("xingfuli", True, seen))
+    store.add_status(StationStatus("xingfuli", False, seen - timedelta(hours=1)))    # its last will, set earlier
+    status, last_seen = store.statuses()["xingfuli"]
+    assert not status.online and last_seen == seen
+
+
+def station_status(station_id: str, online: bool = True, **fields) -> bytes:
+    return StationStatus(station_id, online, datetime.now(timezone.utc), **fields).to_json()
+
+
+@pytest.mark.real
+def test_status_shows_every_station_and_keeps_each_record_once(broker):
+    folder = office_folder(broker)
+    first = announcer("office", "status", "--wait", "0", cwd=folder)      # the office's session begins
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("never seen") == 3
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    due = now - timedelta(minutes=5)
+    xingfuli = broker.client("xingfuli")
+    xingfuli.publish(status_topic("xingfuli"), station_status(
+        "xingfuli", day=date.today(), built=4, engine={"engine": "kokoro"}, voices={"zh": "zf_xiaobei"},
+        last_broadcast=LastBroadcast("早间广播", due, "played")), retain=True)
+    playing = PlayRecord(record_id("xingfuli", due, "早间广播"), "xingfuli", due, "早间广播", ("water",), "playing")
+    played = PlayRecord(playing.id, "xingfuli", due, "早间广播", ("water",), "played", started=due,
+                        ended=due + timedelta(seconds=30))
+    for record in (playing, played):
+        xingfuli.publish(log_topic("xingfuli"), record.to_json())
+    hepingli = broker.client("hepingli")
+    hepingli.publish(status_topic("hepingli"), station_status("hepingli", online=False), retain=True)
+    yangguang = broker.client("yangguang")
+    yangguang.publish(status_topic("yangguang"), b'{"kind": "status", "v": 1, "station": "yangguang"}', retain=True)
+
+    result = announcer("office", "status", "--wait", "1", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    dropped = [line for line in result.stderr.splitlines() if line.startswith("warning: dropped")]
+    assert len(dropped) == 1 and "station/yangguang/status" in dropped[0] and '"online" is missing' in dropped[0]
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+            for line in result.stdout.splitlines() if line.startswith("│")}
+    assert rows["幸福里社区 (xingfuli)"][0] == "online"
+    assert rows["幸福里社区 (xingfuli)"][2:] == ["built, 4 clips", f"{due.astimezone():%H:%M} 早间广播", "played",
+                                              "engine kokoro; zh zf_xiaobei"]
+    assert rows["和平里社区 (hepingli)"][:1] == ["offline"] and rows["和平里社区 (hepingli)"][2] == "not built"
+    assert rows["阳光社区 (yangguang)"] == ["never seen", "—", "—", "—", "—", "—"]
+    assert "received 2 statuses and 2 play-log records." in result.stdout
+
+    store = OfficeLog(broker.folder)
+    assert store.records() == [played]
+    import sqlite3
+
+    with sqlite3.connect(broker.folder / "office.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM record").fetchone() == (1,)
+
+    xingfuli.publish(log_topic("xingfuli"), played.to_json())        # delivered again (at least once)
+    again = announcer("office", "status", "--wait", "0.3", cwd=folder)
+    assert again.returncode == 0, again.stderr
+    assert "received 2 statuses and 1 play-log records." in again.stdout     # statuses: retained, sent again
+    assert OfficeLog(broker.folder).records() == [played]
+    assert again.stdout.count("早间广播") == 1 and "never seen" in again.stdout
+
+
+@pytest.mark.real
+def test_a_wrong_office_password_is_one_line(broker):
+    folder = office_folder(broker)
+    (broker.folder / "office.password").write_text("not-the-password\n", encoding="utf-8")
+    for command in (("status",), ("urgent", "停水"), ("publish", "notices.toml")):
+        result = announcer("office", *command, cwd=folder)
+        assert result.returncode == 1, result.stderr
+        line = one_line_error(result)
+        assert line.startswith(f"error: the broker mqtt://127.0.0.1:{broker.port} refused the login of user office")
+        assert "run announcer office init again" in line
+
+
+@needs_mosquitto
+def test_a_broker_that_is_not_running_is_one_line_and_exit_1(tmp_path):
+    port = free_port()
+    office_init(tmp_path, DISTRICT.replace("1883", str(port)), port)
+    (tmp_path / "notices.toml").write_text(NOTICES, encoding="utf-8")
+    for command in (("status",), ("urgent", "停水"), ("publish", "notices.toml")):
+        result = announcer("office", *command, cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert one_line_error(result).startswith(f"error: cannot reach the broker mqtt://127.0.0.1:{port} ")
+        assert "not running" in result.stderr and "start mosquitto" in result.stderr
+    result = announcer("office", "status", cwd=tmp_path, env={"ANNOUNCER_LANG": "zh"})
+    assert one_line_error(result).startswith(f"错误：连不上服务器 mqtt://127.0.0.1:{port}")
+
+    (tmp_path / "broker" / "office.password").unlink()
+    result = announcer("office", "status", cwd=tmp_path)
+    assert result.returncode == 1 and "run announcer office init first" in one_line_error(result)
+
+
+@pytest.mark.real
+def test_tls_to_a_broker_without_tls_is_one_line(broker):
+    folder = office_folder(broker)
+    district = (folder / "district.toml").read_text().replace("mqtt://", "mqtts://")
+    (folder / "district.toml").write_text(district, encoding="utf-8")
+    result = announcer("office", "status", cwd=folder)
+    assert result.returncode == 1
+    assert "TLS" in one_line_error(result)
+    (folder / "district.toml").write_text(district.replace("[office]\n", '[office]\nca_file = "ca.crt"\n'))
+    result = announcer("office", "status", cwd=folder)
+    assert result.returncode == 1 and "ca.crt is not there" in one_line_error(result)

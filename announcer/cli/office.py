@@ -4,6 +4,10 @@
 file, an ACL letting each station read only its own topics and write only its own status and log, and
 one password file for each station to copy to it. Run it again after changing district.toml: existing
 passwords stay, new stations get one, removed stations lose theirs.
+
+`office publish` sends a day's notices (retained, so a station that is off gets them when it comes back),
+`office urgent` an urgent notice, and `office status` listens for the stations' status and play-log records,
+keeps them in <broker folder>/office.sqlite and shows every station.
 """
 
 from __future__ import annotations
@@ -11,21 +15,26 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from announcer.core.config import STATION_ID
 from announcer.core.districtfile import OFFICE_USER, District, load_district
-from announcer.core.errors import AnnouncerError, tr
+from announcer.core.errors import AnnouncerError, ConfigError, tr
 from announcer.core.library import atomic_write
 
 PREFIX = "announcer/v1/"
 SBIN = "/usr/sbin:/sbin"          # where Debian puts mosquitto; a normal user's PATH may lack it
+# `office status` keeps its session on the broker while it is away: the stations' play-log records wait there
+# for the next time. (Publishing connects on its own, so it never takes those records.)
+OFFICE_CLIENT = "announcer-office"
 
 
 def add_parser(sub) -> None:
@@ -43,7 +52,72 @@ def add_parser(sub) -> None:
     i.add_argument("--port", type=_port, default=1883, help="the port the broker listens on (default: 1883)")
     i.add_argument("--bind", metavar="ADDRESS",
                    help="the address it listens on (default: every address, so stations on other computers reach it)")
+
+    p = osub.add_parser("publish", help="send a day's notices to the stations (they keep them until replaced)",
+                        description="Send the notices valid on a day to the stations: each builds them with its own "
+                                    "voice. A station that is off gets them when it comes back.")
+    p.add_argument("notices", nargs="+", type=Path, metavar="NOTICES", help=".txt or .toml notice files")
+    p.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
+    _common(p)
+    u = osub.add_parser("urgent", help="send an urgent notice: the stations play it at once",
+                        description="Send an urgent notice: every station it is meant for builds and plays it at "
+                                    "once, until it expires.")
+    u.add_argument("text", metavar="TEXT", help="what to say")
+    u.add_argument("--title", help="a short title for the stations' play log")
+    u.add_argument("--expires", type=_duration, default=timedelta(minutes=30), metavar="DURATION",
+                   help="how long it may still be played, e.g. 30m, 2h, 1h30m (default: 30m)")
+    u.add_argument("--emergency", action="store_true", help="an emergency: played even in the stations' quiet hours")
+    _common(u)
+    st = osub.add_parser("status", help="show every station: online, today's clips, last broadcast, voice",
+                         description="Listen for the stations' status and play-log records, keep them in "
+                                     "<broker folder>/office.sqlite, and show every station in district.toml.")
+    st.add_argument("--wait", type=_wait, default=2.0, metavar="SECONDS",
+                    help="how long to listen for the stations (default: 2 seconds)")
+    _common(st, targets=False)
     o.set_defaults(office_parser=o)
+
+
+def _common(p, targets: bool = True) -> None:
+    if targets:
+        p.add_argument("--to", action="append", metavar="TARGET",
+                       help="all, a station id, or group:<group>; may be given several times (default: all)")
+    p.add_argument("--district", type=Path, default=Path("district.toml"),
+                   help="the list of stations (default: ./district.toml)")
+    p.add_argument("--broker-dir", type=Path, default=Path("broker"),
+                   help="the folder office init wrote, with office.password (default: ./broker)")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            tr(f"“{text}”不是日期，请写成 2026-11-30 这样", f"\"{text}\" is not a date; write it like 2026-11-30"))
+
+
+def _duration(text: str) -> timedelta:
+    """30m, 2h, 90s, 1h30m: from one minute to one day."""
+    found = re.fullmatch(r"(?:(\d{1,3})h)?(?:(\d{1,4})m)?(?:(\d{1,5})s)?", text.strip().lower())
+    if found and any(found.groups()):
+        hours, minutes, seconds = (int(part or 0) for part in found.groups())
+        value = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+        if timedelta(minutes=1) <= value <= timedelta(days=1):
+            return value
+    raise argparse.ArgumentTypeError(tr(f"“{text}”不是有效的时长：请写 30m（30 分钟）、2h（2 小时）或 1h30m，"
+                                        "从 1 分钟到 24 小时",
+                                        f"\"{text}\" is not a duration: write 30m, 2h or 1h30m, from 1 minute to "
+                                        "24 hours"))
+
+
+def _wait(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(tr(f"“{text}”不是 0 到 600 之间的秒数", f"\"{text}\" is not a number of "
+                                            "seconds from 0 to 600"))
+    return value
 
 
 def _port(text: str) -> int:
@@ -56,7 +130,8 @@ def cmd_office(args) -> int:
     if args.office_command is None:
         args.office_parser.print_help(sys.stderr)      # what it can do, as a usage error
         return 2
-    return {"init": cmd_init}[args.office_command](args)
+    return {"init": cmd_init, "publish": cmd_publish, "urgent": cmd_urgent,
+            "status": cmd_status}[args.office_command](args)
 
 
 def cmd_init(args) -> int:
@@ -97,6 +172,226 @@ def network_section(district: District, station_id: str, groups: tuple[str, ...]
     if district.ca_file:
         lines.append(f'ca_file = "{district.ca_file.name}"')
     return lines
+
+
+# ---- publish, urgent, status: the office talks to its stations through the broker
+
+def cmd_publish(args) -> int:
+    from rich.console import Console
+
+    from announcer.build.notices import MAX_A_DAY, read_notices, too_many_error
+    from announcer.core.district import DayNotice, DayNotices, day_topic, new_message_id
+
+    district = load_district(args.district)
+    targets = checked_targets(district, args.to)
+    notes: list[str] = []
+    notices = read_notices(args.notices, notes)
+    err = Console(stderr=True)
+    for note in notes:
+        err.print(tr("提醒：", "warning: ") + note, markup=False, highlight=False)
+    day = args.date or date.today()           # the office has no schedule.toml: this computer's date
+    valid = [n for n in notices if n.valid_on(day)]
+    if len(valid) > MAX_A_DAY:
+        raise too_many_error(len(valid), day)
+    if not valid:
+        raise AnnouncerError(f"{day} 没有有效的通知（看看 valid_from / valid_until），什么也没有发送；请检查日期（--date）",
+                             f"no notice is valid on {day} (see valid_from / valid_until), so nothing was sent; "
+                             "check the date (--date)")
+    message = DayNotices(new_message_id(), OFFICE_USER, day, datetime.now().astimezone(),
+                         tuple(DayNotice(n.id, n.title, n.text, n.language, n.repeat) for n in valid))
+    data = message.to_json()
+    with office_connection(district, args.broker_dir) as connection:
+        for target in targets:
+            connection.publish(day_topic(target), data, retain=True)
+            print(tr(f"已把 {day} 的 {len(valid)} 条通知发给{describe_target(district, target)}",
+                     f"sent the {len(valid)} notices of {day} to {describe_target(district, target)}"))
+    return 0
+
+
+def cmd_urgent(args) -> int:
+    from announcer.core.district import Urgent, new_message_id, urgent_topic
+
+    district = load_district(args.district)
+    targets = checked_targets(district, args.to)
+    issued = datetime.now().astimezone()
+    message = Urgent(new_message_id(), args.text, issued, issued + args.expires, args.emergency, args.title)
+    data = message.to_json()
+    with office_connection(district, args.broker_dir) as connection:
+        for target in targets:
+            connection.publish(urgent_topic(target), data)
+            print(tr(f"已把紧急通知发给{describe_target(district, target)}", f"sent the urgent notice to "
+                     f"{describe_target(district, target)}"))
+    until = f"{message.expires:%H:%M}"
+    print(tr(f"{until} 以前没能播放的站点不再播放它。", f"stations that cannot play it by {until} will not play it.")
+          + (tr("这是紧急情况：安静时段也播放。", " It is an emergency: it plays in quiet hours too.")
+             if args.emergency else ""))
+    return 0
+
+
+def cmd_status(args) -> int:
+    from rich.console import Console
+
+    from announcer.core.district import STATION_TOPICS, DistrictError
+    from announcer.core.officelog import OfficeLog
+
+    district = load_district(args.district)
+    store = OfficeLog(args.broker_dir)
+    connection = office_connection(district, args.broker_dir, listen=True)
+    try:
+        connection.subscribe(STATION_TOPICS)
+        messages = connection.receive(args.wait)
+    finally:
+        connection.close()
+    messages += connection.receive(0)         # what came in while it closed: acknowledged, so kept too
+    err = Console(stderr=True)
+    statuses = records = 0
+    unique = {(m.topic, m.payload): m for m in messages}     # a retained status comes twice: queued, and again
+    for message in unique.values():                          # on subscribing
+        try:
+            kind = keep_message(store, message.topic, message.payload)
+        except DistrictError as error:            # the store failing is an error of its own (exit 1)
+            err.print(tr(f"提醒：丢弃了 {message.topic} 上的一条消息：", f"warning: dropped a message on "
+                         f"{message.topic}: ") + str(error), markup=False, highlight=False)
+            continue
+        statuses += kind == "status"
+        records += kind == "record"
+    Console().print(status_table(district, store, date.today()))
+    print(tr(f"收到 {statuses} 条状态、{records} 条播放记录。", f"received {statuses} statuses and {records} play-log "
+             "records."))
+    return 0
+
+
+def keep_message(store, topic: str, payload: bytes) -> str | None:
+    """Check one message from a station's topic and keep it in the office's store: "status", "record", or None for
+    an empty one (a retained status cleared). DistrictError when it is malformed or on the wrong topic."""
+    from announcer.core.district import DistrictError, PlayRecord, StationStatus, read_message, station_of
+
+    station = station_of(topic)
+    if not payload:
+        return None
+    message = read_message(payload)
+    expected = StationStatus if topic.endswith("/status") else PlayRecord
+    if not isinstance(message, expected):
+        raise DistrictError(f"这个主题上应是{'状态' if expected is StationStatus else '播放记录'}",
+                            f"this topic carries {'statuses' if expected is StationStatus else 'play-log records'} "
+                            "only")
+    if message.station != station:
+        raise DistrictError(f"消息说自己来自站点 {message.station}，却发在 {station} 的主题上",
+                            f"the message says it is from station {message.station}, but came on {station}'s topic")
+    if isinstance(message, StationStatus):
+        store.add_status(message)
+        return "status"
+    store.add_record(message)
+    return "record"
+
+
+def status_table(district: District, store, today: date):
+    """Every station of the district: online, last seen, today's clips, last broadcast, engine and voice."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from announcer.core.playlog import RESULT_NAMES, RESULT_STYLES
+
+    def clock(moment: datetime) -> str:
+        local = moment.astimezone()
+        return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+
+    statuses, last_records = store.statuses(), store.last_records()
+    table = Table(title=tr(f"各站点（{today}）", f"stations ({today})"), title_justify="left")
+    table.add_column(tr("站点", "station"), overflow="fold")
+    table.add_column(tr("在线", "online"), no_wrap=True)
+    table.add_column(tr("最后联系", "last seen"), no_wrap=True)
+    table.add_column(tr("今天", "today"), overflow="fold")
+    table.add_column(tr("最近一次广播", "last broadcast"), overflow="fold")
+    table.add_column(tr("结果", "result"), no_wrap=True)
+    table.add_column(tr("语音引擎和声音", "engine and voice"), overflow="fold")
+    for station in district.stations:
+        name = Text(station.id if station.name == station.id else f"{station.name} ({station.id})")
+        if station.id not in statuses:
+            table.add_row(name, Text(tr("从未连接", "never seen"), style="dim"), "—", "—", "—", "—", "—")
+            continue
+        status, seen = statuses[station.id]
+        online = Text(tr("在线", "online"), style="green") if status.online else Text(tr("离线", "offline"), style="red")
+        if status.day == today:
+            built = tr(f"已生成 {status.built} 段", f"built, {status.built} clips")
+        elif status.day is not None:
+            built = tr(f"未生成（最近生成的是 {status.day}）", f"not built (last built: {status.day})")
+        else:
+            built = tr("未生成", "not built")
+        last = status.last_broadcast
+        record = last_records.get(station.id)
+        if record is not None and (last is None or record.scheduled > last.time):
+            last_name, last_time, result = record.broadcast, record.scheduled, record.result
+        elif last is not None:
+            last_name, last_time, result = last.name, last.time, last.result
+        else:
+            last_name = last_time = result = None
+        table.add_row(name, online, clock(seen), built,
+                      Text(f"{clock(last_time)} {last_name}") if last_name else "—",
+                      Text(tr(*RESULT_NAMES.get(result, (result, result))), style=RESULT_STYLES.get(result, ""))
+                      if result else "—",
+                      Text(_settings_text(status.engine, status.voices)))
+    return table
+
+
+def _settings_text(engine: dict[str, str], voices: dict[str, str]) -> str:
+    parts = [", ".join(f"{k} {v}".strip() for k, v in table.items()) for table in (engine, voices) if table]
+    return "; ".join(parts) or "—"
+
+
+def checked_targets(district: District, targets: list[str] | None) -> list[str]:
+    """The --to targets, each "all", "group:<group>" or a station id of the district (each once; default all).
+    A target the district does not know is a usage error (exit 2) listing the ones it knows."""
+    known_groups = sorted({g for s in district.stations for g in s.groups})
+    stations = [s.id for s in district.stations]
+    chosen: list[str] = []
+    for target in targets or ["all"]:
+        target = target.strip()
+        if target in ("all", *stations) or (target.startswith("group:") and target[6:] in known_groups):
+            if target not in chosen:
+                chosen.append(target)
+            continue
+        groups = ", ".join(f"group:{g}" for g in known_groups) or tr("（没有分组）", "(no groups)")
+        raise ConfigError([AnnouncerError(
+            f"{args_name(target)} 不在 {district.path} 里；可以写 all、站点编号 {', '.join(stations)}，或分组 {groups}",
+            f"{args_name(target)} is not in {district.path}; write all, a station id ({', '.join(stations)}), or a "
+            f"group ({groups})", "--to")])
+    return ["all"] if "all" in chosen else chosen
+
+
+def args_name(target: str) -> str:
+    return f"“{_one_line(target)[:60]}”"
+
+
+def describe_target(district: District, target: str) -> str:
+    """Whom a target reaches, in words: every station (3), group east (xingfuli, yangguang), or one station."""
+    if target == "all":
+        return tr(f"全部 {len(district.stations)} 个站点", f"every station ({len(district.stations)})")
+    if target.startswith("group:"):
+        group = target[len("group:"):]
+        members = ", ".join(s.id for s in district.stations if group in s.groups)
+        return tr(f"分组 {group}（{members}）", f"group {group} ({members})")
+    station = next(s for s in district.stations if s.id == target)
+    return tr(f"站点 {_one_line(station.name)}（{station.id}）", f"station {_one_line(station.name)} ({station.id})")
+
+
+def office_connection(district: District, folder: Path, listen: bool = False):
+    """Logged in to the district's broker as the office, with the password office init wrote into `folder`;
+    `listen`: in the office's kept session, where the stations' messages wait for it."""
+    from announcer.core.mqtt import Login, connect
+
+    path = folder / "office.password"
+    password = _read_password(path)
+    if password is None:
+        raise AnnouncerError("没有街道办的密码文件：请先运行 announcer office init，或用 --broker-dir 指出它写的文件夹",
+                             "the office's password file is missing: run announcer office init first, or point "
+                             "--broker-dir at the folder it wrote", str(path))
+    login = Login(district.host, district.port, district.tls, district.ca_file, username=OFFICE_USER,
+                  password=password, client_id=OFFICE_CLIENT if listen else "", keep_session=listen)
+    hint = (f"{path} 里的密码和服务器的不一致；请重新运行 announcer office init，再重启服务器",
+            f"the password in {path} does not match the broker's; run announcer office init again and restart "
+            "the broker")
+    return connect(login, login_hint=hint)
 
 
 @dataclass
