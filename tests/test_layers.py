@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "announcer"
 FLOORS = (
     ("announcer.__main__",),
     ("announcer.cli",),
-    ("announcer.web", "announcer.station"),
+    ("announcer.web", "announcer.station", "announcer.district"),
     ("announcer.build",),
     ("announcer.core",),
 )

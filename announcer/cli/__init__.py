@@ -375,7 +375,12 @@ def cmd_run(args) -> int:
 
         def page():
             return open_page(config, args.out, host, port, _controls(args.out, args.player))
-    return run(config, args.out, player=args.player, page=page)
+    companions = ()
+    if config.network is not None:             # [network]: the link to the office's broker
+        from announcer.district.link import StationLink
+
+        companions = (lambda: StationLink(config, args.out),)
+    return run(config, args.out, player=args.player, page=page, companions=companions)
 
 
 def cmd_serve(args) -> int:

@@ -98,6 +98,14 @@ class PlayLog:
                           (broadcast, _us(scheduled)))
         return bool(rows)
 
+    def written_since(self, since: str | None = None) -> list[tuple[Record, str]]:
+        """Records added or replaced at or after `since` (a time as the log writes it: UTC, ISO 8601; None: all),
+        each with that time, in the order written: what a station has still to send to its office."""
+        query, args = "SELECT * FROM record", ()
+        if since is not None:
+            query, args = query + " WHERE written >= ?", (since,)
+        return [(_record(row), row["written"]) for row in self._read(query + " ORDER BY written, id", args)]
+
     def unfinished(self) -> list[Record]:
         """Records still "playing": their station stopped before the broadcast ended."""
         return [_record(row) for row in self._read("SELECT * FROM record WHERE result = 'playing' ORDER BY due_us, id")]

@@ -604,10 +604,13 @@ def job_id(occurrence: Occurrence) -> str:
 
 # --- `announcer run` -----------------------------------------------------------
 
-def run(config: Config, out: Path, player: str | None = None, page: Callable[[], object] | None = None) -> int:
+def run(config: Config, out: Path, player: str | None = None, page: Callable[[], object] | None = None,
+        companions: tuple[Callable[[], object], ...] = ()) -> int:
     """Run the station until SIGTERM or SIGINT; 0 when it stopped cleanly. With `page` (it makes the web page,
     its port bound, not yet served: `announcer run --web`) the page is served too, from a thread of this
-    process, and stopped before the station."""
+    process, and stopped before the station. Each of `companions` makes something with start() and stop()
+    (the link to the office: announcer.district), started once the station plays and stopped before it; one
+    that cannot start is logged, and the station plays on."""
     if config.path is None:
         raise StationError("找不到 schedule.toml。请在当前文件夹写一个带 [[broadcast]] 的 schedule.toml，或用 --config 指定。",
                            "no schedule.toml found; write one with [[broadcast]] entries here, or pass --config")
@@ -632,6 +635,13 @@ def run(config: Config, out: Path, player: str | None = None, page: Callable[[],
             except ControlError as e:           # the schedule still plays; only the page cannot reach it
                 log.error(str(e))
             timetable.start(since=daemon.start())
+            for make in companions:
+                try:
+                    companion = make()
+                    companion.start()
+                    cleanup.callback(companion.stop)
+                except AnnouncerError as e:     # the schedule still plays
+                    log.error(str(e))
             if page is not None:
                 page.start()
                 log.info(tr(f"网页：{page.url}", f"page at {page.url}"))
