@@ -969,3 +969,33 @@ def test_build_day_tells_its_stages_and_old_callers_still_work(tmp_path):
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, "utf-8")
     return path
+
+
+def test_a_district_stations_page_builds_the_offices_notices_with_its_own(client, tmp_path):
+    """The office's notices (kept by the station's link) are part of the day: a build from the page keeps them,
+    marked as the office's, and they do not make the page say its clips differ from its notices."""
+    from datetime import datetime, timezone
+
+    from announcer.build.district import save_day
+    from announcer.core.district import DayNotice, DayNotices, day_topic, new_message_id
+    from webpage import Page
+
+    office = DayNotices(new_message_id(), "office", DAY, datetime(2026, 11, 30, 6, tzinfo=timezone.utc),
+                        (DayNotice("gas-check", "Gas check", "The gas pipes are checked today."),))
+    save_day(tmp_path / "out", day_topic("all"), office)
+    save(client)
+    build(client)
+    clips = manifest(tmp_path)["clips"]
+    assert [(c["id"], "office" in c["tags"]) for c in clips] == [
+        ("ting-shui-tong-zhi", False), ("keys-found", False), ("gas-check", True)]
+    page = client.get(f"/?date={DAY}").text
+    assert 'id="clips-differ"' not in page
+    row = [r for r in Page(page).all("tr", "clip") if r["attrs"]["data-id"] == "gas-check"]
+    assert row and "office" in row[0]["text"]
+    for notice in ("ting-shui-tong-zhi", "keys-found"):           # the page's own notices all deleted
+        client.post(f"/notices/{notice}/delete", data={"csrf": csrf(client), "date": str(DAY)})
+    deadline = time.monotonic() + 30
+    while [c["id"] for c in manifest(tmp_path)["clips"]] != ["gas-check"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [c["id"] for c in manifest(tmp_path)["clips"]] == ["gas-check"]    # built, not withdrawn
+    assert 'id="stale-clips"' not in client.get(f"/?date={DAY}").text

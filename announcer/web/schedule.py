@@ -118,7 +118,9 @@ def _plan_rows(request: Request, site: Site, config: Config) -> tuple[list[dict]
             clips = chosen + _t(request, "（当天还没有生成）", " (not built yet)")
         else:
             chosen = select_clips(broadcast, found)
-            clips = _t(request, "、", ", ").join(clip_title(c) for c in chosen) or "—"
+            clips = _t(request, "、", ", ").join(clip_title(c) + (_t(request, "（街道）", " (office)")
+                                                                if "office" in (c.get("tags") or []) else "")
+                                                 for c in chosen) or "—"
             if not chosen:
                 warning = _no_clips(request, broadcast, found)
             elif occurrence.skipped is None:

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from announcer.build.district import URGENT_TAG, office_notices, with_office
 from announcer.build.notices import MAX_A_DAY, Notice, read_notices, too_many_error
 from announcer.core.errors import AnnouncerError, LibraryError, shorten
 from announcer.core.library import Library, atomic_write
@@ -449,9 +450,10 @@ def notice_clips(out: Path, day: date) -> int:
 
 
 def start_build(request: Request, day: date) -> BuildJob:
-    """Build the day from its saved notices; with none valid that day, withdraw the notice clips built before."""
+    """Build the day from its saved notices and the office's (a district station's); with none valid that day,
+    withdraw the notice clips built before."""
     site: Site = request.app.state.site
-    notices = stored_notices(site.out, day)
+    notices = with_office(stored_notices(site.out, day), site.out, day)
     if not any(n.valid_on(day) for n in notices):
         if not notice_clips(site.out, day):
             if notices:
@@ -511,6 +513,7 @@ def clip_rows(site: Site, day: date, lang: str, only_recordings: bool = False) -
             "number": number, "last": number == len(clips), "id": clip.get("id", ""), "title": title,
             "file": clip["file"], "volume": volume_verdict(clip, targets),
             "text": clip.get("text") or "", "recording": clip.get("engine") == "recording",
+            "tags": [str(t) for t in clip.get("tags") or []],
             "duration": clip.get("duration_s"), "lufs": clip.get("loudness_lufs"),
             "peak": clip.get("true_peak_dbtp"), "pace": rate.get("value"),
             "pace_unit": unit_name(rate.get("unit"), lang), "warnings": clip_warnings(clip, lang),
@@ -588,17 +591,20 @@ def _page(request: Request, day: date, *, status: int = 200, flash: str | None =
     if job is not None and job.finished and job.ok and (flash is None or job.withdraw):
         flash, flash_kind = job.outcome(lang)      # a withdraw says what is off the air, whatever led to it
     valid = {n.id: n.valid_on(day) for n in notices}
+    office = office_notices(site.out, day)        # a district station's: built with the day, shown by its clips
     # Clips of notices that are gone: the station would still play them until the day is built (withdrawn).
-    stale = bool(clips) and not any(valid.values()) and any(not c["recording"] for c in clips)
+    stale = bool(clips) and not any(valid.values()) and not office and any(not c["recording"] for c in clips)
     # Clips made from other notices (a command-line build of the day, or notices saved since): said on the page.
-    # Compared whatever their order: the broadcast order is the staff member's to choose.
-    built = Counter(c["text"] for c in clips or [] if not c["recording"])
-    differs = bool(built) and any(valid.values()) and built != Counter(n.text for n in notices if valid[n.id])
+    # Compared whatever their order: the broadcast order is the staff member's to choose. An urgent notice the
+    # office sent is spoken into the day on its own, not from notices.
+    built = Counter(c["text"] for c in clips or [] if not c["recording"] and URGENT_TAG not in c["tags"])
+    wanted = Counter(n.text for n in notices if valid[n.id]) + Counter(n.text for n in office)
+    differs = bool(built) and bool(wanted) and built != wanted
     undo = pending_undo(site.out, day)
     return render(
         request, "today.html", status=status, page="today", flash=flash, flash_kind=flash_kind, day=day,
         is_today=day == site.today(), notices=notices, valid=valid, stale=stale, differs=differs,
-        can_build=bool(notices) or stale,
+        can_build=bool(notices) or bool(office) or stale,
         findings=findings, stored_errors=stored_errors, config_errors=config_errors,
         notice_errors=notice_errors or [], draft=draft, clips=clips, clip_errors=clip_errors, targets=targets,
         job=job if job is not None and not job.finished else None, build_errors=build_errors,
