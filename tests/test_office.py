@@ -60,6 +60,7 @@ def test_init_writes_config_passwords_and_acl_with_secrets_for_the_owner_only(tm
     assert "allow_anonymous false" in settings
     assert f"password_file {out / 'passwd'}" in settings and f"acl_file {out / 'acl'}" in settings
     assert "persistence true" in settings and f"persistence_location {out / 'data'}/" in settings
+    assert "max_queued_messages 200000" in settings     # not Mosquitto's 1,000: records sent while away
     assert (out / "data").is_dir()
     for line in ("# listener 8883", f"# cafile {out / 'tls' / 'ca.crt'}", f"# certfile {out / 'tls' / 'broker.crt'}",
                  f"# keyfile {out / 'tls' / 'broker.key'}"):

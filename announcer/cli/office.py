@@ -27,14 +27,12 @@ from pathlib import Path
 
 from announcer.core.config import STATION_ID
 from announcer.core.districtfile import OFFICE_USER, District, load_district
-from announcer.core.errors import AnnouncerError, ConfigError, tr
+from announcer.core.errors import AnnouncerError, tr
 from announcer.core.library import atomic_write
+from announcer.core.office import checked_targets, collect, describe_target, read_password, send, urgent_message
 
 PREFIX = "announcer/v1/"
 SBIN = "/usr/sbin:/sbin"          # where Debian puts mosquitto; a normal user's PATH may lack it
-# `office status` keeps its session on the broker while it is away: the stations' play-log records wait there
-# for the next time. (Publishing connects on its own, so it never takes those records.)
-OFFICE_CLIENT = "announcer-office"
 
 
 def add_parser(sub) -> None:
@@ -179,8 +177,9 @@ def network_section(district: District, station_id: str, groups: tuple[str, ...]
 def cmd_publish(args) -> int:
     from rich.console import Console
 
-    from announcer.build.notices import MAX_A_DAY, read_notices, too_many_error
-    from announcer.core.district import DayNotice, DayNotices, day_topic, new_message_id
+    from announcer.build.notices import read_notices
+    from announcer.build.office import day_message
+    from announcer.core.district import day_topic
 
     district = load_district(args.district)
     targets = checked_targets(district, args.to)
@@ -190,37 +189,23 @@ def cmd_publish(args) -> int:
     for note in notes:
         err.print(tr("提醒：", "warning: ") + note, markup=False, highlight=False)
     day = args.date or date.today()           # the office has no schedule.toml: this computer's date
-    valid = [n for n in notices if n.valid_on(day)]
-    if len(valid) > MAX_A_DAY:
-        raise too_many_error(len(valid), day)
-    if not valid:
-        raise AnnouncerError(f"{day} 没有有效的通知（看看 valid_from / valid_until），什么也没有发送；请检查日期（--date）",
-                             f"no notice is valid on {day} (see valid_from / valid_until), so nothing was sent; "
-                             "check the date (--date)")
-    message = DayNotices(new_message_id(), OFFICE_USER, day, datetime.now().astimezone(),
-                         tuple(DayNotice(n.id, n.title, n.text, n.language, n.repeat) for n in valid))
-    data = message.to_json()
-    with office_connection(district, args.broker_dir) as connection:
-        for target in targets:
-            connection.publish(day_topic(target), data, retain=True)
-            print(tr(f"已把 {day} 的 {len(valid)} 条通知发给{describe_target(district, target)}",
-                     f"sent the {len(valid)} notices of {day} to {describe_target(district, target)}"))
+    message = day_message(notices, day)
+    count = len(message.notices)
+    send(district, args.broker_dir, targets, day_topic, message.to_json(), retain=True,
+         sent=lambda target: print(tr(f"已把 {day} 的 {count} 条通知发给{describe_target(district, target)}",
+                                      f"sent the {count} notices of {day} to {describe_target(district, target)}")))
     return 0
 
 
 def cmd_urgent(args) -> int:
-    from announcer.core.district import Urgent, new_message_id, urgent_topic
+    from announcer.core.district import urgent_topic
 
     district = load_district(args.district)
     targets = checked_targets(district, args.to)
-    issued = datetime.now().astimezone()
-    message = Urgent(new_message_id(), args.text, issued, issued + args.expires, args.emergency, args.title)
-    data = message.to_json()
-    with office_connection(district, args.broker_dir) as connection:
-        for target in targets:
-            connection.publish(urgent_topic(target), data)
-            print(tr(f"已把紧急通知发给{describe_target(district, target)}", f"sent the urgent notice to "
-                     f"{describe_target(district, target)}"))
+    message = urgent_message(args.text, args.expires, args.emergency, args.title)
+    send(district, args.broker_dir, targets, urgent_topic, message.to_json(),
+         sent=lambda target: print(tr(f"已把紧急通知发给{describe_target(district, target)}",
+                                      f"sent the urgent notice to {describe_target(district, target)}")))
     until = f"{message.expires:%H:%M}"
     print(tr(f"{until} 以前没能播放的站点不再播放它。", f"stations that cannot play it by {until} will not play it.")
           + (tr("这是紧急情况：安静时段也播放。", " It is an emergency: it plays in quiet hours too.")
@@ -231,58 +216,19 @@ def cmd_urgent(args) -> int:
 def cmd_status(args) -> int:
     from rich.console import Console
 
-    from announcer.core.district import STATION_TOPICS, DistrictError
     from announcer.core.officelog import OfficeLog
 
     district = load_district(args.district)
     store = OfficeLog(args.broker_dir)
-    connection = office_connection(district, args.broker_dir, listen=True)
-    try:
-        connection.subscribe(STATION_TOPICS)
-        messages = connection.receive(args.wait)
-    finally:
-        connection.close()
-    messages += connection.receive(0)         # what came in while it closed: acknowledged, so kept too
+    got = collect(district, args.broker_dir, store, args.wait)
     err = Console(stderr=True)
-    statuses = records = 0
-    unique = {(m.topic, m.payload): m for m in messages}     # a retained status comes twice: queued, and again
-    for message in unique.values():                          # on subscribing
-        try:
-            kind = keep_message(store, message.topic, message.payload)
-        except DistrictError as error:            # the store failing is an error of its own (exit 1)
-            err.print(tr(f"提醒：丢弃了 {message.topic} 上的一条消息：", f"warning: dropped a message on "
-                         f"{message.topic}: ") + str(error), markup=False, highlight=False)
-            continue
-        statuses += kind == "status"
-        records += kind == "record"
+    for topic, error in got.dropped:
+        err.print(tr(f"提醒：丢弃了 {topic} 上的一条消息：", f"warning: dropped a message on {topic}: ") + str(error),
+                  markup=False, highlight=False)
     Console().print(status_table(district, store, date.today()))
-    print(tr(f"收到 {statuses} 条状态、{records} 条播放记录。", f"received {statuses} statuses and {records} play-log "
-             "records."))
+    print(tr(f"收到 {got.statuses} 条状态、{got.records} 条播放记录。", f"received {got.statuses} statuses and "
+             f"{got.records} play-log records."))
     return 0
-
-
-def keep_message(store, topic: str, payload: bytes) -> str | None:
-    """Check one message from a station's topic and keep it in the office's store: "status", "record", or None for
-    an empty one (a retained status cleared). DistrictError when it is malformed or on the wrong topic."""
-    from announcer.core.district import DistrictError, PlayRecord, StationStatus, read_message, station_of
-
-    station = station_of(topic)
-    if not payload:
-        return None
-    message = read_message(payload)
-    expected = StationStatus if topic.endswith("/status") else PlayRecord
-    if not isinstance(message, expected):
-        raise DistrictError(f"这个主题上应是{'状态' if expected is StationStatus else '播放记录'}",
-                            f"this topic carries {'statuses' if expected is StationStatus else 'play-log records'} "
-                            "only")
-    if message.station != station:
-        raise DistrictError(f"消息说自己来自站点 {message.station}，却发在 {station} 的主题上",
-                            f"the message says it is from station {message.station}, but came on {station}'s topic")
-    if isinstance(message, StationStatus):
-        store.add_status(message)
-        return "status"
-    store.add_record(message)
-    return "record"
 
 
 def status_table(district: District, store, today: date):
@@ -339,61 +285,6 @@ def _settings_text(engine: dict[str, str], voices: dict[str, str]) -> str:
     return "; ".join(parts) or "—"
 
 
-def checked_targets(district: District, targets: list[str] | None) -> list[str]:
-    """The --to targets, each "all", "group:<group>" or a station id of the district (each once; default all).
-    A target the district does not know is a usage error (exit 2) listing the ones it knows."""
-    known_groups = sorted({g for s in district.stations for g in s.groups})
-    stations = [s.id for s in district.stations]
-    chosen: list[str] = []
-    for target in targets or ["all"]:
-        target = target.strip()
-        if target in ("all", *stations) or (target.startswith("group:") and target[6:] in known_groups):
-            if target not in chosen:
-                chosen.append(target)
-            continue
-        groups = ", ".join(f"group:{g}" for g in known_groups) or tr("（没有分组）", "(no groups)")
-        raise ConfigError([AnnouncerError(
-            f"{args_name(target)} 不在 {district.path} 里；可以写 all、站点编号 {', '.join(stations)}，或分组 {groups}",
-            f"{args_name(target)} is not in {district.path}; write all, a station id ({', '.join(stations)}), or a "
-            f"group ({groups})", "--to")])
-    return ["all"] if "all" in chosen else chosen
-
-
-def args_name(target: str) -> str:
-    return f"“{_one_line(target)[:60]}”"
-
-
-def describe_target(district: District, target: str) -> str:
-    """Whom a target reaches, in words: every station (3), group east (xingfuli, yangguang), or one station."""
-    if target == "all":
-        return tr(f"全部 {len(district.stations)} 个站点", f"every station ({len(district.stations)})")
-    if target.startswith("group:"):
-        group = target[len("group:"):]
-        members = ", ".join(s.id for s in district.stations if group in s.groups)
-        return tr(f"分组 {group}（{members}）", f"group {group} ({members})")
-    station = next(s for s in district.stations if s.id == target)
-    return tr(f"站点 {_one_line(station.name)}（{station.id}）", f"station {_one_line(station.name)} ({station.id})")
-
-
-def office_connection(district: District, folder: Path, listen: bool = False):
-    """Logged in to the district's broker as the office, with the password office init wrote into `folder`;
-    `listen`: in the office's kept session, where the stations' messages wait for it."""
-    from announcer.core.mqtt import Login, connect
-
-    path = folder / "office.password"
-    password = _read_password(path)
-    if password is None:
-        raise AnnouncerError("没有街道办的密码文件：请先运行 announcer office init，或用 --broker-dir 指出它写的文件夹",
-                             "the office's password file is missing: run announcer office init first, or point "
-                             "--broker-dir at the folder it wrote", str(path))
-    login = Login(district.host, district.port, district.tls, district.ca_file, username=OFFICE_USER,
-                  password=password, client_id=OFFICE_CLIENT if listen else "", keep_session=listen)
-    hint = (f"{path} 里的密码和服务器的不一致；请重新运行 announcer office init，再重启服务器",
-            f"the password in {path} does not match the broker's; run announcer office init again and restart "
-            "the broker")
-    return connect(login, login_hint=hint)
-
-
 @dataclass
 class InitResult:
     folder: Path
@@ -417,7 +308,7 @@ def init_broker(district: District, folder: Path, port: int, bind: str | None = 
     files = {OFFICE_USER: folder / "office.password"}
     files.update((s.id, stations_dir / f"{s.id}.password") for s in district.stations)
     for user, path in files.items():
-        old = _read_password(path)
+        old = read_password(path)
         if old:
             result.kept.append(user)
         passwords[user] = old or secrets.token_urlsafe(24)
@@ -467,6 +358,11 @@ user {user}
 persistence true
 persistence_location {folder / 'data'}/
 autosave_interval 60
+
+# 街道办不在线时，站点发来的播放记录在这里排队，等下一次 status 来取；默认只留 1000 条，多的会丢掉。
+# Play records sent while the office is not listening queue here for its next `status`; Mosquitto's default
+# keeps 1,000 a client and drops the rest (bench/district.py lost 1,138 of 2,000 records that way).
+max_queued_messages 200000
 
 # 每个站点和街道办都要用户名和密码登录；ACL 规定谁能读写哪些主题。
 # Every station and the office log in with a user name and password; the ACL says who may read and write what.
@@ -525,15 +421,6 @@ def _hashed(tool: str, passwords: dict[str, str]) -> bytes:
                              f"mosquitto_passwd could not make the password file ({reason}); check the mosquitto "
                              "package is installed properly")
     return text
-
-
-def _read_password(path: Path) -> str | None:
-    """The password already in `path`, when it holds a usable one."""
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return text if text and text.isprintable() and " " not in text and ":" not in text else None
 
 
 def _write_secret(path: Path, data: bytes) -> None:
