@@ -72,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
     sv.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
     sv.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
+    sv.add_argument("--district", type=Path, help="the office's list of stations, for the District page "
+                                                  "(default: ./district.toml when present; without one no such page)")
+    sv.add_argument("--broker-dir", type=Path, help="the folder announcer office init wrote (default: ./broker)")
 
     lg = sub.add_parser("log", help="what the station played on a day (proof of broadcast)")
     lg.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
@@ -386,7 +389,11 @@ def cmd_run(args) -> int:
 def cmd_serve(args) -> int:
     from announcer.web.server import serve
 
-    return serve(_config(args.config), args.out, _controls(args.out), args.host, args.port)
+    district = args.district
+    if district is None and Path("district.toml").is_file():
+        district = Path("district.toml")
+    broker_dir = (args.broker_dir or Path("broker")) if district is not None else None
+    return serve(_config(args.config), args.out, _controls(args.out), args.host, args.port, district, broker_dir)
 
 
 def _controls(out: Path, player: str | None = None):

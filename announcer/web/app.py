@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from announcer.core.errors import AnnouncerError, ConfigError, use_language
-from announcer.web import clips, controls, login, playlog, preview, recordings, schedule, today, usb
+from announcer.web import clips, controls, district, login, playlog, preview, recordings, schedule, today, usb
 from announcer.web.security import LOGIN_COOKIE, SESSION_COOKIE, UNSAFE, host_allowed, same_origin
 from announcer.web.site import (HERE, Site, WebError, error_response, form_error, http_error, internal_error, lang_of,
                                 log, too_big, wants_json)
@@ -92,7 +92,7 @@ def create_app(site: Site) -> FastAPI:
                         status=422)
         return await run_in_threadpool(error_response, request, said, 422)
 
-    for module in (login, today, recordings, clips, schedule, playlog, usb, controls, preview):
+    for module in (login, today, recordings, clips, schedule, playlog, usb, controls, preview, district):
         app.include_router(module.router)
     return app
 

@@ -134,18 +134,20 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def open_page(config: Config, out: Path, host: str, port: int, controls: Callable[[Site], object]) -> WebServer:
+def open_page(config: Config, out: Path, host: str, port: int, controls: Callable[[Site], object],
+              district: Path | None = None, broker_dir: Path | None = None) -> WebServer:
     """The page on its port (bound now, served once started). `controls(site)` makes its play now / stop
     (announcer.station.by_hand.Controls: through the running station, or without one on this process's
-    own player); the command that serves the page chooses it."""
+    own player); the command that serves the page chooses it. `district`, `broker_dir`: the office's district.toml
+    and broker folder, for the District page (None: no District page)."""
     out = Path(out)
-    site = Site(config.path, out, host=host, port=port)
+    site = Site(config.path, out, host=host, port=port, district=district, broker_dir=broker_dir)
     site.controls = controls(site)
     return WebServer(site, host, port)
 
 
 def serve(config: Config, out: Path, controls: Callable[[Site], object], host: str = "127.0.0.1",
-          port: int = 8080) -> int:
+          port: int = 8080, district: Path | None = None, broker_dir: Path | None = None) -> int:
     """`announcer serve`: the page until Ctrl-C or SIGTERM (0); `controls` as for open_page."""
     from announcer.core.logs import log_to_stderr
     from announcer.core.plan import station_zone
@@ -155,7 +157,7 @@ def serve(config: Config, out: Path, controls: Callable[[Site], object], host: s
     stops = {signal.SIGINT, signal.SIGTERM}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)   # before any thread starts: they inherit it
     try:
-        page = open_page(config, out, host, port, controls)
+        page = open_page(config, out, host, port, controls, district, broker_dir)
         try:
             page.start()
             print(tr(f"网页：{page.url}（按 Ctrl-C 停止）", f"page at {page.url} (Ctrl-C stops)"), flush=True)

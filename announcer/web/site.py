@@ -30,8 +30,9 @@ DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 TEXT_LIMIT = 2_000_000        # bytes: the largest text field of a form (a day's notices are a few KB)
 SETTLED_NS = 2_000_000_000     # a settings file is cached once unchanged this long (mtime ticks are coarse)
-GET_PAGES = ("/", "/recordings", "/schedule", "/log", "/usb")
-PAGE_OF_POST = {"/usb/plan": "/usb", "/usb/export": "/usb", "/schedule/add": "/schedule"}
+GET_PAGES = ("/", "/recordings", "/schedule", "/log", "/usb", "/district")
+PAGE_OF_POST = {"/usb/plan": "/usb", "/usb/export": "/usb", "/schedule/add": "/schedule",
+                "/district/publish": "/district", "/district/urgent": "/district"}
 FLASH_KEYS = ("flash", "flash_kind", "flash_sig")
 KINDS = ("ok", "warn", "bad")
 log = logging.getLogger("announcer.web")
@@ -66,6 +67,8 @@ class Site:
     port: int = 8080
     controls: Any = None          # play now / stop: announcer.station.by_hand.Controls (set by serve / run --web)
     clock: Any = None             # () -> aware datetime, for tests; None: the station's zone now
+    district: Path | None = None      # the office's district.toml: the District page (None: no such page)
+    broker_dir: Path | None = None    # the folder `announcer office init` wrote (office.password, office.sqlite)
     _guard: Guard | None = field(default=None, repr=False)
     _cached: tuple | None = field(default=None, repr=False)      # (file key, Config)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -1,0 +1,182 @@
+"""The office's side of the broker, shared by `announcer office ...` and the web page's District page: logging in
+as the office, checking targets, sending a message to them, and collecting the stations' statuses and records
+into the office's store (announcer.core.officelog).
+
+    with office_connection(district, broker_dir) as connection: ...
+    sent = send(district, broker_dir, ["all"], day_topic, message.to_json(), retain=True)
+    got = collect(district, broker_dir, OfficeLog(broker_dir), wait=1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from announcer.core.districtfile import OFFICE_USER, District
+from announcer.core.errors import AnnouncerError, ConfigError, tr
+
+# `office status` keeps its session on the broker while it is away: the stations' play-log records wait there
+# for the next time. (Publishing connects on its own, so it never takes those records.)
+OFFICE_CLIENT = "announcer-office"
+
+
+def office_connection(district: District, folder: Path, listen: bool = False):
+    """Logged in to the district's broker as the office, with the password office init wrote into `folder`;
+    `listen`: in the office's kept session, where the stations' messages wait for it."""
+    from announcer.core.mqtt import Login, connect
+
+    path = folder / "office.password"
+    password = read_password(path)
+    if password is None:
+        raise AnnouncerError("没有街道办的密码文件：请先运行 announcer office init，或用 --broker-dir 指出它写的文件夹",
+                             "the office's password file is missing: run announcer office init first, or point "
+                             "--broker-dir at the folder it wrote", str(path))
+    login = Login(district.host, district.port, district.tls, district.ca_file, username=OFFICE_USER,
+                  password=password, client_id=OFFICE_CLIENT if listen else "", keep_session=listen)
+    hint = (f"{path} 里的密码和服务器的不一致；请重新运行 announcer office init，再重启服务器",
+            f"the password in {path} does not match the broker's; run announcer office init again and restart "
+            "the broker")
+    return connect(login, login_hint=hint)
+
+
+def read_password(path: Path) -> str | None:
+    """The password already in `path`, when it holds a usable one."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if text and text.isprintable() and " " not in text and ":" not in text else None
+
+
+# ---- targets: "all", "group:<group>" or a station id
+
+def district_groups(district: District) -> list[str]:
+    return sorted({g for s in district.stations for g in s.groups})
+
+
+def checked_targets(district: District, targets: list[str] | None) -> list[str]:
+    """The --to targets, each "all", "group:<group>" or a station id of the district (each once; default all).
+    A target the district does not know is a usage error (exit 2) listing the ones it knows."""
+    known_groups = district_groups(district)
+    stations = [s.id for s in district.stations]
+    chosen: list[str] = []
+    for target in targets or ["all"]:
+        target = target.strip()
+        if target in ("all", *stations) or (target.startswith("group:") and target[6:] in known_groups):
+            if target not in chosen:
+                chosen.append(target)
+            continue
+        groups = ", ".join(f"group:{g}" for g in known_groups) or tr("（没有分组）", "(no groups)")
+        raise ConfigError([AnnouncerError(
+            f"{args_name(target)} 不在 {district.path} 里；可以写 all、站点编号 {', '.join(stations)}，或分组 {groups}",
+            f"{args_name(target)} is not in {district.path}; write all, a station id ({', '.join(stations)}), or a "
+            f"group ({groups})", "--to")])
+    return ["all"] if "all" in chosen else chosen
+
+
+def args_name(target: str) -> str:
+    return f"“{one_line(target)[:60]}”"
+
+
+def describe_target(district: District, target: str) -> str:
+    """Whom a target reaches, in words: every station (3), group east (xingfuli, yangguang), or one station."""
+    if target == "all":
+        return tr(f"全部 {len(district.stations)} 个站点", f"every station ({len(district.stations)})")
+    if target.startswith("group:"):
+        group = target[len("group:"):]
+        members = ", ".join(s.id for s in district.stations if group in s.groups)
+        return tr(f"分组 {group}（{members}）", f"group {group} ({members})")
+    station = next(s for s in district.stations if s.id == target)
+    return tr(f"站点 {one_line(station.name)}（{station.id}）", f"station {one_line(station.name)} ({station.id})")
+
+
+def reached(district: District, targets: list[str]) -> list[str]:
+    """The ids of the stations the targets reach, each once, in the district's order."""
+    return [s.id for s in district.stations
+            if "all" in targets or s.id in targets or any(f"group:{g}" in targets for g in s.groups)]
+
+
+def one_line(text: str) -> str:
+    """A name for one line: nothing in it can start a line of its own."""
+    return " ".join(text.split())
+
+
+# ---- sending
+
+def send(district: District, folder: Path, targets: list[str], topic_of: Callable[[str], str], data: bytes, *,
+         retain: bool = False, sent: Callable[[str], None] = lambda target: None) -> list[str]:
+    """Publish `data` to each target's topic (QoS 1, acknowledged), calling `sent(target)` after each; the ids of
+    the stations reached. BrokerError (an AnnouncerError) when the broker cannot be reached or refuses."""
+    with office_connection(district, folder) as connection:
+        for target in targets:
+            connection.publish(topic_of(target), data, retain=retain)
+            sent(target)
+    return reached(district, targets)
+
+
+def urgent_message(text: str, expires: timedelta, emergency: bool, title: str | None):
+    """An urgent notice issued now, playable for `expires`."""
+    from announcer.core.district import Urgent, new_message_id
+
+    issued = datetime.now().astimezone()
+    return Urgent(new_message_id(), text, issued, issued + expires, emergency, title)
+
+
+# ---- collecting the stations' statuses and records
+
+@dataclass
+class Collected:
+    statuses: int = 0
+    records: int = 0
+    dropped: list[tuple[str, AnnouncerError]] = field(default_factory=list)   # (topic, why)
+
+
+def collect(district: District, folder: Path, store, wait: float) -> Collected:
+    """Listen `wait` seconds in the office's kept session for the stations' statuses and play-log records, and keep
+    each checked one in `store` (an OfficeLog). BrokerError when the broker cannot be reached."""
+    from announcer.core.district import STATION_TOPICS, DistrictError
+
+    connection = office_connection(district, folder, listen=True)
+    try:
+        connection.subscribe(STATION_TOPICS)
+        messages = connection.receive(wait)
+    finally:
+        connection.close()
+    messages += connection.receive(0)         # what came in while it closed: acknowledged, so kept too
+    got = Collected()
+    unique = {(m.topic, m.payload): m for m in messages}     # a retained status comes twice: queued, and again
+    for message in unique.values():                          # on subscribing
+        try:
+            kind = keep_message(store, message.topic, message.payload)
+        except DistrictError as error:            # the store failing is an error of its own
+            got.dropped.append((message.topic, error))
+            continue
+        got.statuses += kind == "status"
+        got.records += kind == "record"
+    return got
+
+
+def keep_message(store, topic: str, payload: bytes) -> str | None:
+    """Check one message from a station's topic and keep it in the office's store: "status", "record", or None for
+    an empty one (a retained status cleared). DistrictError when it is malformed or on the wrong topic."""
+    from announcer.core.district import DistrictError, PlayRecord, StationStatus, read_message, station_of
+
+    station = station_of(topic)
+    if not payload:
+        return None
+    message = read_message(payload)
+    expected = StationStatus if topic.endswith("/status") else PlayRecord
+    if not isinstance(message, expected):
+        raise DistrictError(f"这个主题上应是{'状态' if expected is StationStatus else '播放记录'}",
+                            f"this topic carries {'statuses' if expected is StationStatus else 'play-log records'} "
+                            "only")
+    if message.station != station:
+        raise DistrictError(f"消息说自己来自站点 {message.station}，却发在 {station} 的主题上",
+                            f"the message says it is from station {message.station}, but came on {station}'s topic")
+    if isinstance(message, StationStatus):
+        store.add_status(message)
+        return "status"
+    store.add_record(message)
+    return "record"
