@@ -222,7 +222,7 @@ def test_an_urgent_notice_delivered_twice_is_spoken_into_the_day_and_played_once
     today = datetime.now(ZONE).date()
     assert link._play.calls == [(today, [f"urgent-{notice.id[:8]}"])]
     [clip] = Library(link.out).manifest(today)["clips"]
-    assert clip["id"] == f"urgent-{notice.id[:8]}" and clip["tags"] == ["office", "urgent"]
+    assert clip["id"] == f"urgent-{notice.id[:8]}" and clip["tags"] == ["office", "office-urgent"]
     assert clip["title"] == "燃气泄漏" and (link.out / ".district" / "urgent.json").is_file()
 
     link.stop()                       # the id is remembered across a restart

@@ -434,3 +434,14 @@ def test_quiet_times_of_a_cron_line_on_some_days_only():
     assert plan_module.quiet_times(Broadcast("c", cron="30 6,12 * 6 *"), quiet) == [time(6, 30)]
     assert plan_module.quiet_times(Broadcast("c", cron="0 22 29 2 *"), quiet) == [time(22)]
     assert plan_module.quiet_times(Broadcast("c", cron="*/20 21 1 * *"), quiet) == [time(21, 40)]
+
+
+def test_an_urgent_notice_spoken_into_the_day_is_not_played_again_by_all():
+    """The office's urgent notice played when it came; the day's "all" rounds leave it out, a broadcast naming
+    it (or its tag) still plays it."""
+    manifest = {"clips": [{"id": "a", "tags": ["urgent"]},       # a staff member's own tag: "all" keeps that clip
+                          {"id": "urgent-1234abcd", "tags": ["office", "office-urgent"]}, {"id": "b"}]}
+    assert [c["id"] for c in select_clips(Broadcast("b", clips=("all",)), manifest)] == ["a", "b"]
+    assert [c["id"] for c in select_clips(Broadcast("b", clips=("office-urgent",)), manifest)] == ["urgent-1234abcd"]
+    assert [c["id"] for c in select_clips(Broadcast("b", clips=("urgent-1234abcd", "a")), manifest)] == \
+        ["a", "urgent-1234abcd"]

@@ -30,11 +30,12 @@ from announcer.core.config import Config
 from announcer.core.district import DayNotices, DistrictError, Urgent
 from announcer.core.errors import LibraryError, shorten, tr
 from announcer.core.library import Library, atomic_write, to_json
+from announcer.core.plan import ONCE_TAG
 
 FOLDER = ".district"
 NOTICES_DIR = ".notices"         # the page's own notices of each day (announcer/web/today.py writes them)
 OFFICE_TAG = "office"
-URGENT_TAG = "urgent"
+URGENT_TAG = ONCE_TAG           # "all" broadcasts leave it out: it played when it came
 URGENT_KEEP = timedelta(days=2)  # an urgent id is remembered this long after it expired
 SENT_MARGIN = timedelta(minutes=10)   # the play log is read again this far back (writers commit out of order)
 

@@ -71,12 +71,16 @@ def skip_reason(code: str) -> str:
     return tr(*SKIP_REASONS[code]) if code in SKIP_REASONS else code
 
 
+ONCE_TAG = "office-urgent"   # an office's urgent notice spoken into the day: it played when it came, not in "all"
+
+
 def select_clips(broadcast: Broadcast, manifest: dict) -> list[dict]:
-    """The manifest's clips the broadcast plays: "all", or those whose id or a tag is listed; manifest order."""
+    """The manifest's clips the broadcast plays: "all" (but an office's urgent notice, played when it came), or
+    those whose id or a tag is listed; manifest order."""
     clips = manifest.get("clips", [])
     wanted = set(broadcast.clips)
     if "all" in wanted:
-        return list(clips)
+        return [c for c in clips if ONCE_TAG not in (c.get("tags") or ())]
     return [c for c in clips if c.get("id") in wanted or wanted.intersection(c.get("tags", ()))]
 
 
