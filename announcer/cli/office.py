@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from announcer.core.config import STATION_ID
@@ -236,13 +236,10 @@ def status_table(district: District, store, today: date):
     from rich.table import Table
     from rich.text import Text
 
-    from announcer.core.playlog import RESULT_NAMES, RESULT_STYLES
+    from announcer.core.errors import ui_language
+    from announcer.core.office import station_rows
+    from announcer.core.playlog import RESULT_STYLES
 
-    def clock(moment: datetime) -> str:
-        local = moment.astimezone()
-        return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
-
-    statuses, last_records = store.statuses(), store.last_records()
     table = Table(title=tr(f"各站点（{today}）", f"stations ({today})"), title_justify="left")
     table.add_column(tr("站点", "station"), overflow="fold")
     table.add_column(tr("在线", "online"), no_wrap=True)
@@ -251,38 +248,16 @@ def status_table(district: District, store, today: date):
     table.add_column(tr("最近一次广播", "last broadcast"), overflow="fold")
     table.add_column(tr("结果", "result"), no_wrap=True)
     table.add_column(tr("语音引擎和声音", "engine and voice"), overflow="fold")
-    for station in district.stations:
-        name = Text(station.id if station.name == station.id else f"{station.name} ({station.id})")
-        if station.id not in statuses:
+    for row in station_rows(district, store, today, ui_language()):
+        name = Text(row.id if row.name == row.id else f"{row.name} ({row.id})")
+        if not row.seen:
             table.add_row(name, Text(tr("从未连接", "never seen"), style="dim"), "—", "—", "—", "—", "—")
             continue
-        status, seen = statuses[station.id]
-        online = Text(tr("在线", "online"), style="green") if status.online else Text(tr("离线", "offline"), style="red")
-        if status.day == today:
-            built = tr(f"已生成 {status.built} 段", f"built, {status.built} clips")
-        elif status.day is not None:
-            built = tr(f"未生成（最近生成的是 {status.day}）", f"not built (last built: {status.day})")
-        else:
-            built = tr("未生成", "not built")
-        last = status.last_broadcast
-        record = last_records.get(station.id)
-        if record is not None and (last is None or record.scheduled > last.time):
-            last_name, last_time, result = record.broadcast, record.scheduled, record.result
-        elif last is not None:
-            last_name, last_time, result = last.name, last.time, last.result
-        else:
-            last_name = last_time = result = None
-        table.add_row(name, online, clock(seen), built,
-                      Text(f"{clock(last_time)} {last_name}") if last_name else "—",
-                      Text(tr(*RESULT_NAMES.get(result, (result, result))), style=RESULT_STYLES.get(result, ""))
-                      if result else "—",
-                      Text(_settings_text(status.engine, status.voices)))
+        online = Text(tr("在线", "online"), style="green") if row.online else Text(tr("离线", "offline"), style="red")
+        table.add_row(name, online, row.last_seen, row.today, Text(row.last_broadcast) if row.last_broadcast else "—",
+                      Text(row.result_text, style=RESULT_STYLES.get(row.result, "")) if row.result else "—",
+                      Text(row.settings or "—"))
     return table
-
-
-def _settings_text(engine: dict[str, str], voices: dict[str, str]) -> str:
-    parts = [", ".join(f"{k} {v}".strip() for k, v in table.items()) for table in (engine, voices) if table]
-    return "; ".join(parts) or "—"
 
 
 @dataclass

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from announcer.core.districtfile import OFFICE_USER, District
 from announcer.core.errors import AnnouncerError, ConfigError, tr
+from announcer.core.playlog import RESULT_NAMES
 
 # `office status` keeps its session on the broker while it is away: the stations' play-log records wait there
 # for the next time. (Publishing connects on its own, so it never takes those records.)
@@ -180,3 +181,59 @@ def keep_message(store, topic: str, payload: bytes) -> str | None:
         return "status"
     store.add_record(message)
     return "record"
+
+
+@dataclass(frozen=True)
+class StationRow:
+    """One station of the office's table (office status, the District page), in one language."""
+    id: str
+    name: str
+    seen: bool                        # False: never seen
+    online: bool = False
+    last_seen: str = ""
+    today: str = ""
+    last_broadcast: str = ""
+    result: str = ""                  # played / missed / ... (a class name)
+    result_text: str = ""
+    settings: str = ""
+
+
+def station_rows(district: District, store, today: date, lang: str) -> list[StationRow]:
+    """Every station of `district` as `store` (an OfficeLog) knows it, in `lang`: the last play record or the
+    last status's broadcast, whichever is newer."""
+    en = lang == "en"
+
+    def T(zh: str, en_text: str) -> str:
+        return en_text if en else zh
+
+    def clock(moment: datetime) -> str:
+        local = moment.astimezone()
+        return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+
+    statuses, last_records = store.statuses(), store.last_records()
+    rows = []
+    for station in district.stations:
+        if station.id not in statuses:
+            rows.append(StationRow(station.id, station.name, seen=False))
+            continue
+        status, seen = statuses[station.id]
+        if status.day == today:
+            built = T(f"已生成 {status.built} 段", f"built, {status.built} clips")
+        elif status.day is not None:
+            built = T(f"未生成（最近生成的是 {status.day}）", f"not built (last built: {status.day})")
+        else:
+            built = T("未生成", "not built")
+        last, record = status.last_broadcast, last_records.get(station.id)
+        if record is not None and (last is None or record.scheduled > last.time):
+            last_name, last_time, result = record.broadcast, record.scheduled, record.result
+        elif last is not None:
+            last_name, last_time, result = last.name, last.time, last.result
+        else:
+            last_name = last_time = result = None
+        names = RESULT_NAMES.get(result, (result, result)) if result else ("", "")
+        settings = "; ".join(", ".join(f"{k} {v}".strip() for k, v in table.items())
+                             for table in (status.engine, status.voices) if table)
+        rows.append(StationRow(station.id, station.name, True, status.online, clock(seen), built,
+                        f"{clock(last_time)} {last_name}" if last_name else "", result or "",
+                        names[1] if en else names[0], settings))
+    return rows

@@ -8,8 +8,7 @@ the table still shows what office.sqlite knows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
@@ -19,9 +18,8 @@ from announcer.build.office import day_message
 from announcer.core.district import day_topic, urgent_topic
 from announcer.core.districtfile import District, load_district
 from announcer.core.errors import AnnouncerError
-from announcer.core.office import collect, district_groups, send, urgent_message
+from announcer.core.office import collect, district_groups, send, station_rows, urgent_message
 from announcer.core.officelog import OfficeLog
-from announcer.core.playlog import RESULT_NAMES
 from announcer.web.site import Site, WebError, check_csrf, lang_of, parse_day, render
 from announcer.web.today import parse_notices
 
@@ -30,21 +28,6 @@ router = APIRouter(dependencies=[Depends(check_csrf)])
 LISTEN = 1.0              # seconds the page listens for the stations before showing them
 EXPIRES_MINUTES = 30      # an urgent notice's default time to live
 MAX_EXPIRES = 24 * 60
-
-
-@dataclass(frozen=True)
-class Row:
-    """One station of the table, in the request's language."""
-    id: str
-    name: str
-    seen: bool                        # False: never seen
-    online: bool = False
-    last_seen: str = ""
-    today: str = ""
-    last_broadcast: str = ""
-    result: str = ""                  # played / missed / ... (a class name)
-    result_text: str = ""
-    settings: str = ""
 
 
 def _site(request: Request) -> tuple[Site, District]:
@@ -58,43 +41,6 @@ def _site(request: Request) -> tuple[Site, District]:
 
 def _broker_dir(site: Site) -> Path:
     return site.broker_dir if site.broker_dir is not None else Path(site.district).parent / "broker"
-
-
-def _rows(district: District, store: OfficeLog, today: date, en: bool) -> list[Row]:
-    def T(zh: str, en_text: str) -> str:
-        return en_text if en else zh
-
-    def clock(moment: datetime) -> str:
-        local = moment.astimezone()
-        return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
-
-    statuses, last_records = store.statuses(), store.last_records()
-    rows = []
-    for station in district.stations:
-        if station.id not in statuses:
-            rows.append(Row(station.id, station.name, seen=False))
-            continue
-        status, seen = statuses[station.id]
-        if status.day == today:
-            built = T(f"已生成 {status.built} 段", f"built, {status.built} clips")
-        elif status.day is not None:
-            built = T(f"未生成（最近生成的是 {status.day}）", f"not built (last built: {status.day})")
-        else:
-            built = T("未生成", "not built")
-        last, record = status.last_broadcast, last_records.get(station.id)
-        if record is not None and (last is None or record.scheduled > last.time):
-            last_name, last_time, result = record.broadcast, record.scheduled, record.result
-        elif last is not None:
-            last_name, last_time, result = last.name, last.time, last.result
-        else:
-            last_name = last_time = result = None
-        names = RESULT_NAMES.get(result, (result, result)) if result else ("", "")
-        settings = "; ".join(", ".join(f"{k} {v}".strip() for k, v in table.items())
-                             for table in (status.engine, status.voices) if table)
-        rows.append(Row(station.id, station.name, True, status.online, clock(seen), built,
-                        f"{clock(last_time)} {last_name}" if last_name else "", result or "",
-                        names[1] if en else names[0], settings))
-    return rows
 
 
 def _page(request: Request, site: Site, district: District, *, listen: bool = True, status: int = 200,
@@ -111,7 +57,7 @@ def _page(request: Request, site: Site, district: District, *, listen: bool = Tr
             warning = error.message(lang)
     groups = district_groups(district)
     return render(request, "district.html", status=status, page="district", district=district,
-                  rows=_rows(district, store, site.today(), lang == "en"), broker_warning=warning, groups=groups,
+                  rows=station_rows(district, store, site.today(), lang), broker_warning=warning, groups=groups,
                   errors=errors or {},
                   publish={"text": "", "date": site.today().isoformat(), "targets": ["all"], **(publish or {})},
                   urgent={"text": "", "title": "", "expires": str(EXPIRES_MINUTES), "emergency": False,
