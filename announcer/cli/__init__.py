@@ -8,6 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from announcer.cli import arguments
 from announcer.core import leftovers
 from announcer.core.errors import AnnouncerError, ConfigError, tr, ui_language
 
@@ -34,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="make the day's clips from notice files")
     b.add_argument("notices", nargs="+", type=Path, metavar="NOTICES", help=".txt or .toml notice files")
-    b.add_argument("--date", type=_date, help="the day to build, YYYY-MM-DD (default: today)")
+    b.add_argument("--date", type=arguments.day, help="the day to build, YYYY-MM-DD (default: today)")
     b.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
     b.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
     b.add_argument("--format", choices=["mp3", "wav"], help="clip format (default: [audio] format, mp3)")
@@ -77,14 +78,14 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--broker-dir", type=Path, help="the folder announcer office init wrote (default: ./broker)")
 
     lg = sub.add_parser("log", help="what the station played on a day (proof of broadcast)")
-    lg.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
+    lg.add_argument("--date", type=arguments.day, help="the day, YYYY-MM-DD (default: today)")
     lg.add_argument("--json", action="store_true", help="print a JSON array of the day's records")
     lg.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
     lg.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
 
     ex = sub.add_parser("export", help="copy the day's clips to a USB stick for a handheld loudspeaker")
     ex.add_argument("dest", type=Path, metavar="DEST", help="a folder on the mounted stick or card")
-    ex.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
+    ex.add_argument("--date", type=arguments.day, help="the day, YYYY-MM-DD (default: today)")
     ex.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
     ex.add_argument("--loop-file", action="store_true", help="also write 000-all-clips.mp3: every clip in one file")
     ex.add_argument("--clean", action="store_true", help="remove the audio files already in DEST first")
@@ -95,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("recording", type=Path, metavar="RECORDING", help="a sound file: m4a, mp3, wav, amr, ogg...")
     im.add_argument("--title", help="the clip's title (default: the file name); its id is made from it")
     im.add_argument("--text", help="what the recording says: stored, and used to measure the pace")
-    im.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
+    im.add_argument("--date", type=arguments.day, help="the day, YYYY-MM-DD (default: today)")
     im.add_argument("--out", type=Path, default=Path("audio_out"), help="clip library folder (default: audio_out)")
     im.add_argument("--config", type=Path, help="station config (default: ./schedule.toml when present)")
 
@@ -125,14 +126,6 @@ def main(argv: list[str] | None = None) -> int:
                  f"internal error: {type(e).__name__}: {e}; please report this line "
                  "(set ANNOUNCER_DEBUG=1 for details)"), file=sys.stderr)
         return 3
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            tr(f"“{text}”不是日期，请写成 2026-11-30 这样", f"\"{text}\" is not a date; write it like 2026-11-30"))
 
 
 def _player_names() -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from announcer.cli import arguments
 from announcer.core.config import STATION_ID
 from announcer.core.districtfile import OFFICE_USER, District, load_district
 from announcer.core.errors import AnnouncerError, tr
@@ -55,7 +56,7 @@ def add_parser(sub) -> None:
                         description="Send the notices valid on a day to the stations: each builds them with its own "
                                     "voice. A station that is off gets them when it comes back.")
     p.add_argument("notices", nargs="+", type=Path, metavar="NOTICES", help=".txt or .toml notice files")
-    p.add_argument("--date", type=_date, help="the day, YYYY-MM-DD (default: today)")
+    p.add_argument("--date", type=arguments.day, help="the day, YYYY-MM-DD (default: today)")
     _common(p)
     u = osub.add_parser("urgent", help="send an urgent notice: the stations play it at once",
                         description="Send an urgent notice: every station it is meant for builds and plays it at "
@@ -83,14 +84,6 @@ def _common(p, targets: bool = True) -> None:
                    help="the list of stations (default: ./district.toml)")
     p.add_argument("--broker-dir", type=Path, default=Path("broker"),
                    help="the folder office init wrote, with office.password (default: ./broker)")
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            tr(f"“{text}”不是日期，请写成 2026-11-30 这样", f"\"{text}\" is not a date; write it like 2026-11-30"))
 
 
 def _duration(text: str) -> timedelta:
