@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import date, datetime, time as clock, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -57,6 +58,10 @@ class Plays:
     def __call__(self, day, ids):
         self.calls.append((day, list(ids)))
         return "playing"
+
+    def notices(self) -> list[tuple[date, list[str]]]:
+        """The calls but those of the attention clip (the chime played while an urgent notice is spoken)."""
+        return [call for call in self.calls if call[1] != ["urgent-attention"]]
 
 
 @pytest.fixture
@@ -217,20 +222,22 @@ def test_an_urgent_notice_delivered_twice_is_spoken_into_the_day_and_played_once
     sender = broker.client("office")
     sender.publish(TOPICS + "urgent/group/east", notice.to_json())
     sender.publish(TOPICS + "urgent/all", notice.to_json())
-    until(lambda: link._play.calls, what="the play")
+    until(lambda: len(link._play.calls) == 2, what="the play")
     time.sleep(1.0)
     today = datetime.now(ZONE).date()
-    assert link._play.calls == [(today, [f"urgent-{notice.id[:8]}"])]
-    [clip] = Library(link.out).manifest(today)["clips"]
+    assert link._play.calls == [(today, ["urgent-attention"]), (today, [f"urgent-{notice.id[:8]}"])]
+    chime, clip = Library(link.out).manifest(today)["clips"]
+    assert chime["id"] == "urgent-attention" and chime["tags"] == ["office", "office-urgent"]
     assert clip["id"] == f"urgent-{notice.id[:8]}" and clip["tags"] == ["office", "office-urgent"]
     assert clip["title"] == "燃气泄漏" and (link.out / ".district" / "urgent.json").is_file()
+    assert not list((link.out / ".district" / "urgent-waiting").iterdir())      # settled
 
     link.stop()                       # the id is remembered across a restart
     again = make_link(broker.port, password=broker.password("yangguang"), station_id="yangguang",
                       play=link._play)
     again.handle(TOPICS + "urgent/all", notice.to_json())
     time.sleep(0.3)
-    assert len(link._play.calls) == 1
+    assert len(link._play.calls) == 2
 
 
 @pytest.mark.real
@@ -271,20 +278,69 @@ def test_in_the_quiet_hours_an_urgent_notice_waits_for_their_end_and_an_emergenc
     link.take_urgent(waits)
     emergency = urgent(minutes=30, emergency=True, issued=night)
     link.take_urgent(emergency)
-    until(lambda: len(link._play.calls) == 1, what="the emergency")
-    assert link._play.calls[0][1] == [f"urgent-{emergency.id[:8]}"]
+    until(lambda: len(link._play.notices()) == 1, what="the emergency")
+    assert link._play.notices()[0][1] == [f"urgent-{emergency.id[:8]}"]
     expiring = urgent(minutes=60, issued=night)
     link.take_urgent(expiring)
     time.sleep(0.5)
-    assert len(link._play.calls) == 1
+    assert len(link._play.notices()) == 1
     clock_.now = datetime(2026, 12, 8, 7, 0, 1, tzinfo=ZONE)
-    until(lambda: len(link._play.calls) == 2, what="the play at the end of the quiet hours")
-    assert link._play.calls[1] == (date(2026, 12, 8), [f"urgent-{waits.id[:8]}"])
+    until(lambda: len(link._play.notices()) == 2, what="the play at the end of the quiet hours")
+    assert link._play.notices()[1] == (date(2026, 12, 8), [f"urgent-{waits.id[:8]}"])
     until(lambda: PlayLog(link.out).records(), what="the missed record")
     [missed] = PlayLog(link.out).records()
     assert (missed.result, missed.reason) == ("missed", "expired during the quiet hours")
     time.sleep(0.3)
-    assert len(link._play.calls) == 2
+    assert len(link._play.notices()) == 2
+    assert [ids for _, ids in link._play.calls] == [["urgent-attention"], [f"urgent-{emergency.id[:8]}"],
+                                                    ["urgent-attention"], [f"urgent-{waits.id[:8]}"]]
+
+
+def test_an_urgent_notice_waiting_when_the_station_stops_plays_when_it_starts_again(make_link):
+    night = datetime(2026, 12, 7, 22, 0, tzinfo=ZONE)
+    clock_ = Clock(night)
+    quiet = QuietHours(clock(21, 30), clock(7, 0))
+    link = make_link(free_port(), quiet=quiet, clock=clock_)
+    waits = urgent(minutes=12 * 60, issued=night)
+    link.take_urgent(waits)
+    time.sleep(0.3)
+    link.stop()                                          # in the quiet hours: taken, not yet played
+    assert link._play.calls == []
+    clock_.now = datetime(2026, 12, 8, 7, 30, tzinfo=ZONE)
+    again = make_link(free_port(), quiet=quiet, clock=clock_)
+    again.handle(TOPICS + "urgent/all", waits.to_json())           # the broker sends it no more: seen
+    again.start()
+    until(lambda: again._play.notices(), what="the play after the restart")
+    assert again._play.notices() == [(date(2026, 12, 8), [f"urgent-{waits.id[:8]}"])]
+    time.sleep(0.3)
+    assert len(again._play.notices()) == 1 and not PlayLog(again.out).records()
+
+
+def test_an_urgent_notice_that_expired_while_the_station_was_stopped_is_recorded_missed_at_start(make_link):
+    night = datetime(2026, 12, 7, 22, 0, tzinfo=ZONE)
+    clock_ = Clock(night)
+    quiet = QuietHours(clock(21, 30), clock(7, 0))
+    link = make_link(free_port(), quiet=quiet, clock=clock_)
+    waits = urgent(minutes=10 * 60, issued=night)         # until 08:00
+    link.take_urgent(waits)
+    time.sleep(0.3)
+    link.stop()
+    clock_.now = datetime(2026, 12, 8, 9, 0, tzinfo=ZONE)
+    again = make_link(free_port(), quiet=quiet, clock=clock_)
+    again.start()
+    [record] = until(lambda: PlayLog(again.out).records(), what="the missed record")
+    assert (record.result, record.reason) == ("missed", "expired before it arrived")
+    assert again._play.calls == []
+
+
+def test_without_a_chime_an_urgent_notice_plays_alone(make_link):
+    link = make_link(free_port())
+    link.config = replace(link.config, audio=replace(link.config.audio, chime="none"))
+    notice = urgent()
+    link.take_urgent(notice)
+    until(lambda: link._play.calls, what="the play")
+    time.sleep(0.3)
+    assert [ids for _, ids in link._play.calls] == [[f"urgent-{notice.id[:8]}"]]
 
 
 # ---- play-log records
@@ -407,9 +463,9 @@ def test_three_running_stations_build_a_published_day_and_play_an_urgent_notice(
         sender.publish(TOPICS + "urgent/all", notice.to_json())
         for station_id in GROUPS:
             log = PlayLog(tmp_path / station_id / "out")
-            played = until(lambda: [r for r in log.records() if r.result == "played"], timeout=60,
-                           what=f"{station_id}'s urgent play")
-            assert [r.clips for r in played] == [(f"urgent-{notice.id[:8]}",)]
+            played = until(lambda: (found := [r for r in log.records() if r.result == "played"]) and
+                           len(found) == 2 and found, timeout=60, what=f"{station_id}'s urgent play")
+            assert [r.clips for r in played] == [("urgent-attention",), (f"urgent-{notice.id[:8]}",)]
     finally:
         for process in stations.values():
             process.send_signal(signal.SIGTERM)

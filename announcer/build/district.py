@@ -5,11 +5,14 @@
                     `<out>/.notices/<date>.toml`
     <date>.built    which of those messages the day was last built with
     urgent.json     the urgent notices seen (id → expiry): one delivered twice plays once
+    urgent-waiting/ each urgent notice seen but not yet played (or missed): played when the station starts again
+    attention.*     the attention clip (the chime alone) that plays the moment an urgent notice arrives
     sent.sqlite     the play-log records the broker has acknowledged (id → what was sent), and how far the
                     play log has been read
 
 A day is built from the station's own saved notices plus the office's, the office's tagged "office"; an urgent
-notice is spoken into one clip appended to the day ("urgent-<first 8 of its id>").
+notice is spoken into one clip appended to the day ("urgent-<first 8 of its id>"), after the day's attention
+clip ("urgent-attention"), which plays while it is spoken.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import sqlite3
 import tempfile
 import threading
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,7 +30,7 @@ from announcer import __version__
 from announcer.build.day import DayBuild, build_day, chime_for, finish, loudness_warnings, unique_id
 from announcer.build.notices import Notice, read_notices
 from announcer.core.config import Config
-from announcer.core.district import DayNotices, DistrictError, Urgent
+from announcer.core.district import DayNotices, DistrictError, Urgent, read_message
 from announcer.core.errors import LibraryError, shorten, tr
 from announcer.core.library import Library, atomic_write, to_json
 from announcer.core.plan import ONCE_TAG
@@ -141,10 +144,13 @@ def build_with_office(out: Path, day: date, config: Config, engine=None) -> DayB
 # ---- urgent notices
 
 class UrgentSeen:
-    """The urgent notices seen, in `<out>/.district/urgent.json` (id → expiry); forgotten two days after."""
+    """The urgent notices seen, in `<out>/.district/urgent.json` (id → expiry), forgotten two days after they
+    expire; and those not yet settled (played, missed or failed), each in `urgent-waiting/<id>.json`, so a
+    station stopped before it could play one plays it when it starts again (the broker will not send it again)."""
 
     def __init__(self, out: Path):
         self.path = folder(out) / "urgent.json"
+        self.waiting_dir = folder(out) / "urgent-waiting"
         self._lock = threading.Lock()
 
     def _read(self) -> dict[str, str]:
@@ -155,7 +161,7 @@ class UrgentSeen:
             return {}
 
     def first_time(self, urgent: Urgent, now: datetime) -> bool:
-        """Note `urgent` as seen; False when it was seen before (a second delivery)."""
+        """Note `urgent` as seen, and waiting until done(); False when it was seen before (a second delivery)."""
         with self._lock:
             seen = self._read()
             if urgent.id in seen:
@@ -169,9 +175,27 @@ class UrgentSeen:
                 except ValueError:
                     continue
             kept[urgent.id] = urgent.expires.isoformat()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.waiting_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.waiting_dir / f"{urgent.id}.json", urgent.to_json())
             atomic_write(self.path, to_json(kept))
             return True
+
+    def done(self, urgent: Urgent) -> None:
+        """`urgent` is settled: played, missed or failed."""
+        (self.waiting_dir / f"{urgent.id}.json").unlink(missing_ok=True)
+
+    def waiting(self) -> list[Urgent]:
+        """The urgent notices seen but not settled, oldest first; an unreadable file is removed."""
+        found = []
+        for path in sorted(self.waiting_dir.glob("*.json")) if self.waiting_dir.is_dir() else []:
+            try:
+                message = read_message(path.read_bytes())
+                if not isinstance(message, Urgent):
+                    raise DistrictError("not an urgent notice", "not an urgent notice")
+                found.append(message)
+            except (OSError, DistrictError):
+                path.unlink(missing_ok=True)
+        return sorted(found, key=lambda u: u.issued)
 
 
 def urgent_clip_id(urgent: Urgent) -> str:
@@ -183,9 +207,10 @@ def urgent_name(urgent: Urgent) -> str:
     return tr("紧急通知：", "urgent: ") + shorten(urgent.title or urgent.text.replace("\n", " "), 60)
 
 
-def speak_urgent(urgent: Urgent, day: date, out: Path, config: Config, engine=None) -> str:
+def speak_urgent(urgent: Urgent, day: date, out: Path, config: Config, engine=None, *, chime: bool = True) -> str:
     """Speak `urgent` with the station's engines and append it to `day` in the library (under the library's
-    lock, the day's clips kept); the new clip's id."""
+    lock, the day's clips kept); the new clip's id. `chime`: the configured chime before the speech (not when
+    the attention clip has just played it)."""
     from announcer.build.speakable import make_speakable
     from announcer.build.speech import Speaker, open_speaker
 
@@ -198,7 +223,7 @@ def speak_urgent(urgent: Urgent, day: date, out: Path, config: Config, engine=No
         speech = speaker.speak(speakable, where=where)
     finally:
         speaker.close()
-    data, heard, lufs, peak = finish(speech.audio, audio, chime=chime_for(audio), where=where)
+    data, heard, lufs, peak = finish(speech.audio, audio, chime=chime_for(audio) if chime else None, where=where)
     warnings = list(speech.warnings) + loudness_warnings(lufs, audio)
     details = {"text": urgent.text, "tags": [OFFICE_TAG, URGENT_TAG], "spoken_text": speakable.spoken_text,
                "language": speakable.language, "engine": speech.engine, "voice": speech.voice,
@@ -206,6 +231,18 @@ def speak_urgent(urgent: Urgent, day: date, out: Path, config: Config, engine=No
                "true_peak_dbtp": round(peak, 2),
                "speech_rate": {"value": round(speech.pace, 2), "unit": speech.pace_unit},
                "sha256": hashlib.sha256(data).hexdigest(), "warnings": [str(w) for w in warnings]}
+    title = urgent.title or tr("紧急通知", "urgent notice")
+    return _append_clip(out, day, urgent_clip_id(urgent), title, data, details, audio.format)
+
+
+class _Present(Exception):
+    """The day has the clip already: nothing to publish."""
+
+
+def _append_clip(out: Path, day: date, base_id: str, title: str, data: bytes, details: dict, audio_format: str, *,
+                 once: bool = False) -> str:
+    """Append a clip (`data`, an `audio_format` file) to `day` under the library's lock, the day's clips kept;
+    its id. `once`: when the day has a clip `base_id` already, that one is the answer and nothing changes."""
     library = Library(out)
     library.prepare()
     made_ids: list[str] = []
@@ -214,16 +251,78 @@ def speak_urgent(urgent: Urgent, day: date, out: Path, config: Config, engine=No
         def append(current):
             found, manifest = current if current is not None else (None, {"clips": []})
             existing = list(manifest.get("clips", []))
-            clip_id = unique_id(urgent_clip_id(urgent), {c.get("id") for c in existing})
-            name = f"{len(existing) + 1:02d}-{clip_id}.{audio.format}"
+            if once and found is not None and any(c.get("id") == base_id and (found / c.get("file", "")).is_file()
+                                                  for c in existing):
+                raise _Present
+            clip_id = unique_id(base_id, {c.get("id") for c in existing})
+            name = f"{len(existing) + 1:02d}-{clip_id}.{audio_format}"
             (Path(tmp) / name).write_bytes(data)
-            entry = {"id": clip_id, "title": urgent.title or tr("紧急通知", "urgent notice"), "file": name, **details}
+            entry = {"id": clip_id, "title": title, "file": name, **details}
             made_ids.append(clip_id)
             files = [(c["file"], found / c["file"]) for c in existing] + [(name, Path(tmp) / name)]
             return files, {**manifest, "date": day.isoformat(), "announcer": __version__, "clips": [*existing, entry]}
 
-        library.update(day, append, replace_damaged=True)
+        try:
+            library.update(day, append, replace_damaged=True)
+        except _Present:
+            return base_id
     return made_ids[-1]
+
+
+# ---- the attention chime of urgent notices
+
+ATTENTION_ID = "urgent-attention"
+
+
+def attention_sound(out: Path, config: Config) -> tuple[bytes, dict] | None:
+    """The attention clip: the station's chime alone, with its lead-in, at the loudness target, as (file bytes,
+    details); made once and kept in `<out>/.district/attention.<format>` for these [audio] settings. None when
+    [audio] chime = "none". AudioError as finish raises it."""
+    audio = config.audio
+    chime = chime_for(audio)
+    if chime is None:
+        return None
+    key = _attention_key(config)
+    sound, about = folder(out) / f"attention.{audio.format}", folder(out) / "attention.json"
+    try:
+        details = json.loads(about.read_text(encoding="utf-8"))
+        data = sound.read_bytes()
+        if details.get("key") == key and details.get("sha256") == hashlib.sha256(data).hexdigest():
+            return data, {k: v for k, v in details.items() if k != "key"}
+    except (OSError, ValueError, AttributeError):
+        pass
+    plain = replace(audio, compress=False, highpass_hz=0)            # a bell, not speech
+    data, heard, lufs, peak = finish(chime, plain, chime=None, where=tr("紧急通知提示音", "the urgent notice chime"))
+    details = {"text": "", "tags": [OFFICE_TAG, URGENT_TAG],
+               "duration_s": round(len(heard) / 1000, 2), "loudness_lufs": round(lufs, 2),
+               "true_peak_dbtp": round(peak, 2), "sha256": hashlib.sha256(data).hexdigest(), "warnings": []}
+    folder(out).mkdir(parents=True, exist_ok=True)
+    atomic_write(sound, data)
+    atomic_write(about, to_json({**details, "key": key}))
+    return data, details
+
+
+def _attention_key(config: Config) -> str:
+    audio = config.audio
+    chime = audio.chime
+    if chime not in ("none", "two-tone"):
+        try:
+            chime = hashlib.sha256(Path(chime).read_bytes()).hexdigest()
+        except OSError:
+            pass                           # load_sound says so when the chime is made
+    recipe = {"announcer": __version__, "audio": {**asdict(audio), "chime": chime}}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+def attention_clip(day: date, out: Path, config: Config) -> str | None:
+    """The id of `day`'s attention clip, appended to the day the first time (from attention_sound); None when
+    the station has no chime. An urgent notice plays it at once, while the notice itself is spoken."""
+    found = attention_sound(out, config)
+    if found is None:
+        return None
+    data, details = found
+    return _append_clip(out, day, ATTENTION_ID, tr("紧急通知提示音", "urgent notice chime"), data, details,
+                        config.audio.format, once=True)
 
 
 # ---- play-log records sent

@@ -12,8 +12,10 @@
   kept in `<out>/.district/<date>.json` and the day is built, in a thread of its own, from the station's own
   notices plus the office's (tagged "office"), with the station's own voices. Its status then says what it built.
 - An urgent notice plays at once through the station's control socket, as the page's "play now" does (urgent,
-  cutting in), unless it was seen before (it plays once) or has expired (recorded missed). In the quiet hours
-  it waits for their end unless the office marked it an emergency.
+  cutting in), unless it was seen before (it plays once) or has expired (recorded missed). The day's attention
+  clip (the chime alone, made when the link starts) plays first, the moment it arrives, while the notice is
+  spoken; the notice follows it. In the quiet hours it waits for their end unless the office marked it an
+  emergency. One taken but not played when the station stopped is played (or recorded missed) when it starts.
 - Every play-log record goes to the office at least once, in the order written; one changed since it was sent
   (playing → played) goes again. While the broker cannot be reached the records wait in the play log.
 
@@ -31,8 +33,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from announcer.build.district import (SentLog, UrgentSeen, build_with_office, built_mark, digest, save_day,
-                                      speak_urgent, urgent_name, wanted_mark)
+from announcer.build.district import (SentLog, UrgentSeen, attention_clip, attention_sound, build_with_office,
+                                      built_mark, digest, save_day, speak_urgent, urgent_name, wanted_mark)
 from announcer.core.config import Config
 from announcer.core.control import StationClient
 from announcer.core.district import (DayNotices, DistrictError, LastBroadcast, PlayRecord, StationStatus, Urgent,
@@ -81,6 +83,7 @@ class StationLink:
         self._wake = threading.Event()     # the sender looks at the play log now
         self._fresh = threading.Event()    # (re)connected: subscribe and say online
         self._status_due = threading.Event()
+        self.prepared = threading.Event()  # the attention chime is made (or cannot be): urgent notices play at once
         self._builds: queue.Queue[date] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._built: tuple[date, int] | None = None
@@ -343,6 +346,15 @@ class StationLink:
             self._builds.put(message.day)
 
     def _run_builds(self) -> None:
+        self.resume_urgent()
+        try:
+            attention_sound(self.out, self.config)      # made now, so an urgent notice need not wait for it
+        except AnnouncerError as error:
+            log.warning(tr(f"紧急通知提示音做不出来（{error}）；紧急通知会直接播放",
+                           f"cannot make the urgent notice chime ({error}); urgent notices play without it"))
+        except OSError as error:
+            log.warning(tr(f"紧急通知提示音保存不了（{error}）", f"cannot keep the urgent notice chime ({error})"))
+        self.prepared.set()
         while not self._stop.is_set():
             try:
                 day = self._builds.get(timeout=0.3)
@@ -364,17 +376,32 @@ class StationLink:
     def take_urgent(self, urgent: Urgent) -> None:
         """Play an urgent notice once, unless it expired; in the quiet hours it waits for them to end (an
         emergency does not)."""
-        now = self.now()
-        if not self.seen.first_time(urgent, now):
+        if not self.seen.first_time(urgent, self.now()):
             log.info(tr(f"紧急通知“{urgent_name(urgent)}”已经收到过，不再播放",
                         f"the urgent notice \"{urgent_name(urgent)}\" came again; it is not played twice"))
             return
-        if urgent.expired(now):
+        self._settle(urgent)
+
+    def _settle(self, urgent: Urgent) -> None:
+        if urgent.expired(self.now()):
             self._missed(urgent, tr("到达时已经过期", "expired before it arrived"))
             return
         thread = threading.Thread(target=self._guarded, args=(lambda: self._urgent(urgent),),
                                   name=f"announcer-urgent-{urgent.id[:8]}", daemon=True)
         thread.start()
+
+    def resume_urgent(self) -> None:
+        """The urgent notices taken but not played when the station stopped: played now, or recorded missed."""
+        try:
+            waiting = self.seen.waiting()
+        except OSError as error:
+            log.error(tr(f"读不到等待播放的紧急通知（{error}）", f"cannot read the urgent notices waiting ({error})"))
+            return
+        for urgent in waiting:
+            log.info(tr(f"电台停止前没播出的紧急通知“{urgent_name(urgent)}”现在处理",
+                        f"the urgent notice \"{urgent_name(urgent)}\" was not played before the station stopped; "
+                        "taking it now"))
+            self._settle(urgent)
 
     def _urgent(self, urgent: Urgent) -> None:
         quiet = self.config.station.quiet_hours
@@ -390,26 +417,43 @@ class StationLink:
                         f"the urgent notice \"{urgent_name(urgent)}\" plays when the quiet hours end ({end:%H:%M})"))
             while in_quiet_hours(quiet, self.now().astimezone(self.zone).time()):
                 if self._stop.wait(QUIET_CHECK_S):
-                    return
+                    return                         # still waiting: played when the station starts again
         if urgent.expired(self.now()):
             self._missed(urgent, tr("在播放前过期", "expired before it could play"))
             return
         day = self.today()
         try:
-            clip = speak_urgent(urgent, day, self.out, self.config, self.engine)
+            attention = self._attention(day)
+            clip = speak_urgent(urgent, day, self.out, self.config, self.engine, chime=attention is None)
             reply = self._play(day, [clip])
         except AnnouncerError as error:
             log.error(tr(f"紧急通知“{urgent_name(urgent)}”没能播放：{error}",
                          f"the urgent notice \"{urgent_name(urgent)}\" could not play: {error}"))
             self._record(Record(urgent.issued, urgent_name(urgent), (), "failed", str(error)))
+            self.seen.done(urgent)
             return
+        self.seen.done(urgent)
         log.info(tr(f"播放紧急通知“{urgent_name(urgent)}”：{reply}",
                     f"playing the urgent notice \"{urgent_name(urgent)}\": {reply}"))
+
+    def _attention(self, day: date) -> str | None:
+        """Play the day's attention clip (the chime) now, so the loudspeaker sounds while the notice is spoken;
+        its id, or None when there is none (the notice then carries the chime itself)."""
+        try:
+            attention = attention_clip(day, self.out, self.config)
+            if attention is not None:
+                self._play(day, [attention])
+            return attention
+        except AnnouncerError as error:
+            log.warning(tr(f"提示音没能先播放（{error}）；紧急通知照常播放",
+                           f"the chime could not play first ({error}); the urgent notice plays all the same"))
+            return None
 
     def _missed(self, urgent: Urgent, why: str) -> None:
         log.warning(tr(f"紧急通知“{urgent_name(urgent)}”没有播放：{why}",
                        f"the urgent notice \"{urgent_name(urgent)}\" was not played: {why}"))
         self._record(Record(urgent.issued, urgent_name(urgent), (), "missed", why))
+        self.seen.done(urgent)
 
     def _record(self, record: Record) -> None:
         try:
