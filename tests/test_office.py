@@ -525,6 +525,30 @@ def test_status_shows_every_station_and_keeps_each_record_once(broker):
 
 
 @pytest.mark.real
+def test_two_readers_at_once_take_turns_and_every_record_is_kept_once(broker):
+    """`office status` and the District page read the office's one kept session: the second waits for the first
+    (two at once with one client id would push each other off the broker)."""
+    folder = office_folder(broker)
+    assert announcer("office", "status", "--wait", "0", cwd=folder).returncode == 0       # the session begins
+    xingfuli = broker.client("xingfuli")
+    due = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    records = [PlayRecord(record_id("xingfuli", due + timedelta(minutes=i), f"广播{i}"), "xingfuli",
+                          due + timedelta(minutes=i), f"广播{i}", ("water",), "played") for i in range(20)]
+    env = {**os.environ, "ANNOUNCER_LANG": "en", "COLUMNS": "250"}
+    readers = [subprocess.Popen([sys.executable, "-m", "announcer", "office", "status", "--wait", "1.5"], cwd=folder,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for record in records:                             # while they read
+        xingfuli.publish(log_topic("xingfuli"), record.to_json())
+        time.sleep(0.05)
+    outcomes = [reader.communicate(timeout=60) for reader in readers]
+    for reader, (out, err) in zip(readers, outcomes):
+        assert reader.returncode == 0 and "Traceback" not in err, err
+        assert "lost" not in err and "error" not in err.lower(), err
+    assert sorted(r.id for r in OfficeLog(broker.folder).records()) == sorted(r.id for r in records)
+    assert "announcer-office already connected" not in broker.log()
+
+
+@pytest.mark.real
 def test_a_wrong_office_password_is_one_line(broker):
     folder = office_folder(broker)
     (broker.folder / "office.password").write_text("not-the-password\n", encoding="utf-8")

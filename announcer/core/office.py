@@ -9,7 +9,9 @@ into the office's store (announcer.core.officelog).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from announcer.core.playlog import RESULT_NAMES
 # `office status` keeps its session on the broker while it is away: the stations' play-log records wait there
 # for the next time. (Publishing connects on its own, so it never takes those records.)
 OFFICE_CLIENT = "announcer-office"
+READ_TURN_S = 15.0      # how much longer than the other reader's own wait a reader waits for its turn
 
 
 def office_connection(district: District, folder: Path, listen: bool = False):
@@ -139,12 +142,13 @@ def collect(district: District, folder: Path, store, wait: float) -> Collected:
     each checked one in `store` (an OfficeLog). BrokerError when the broker cannot be reached."""
     from announcer.core.district import STATION_TOPICS, DistrictError
 
-    connection = office_connection(district, folder, listen=True)
-    try:
-        connection.subscribe(STATION_TOPICS)
-        messages = connection.receive(wait)
-    finally:
-        connection.close()
+    with reading(folder, wait):
+        connection = office_connection(district, folder, listen=True)
+        try:
+            connection.subscribe(STATION_TOPICS)
+            messages = connection.receive(wait)
+        finally:
+            connection.close()
     messages += connection.receive(0)         # what came in while it closed: acknowledged, so kept too
     got = Collected()
     unique = {(m.topic, m.payload): m for m in messages}     # a retained status comes twice: queued, and again
@@ -157,6 +161,38 @@ def collect(district: District, folder: Path, store, wait: float) -> Collected:
         got.statuses += kind == "status"
         got.records += kind == "record"
     return got
+
+
+@contextmanager
+def reading(folder: Path, wait: float):
+    """The office's kept session has one reader at a time (a second one with its client id would push the first
+    off the broker): `office status` and the District page take turns through `<folder>/office.lock`. Waits for the
+    other's `wait` and READ_TURN_S more; AnnouncerError after that."""
+    import fcntl
+
+    path = folder / "office.lock"
+    try:
+        handle = open(path, "a")
+    except OSError as error:
+        raise AnnouncerError(f"无法打开 {path}（{error.strerror or error}）；请检查这个文件夹的权限",
+                             f"cannot open {path} ({error.strerror or error}); check the folder's permissions",
+                             str(path)) from None
+    with handle:
+        deadline = time.monotonic() + max(wait, 0) + READ_TURN_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise AnnouncerError("另一个 announcer office status（或辖区网页）正在读取站点的消息；请稍后再试",
+                                         "another announcer office status (or the District page) is reading the "
+                                         "stations' messages; try again in a moment", str(path)) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def keep_message(store, topic: str, payload: bytes) -> str | None:
