@@ -17,6 +17,7 @@ import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -342,10 +343,13 @@ acl_file {folder / 'acl'}
 listener {port}{' ' + bind if bind else ''}
 
 # --- TLS（加密连接）/ TLS (encrypted connections) ---
-# 站点通过公共网络连接时请用加密：去掉下面四行开头的 #，站点的 broker 写成 "mqtts://服务器地址:8883"，
-# 并把 ca.crt 复制给每个站点（schedule.toml 里 ca_file = "ca.crt"）。
-# When stations connect over a public network, use TLS: remove the # before the four lines below, write the
-# stations' broker as "mqtts://<broker address>:8883", and copy ca.crt to each station (ca_file = "ca.crt").
+# 站点通过公共网络连接时请用加密：先用下面的 openssl 命令生成证书，再去掉下面四行开头的 #，重启服务器。
+# district.toml 和各站点的 broker 写成 "mqtts://服务器地址:8883"；district.toml 里写 ca_file = "<本文件夹>/tls/ca.crt"，
+# 并把 ca.crt 复制给每个站点（schedule.toml 的 [network] 里 ca_file = "ca.crt"）。
+# When stations connect over a public network, use TLS: make the certificates with the openssl commands below,
+# remove the # before the four lines below, and restart the broker. district.toml and the stations then write
+# the broker as "mqtts://<broker address>:8883"; district.toml says ca_file = "<this folder>/tls/ca.crt", and
+# each station gets a copy of ca.crt (ca_file = "ca.crt" in [network] of its schedule.toml).
 #   cafile:   the certificate authority (CA) that signed the broker's certificate; stations trust it
 #   certfile: this broker's certificate; its name must be the address the stations connect to
 #   keyfile:  the certificate's private key (keep it secret: chmod 600, readable by user {user})
@@ -355,13 +359,37 @@ listener {port}{' ' + bind if bind else ''}
 # certfile {folder / 'tls' / 'broker.crt'}
 # keyfile {folder / 'tls' / 'broker.key'}
 #
-# 用 openssl 生成证书 / making the certificates with openssl (in {folder / 'tls'}; replace the address):
+# 用 openssl 生成证书（有效 10 年；把 192.168.1.10 换成服务器的地址）：
+# Making the certificates with openssl (valid for 10 years; replace 192.168.1.10 with the broker's address):
+#   mkdir -p {shlex.quote(str(folder / 'tls'))} && cd {shlex.quote(str(folder / 'tls'))}
 #   openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=announcer CA" -keyout ca.key -out ca.crt
 #   openssl req -newkey rsa:3072 -nodes -subj "/CN=192.168.1.10" -keyout broker.key -out broker.csr
-#   printf 'subjectAltName=IP:192.168.1.10\\n' > san.txt     # or DNS:office.example for a name
+#   printf 'subjectAltName=IP:192.168.1.10\\n' > san.txt    # with a name too: IP:192.168.1.10,DNS:office.example
 #   openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile san.txt \\
 #       -out broker.crt
-#   chmod 600 ca.key broker.key     # ca.key signs certificates: keep it off the broker, somewhere safe
+#   chmod 600 ca.key broker.key    # ca.key makes certificates the stations trust: keep a copy somewhere safe
+#
+# 站点也可以用客户端证书代替密码登录：再去掉下面六行开头的 #（第二个 TLS 端口 8884；证书里的名字 CN 就是用户名，
+# ACL 照样适用），并用站点编号为每个站点生成证书（在同一个文件夹里；把 xingfuli 换成站点编号）。
+# Stations may log in with a client certificate instead of a password: also remove the # before the six lines
+# below (a second TLS port, 8884, where the name (CN) in a station's certificate is its user name, under the same
+# ACL), and make each station a certificate named after its id (in the same folder; replace xingfuli):
+#
+# listener 8884
+# cafile {folder / 'tls' / 'ca.crt'}
+# certfile {folder / 'tls' / 'broker.crt'}
+# keyfile {folder / 'tls' / 'broker.key'}
+# require_certificate true
+# use_identity_as_username true
+#
+#   openssl req -newkey rsa:3072 -nodes -subj "/CN=xingfuli" -keyout xingfuli.key -out xingfuli.csr
+#   openssl x509 -req -in xingfuli.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -out xingfuli.crt
+#   chmod 600 xingfuli.key
+# 把 ca.crt、xingfuli.crt 和 xingfuli.key 复制给这个站点；它的 [network] 写 broker = "mqtts://服务器地址:8884"、
+# ca_file = "ca.crt"、cert_file = "xingfuli.crt"、key_file = "xingfuli.key"，不写 password_file。
+# Copy ca.crt, xingfuli.crt and xingfuli.key to that station; its [network] says broker =
+# "mqtts://<broker address>:8884", ca_file = "ca.crt", cert_file = "xingfuli.crt", key_file = "xingfuli.key",
+# and no password_file.
 """
 
 

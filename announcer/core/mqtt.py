@@ -105,9 +105,7 @@ def connect(login: Login, *, timeout: float = CONNECT_TIMEOUT, login_hint: tuple
                 raise _no_answer(where, timeout)
             looped = client.loop(timeout=0.05)
             if connection.answer is None and looped not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
-                raise BrokerError(f"服务器 {where} 断开了连接，没有回应登录；请检查它的日志",
-                                  f"the broker {where} closed the connection without answering the login; check "
-                                  "its log")
+                raise _hung_up(login)
     except ssl.SSLError as error:
         _quietly_close(client)
         raise _tls_error(login, error) from None
@@ -120,6 +118,14 @@ def connect(login: Login, *, timeout: float = CONNECT_TIMEOUT, login_hint: tuple
         name = reason.getName()
         if name in ("Bad user name or password", "Not authorized"):
             user = login.username or "—"
+            if login.cert_file is not None and login.password is None:
+                raise BrokerError(f"服务器 {where} 不接受用证书 {login.cert_file} 登录（这个端口要密码）：请连服务器的客户端证书端口"
+                                  "（mosquitto.conf 里有 use_identity_as_username 的那个，通常是 8884），"
+                                  "或在 [network] 里加上 password_file",
+                                  f"the broker {where} does not log in with the certificate {login.cert_file} "
+                                  "(this port asks for a password): connect to its client-certificate port (the "
+                                  "one with use_identity_as_username in mosquitto.conf, usually 8884), or add "
+                                  "password_file to [network]")
             zh, en = login_hint or ("请检查用户名和密码", "check the user name and password")
             raise BrokerError(f"服务器 {where} 拒绝了用户 {user} 的登录（用户名或密码不对）：{zh}",
                               f"the broker {where} refused the login of user {user} (wrong user name or "
@@ -234,14 +240,81 @@ def _use_tls(client, login: Login) -> None:
                           "CA file, certificate and key are PEM files that belong together") from None
 
 
+# OpenSSL's verify codes (X509_V_ERR_...): why the broker's certificate was not trusted
+_UNKNOWN_CA = {2, 18, 19, 20, 21}    # no CA that this computer trusts signed it
+_NOT_YET_VALID, _EXPIRED = 9, 10
+_WRONG_NAME = {62, 64}               # made for another host name / IP address
+
+
 def _tls_error(login: Login, error: OSError) -> BrokerError:
-    where = login.address
-    detail = shorten(getattr(error, "verify_message", None) or getattr(error, "reason", None) or _reason(error), 80)
+    """What went wrong in the TLS handshake, and what to do, in one line."""
+    where, host = login.address, login.host
+    code = getattr(error, "verify_code", None)
+    reason = str(getattr(error, "reason", None) or "")
+    if code in _UNKNOWN_CA and login.ca_file is None:
+        return BrokerError(f"服务器 {where} 的证书不是这台电脑信任的 CA 签发的，而且没有写 ca_file：请把 ca_file 设为街道办的 "
+                           "ca.crt（服务器文件夹的 tls/ca.crt；站点写在 schedule.toml 的 [network] 里，街道办写在 "
+                           "district.toml 里）",
+                           f"the broker {where} has a certificate signed by no CA this computer trusts, and no "
+                           "ca_file is set: set ca_file to the office's ca.crt (tls/ca.crt in the broker folder; "
+                           "in [network] of schedule.toml at a station, in district.toml at the office)")
+    if code in _UNKNOWN_CA:
+        return BrokerError(f"服务器 {where} 的证书不是 {login.ca_file} 这个 CA 签发的：ca_file 要用签发服务器证书的那个 "
+                           "ca.crt（街道办服务器文件夹的 tls/ca.crt）",
+                           f"the broker {where} has a certificate not signed by the CA in {login.ca_file}: ca_file "
+                           "must be the ca.crt that signed the broker's certificate (tls/ca.crt in the office's "
+                           "broker folder)")
+    if code in _WRONG_NAME:
+        return BrokerError(f"服务器 {where} 的证书不是为 {host} 做的：broker 请写证书里的地址，或在街道办重新生成服务器证书，"
+                           f"让 subjectAltName 写上 {host}（见 mosquitto.conf 里的 openssl 命令）",
+                           f"the broker {where} has a certificate not made for {host}: write the address the "
+                           "certificate names as broker, or make the broker's certificate again with "
+                           f"{host} in its subjectAltName (the openssl commands in mosquitto.conf)")
+    if code == _EXPIRED:
+        return BrokerError(f"服务器 {where} 的证书已经过期：请在街道办重新生成服务器证书（见 mosquitto.conf 里的 openssl 命令）"
+                           "并重启服务器，或检查这台电脑的日期和时间",
+                           f"the broker {where} has an expired certificate: make the broker's certificate again "
+                           "at the office (the openssl commands in mosquitto.conf) and restart the broker, or check "
+                           "this computer's date and time")
+    if code == _NOT_YET_VALID:
+        return BrokerError(f"服务器 {where} 的证书还没到生效时间：请检查这台电脑的日期和时间",
+                           f"the broker {where} has a certificate that is not valid yet: check this computer's "
+                           "date and time")
+    if isinstance(error, ConnectionError) or reason in ("WRONG_VERSION_NUMBER", "UNEXPECTED_EOF_WHILE_READING") \
+            or isinstance(error, ssl.SSLEOFError):
+        return BrokerError(f"服务器 {where} 的这个端口不用加密（TLS）：broker 请写成 mqtt://，或改用服务器的 TLS 端口（通常是 8883）",
+                           f"the broker {where} does not speak TLS on this port: write the broker as mqtt://, or "
+                           "use its TLS port (usually 8883)")
+    detail = shorten(getattr(error, "verify_message", None) or reason or _reason(error), 80)
+    if "ALERT" in reason and login.cert_file is not None:
+        return BrokerError(f"服务器 {where} 不接受这台电脑的证书 {login.cert_file}（{detail}）：证书要由服务器的 CA 签发、"
+                           "还在有效期内，并和 key_file 配套",
+                           f"the broker {where} refused this computer's certificate {login.cert_file} ({detail}): "
+                           "it must be signed by the broker's CA, still valid, and go with key_file")
     return BrokerError(f"和服务器 {where} 的加密连接（TLS）没有建立（{detail}）：请检查 ca_file 是不是签发服务器证书的那个 CA，"
                        "证书里的名字是否就是这个地址，以及服务器这个端口是否开了 TLS",
                        f"the encrypted (TLS) connection to the broker {where} failed ({detail}): check that ca_file "
                        "is the CA that signed the broker's certificate, that the certificate names this address, "
                        "and that this port of the broker uses TLS")
+
+
+def _hung_up(login: Login) -> BrokerError:
+    """The broker closed the connection before answering the login."""
+    where = login.address
+    if login.tls and login.cert_file is None:       # a port asking for a client certificate does this
+        return BrokerError(f"服务器 {where} 断开了连接，没有回应登录：如果这个端口要客户端证书，请在 [network] 里写上 "
+                           "cert_file 和 key_file，否则请检查服务器的日志",
+                           f"the broker {where} closed the connection without answering the login: if this port "
+                           "asks for a client certificate, set cert_file and key_file in [network]; otherwise "
+                           "check the broker's log")
+    if not login.tls:                               # a TLS port does this to a plain client
+        return BrokerError(f"服务器 {where} 断开了连接，没有回应登录：如果这是服务器的加密（TLS）端口，请把 broker 写成 "
+                           "mqtts:// 并写上 ca_file，否则请检查服务器的日志",
+                           f"the broker {where} closed the connection without answering the login: if this is "
+                           "its TLS port, write the broker as mqtts:// and set ca_file; otherwise check the "
+                           "broker's log")
+    return BrokerError(f"服务器 {where} 断开了连接，没有回应登录；请检查它的日志",
+                       f"the broker {where} closed the connection without answering the login; check its log")
 
 
 def _unreachable(where: str, error: OSError) -> BrokerError:
