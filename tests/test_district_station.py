@@ -480,3 +480,71 @@ def _statuses(client) -> list[StationStatus]:
     while not client.messages.empty():
         found.append(StationStatus.from_json(client.messages.get().payload))
     return found
+
+
+# ---- schedule.toml edited while the station runs
+
+def write_schedule(folder: Path, port: int, password_file: Path, groups: list[str] | None,
+                   quiet: str = "") -> Path:
+    path = folder / "schedule.toml"
+    text = '[station]\ntimezone = "Asia/Shanghai"\n' + quiet + '\n[audio]\nformat = "wav"\n'
+    if groups is not None:
+        text += (f'\n[network]\nbroker = "mqtt://127.0.0.1:{port}"\nstation_id = "xingfuli"\n'
+                 f'groups = {json.dumps(groups)}\npassword_file = "{password_file}"\n')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.real
+def test_a_running_link_follows_schedule_toml_groups_quiet_hours_and_network_taken_out(broker, tmp_path, caplog):
+    from announcer.core.config import load_config
+
+    password = broker.folder / "stations" / "xingfuli.password"
+    path = write_schedule(tmp_path, broker.port, password, [])
+    link = StationLink(load_config(path), tmp_path / "out", engine=FakeEngine, play=Plays(), send_s=0.1,
+                       retry_s=0.5)
+    try:
+        link.start()
+        until(link.connected, what="the connection")
+        listener = office(broker)
+        store = OfficeLog(broker.folder)
+        sender = broker.client("office")
+
+        write_schedule(tmp_path, broker.port, password, ["east"], quiet='quiet_hours = { from = "22:00", to = "07:00" }\n')
+        until(lambda: link.network.groups == ("east",), what="the new group")
+        assert link.config.station.quiet_hours is not None
+        time.sleep(0.5)                                  # subscribed to east
+        day = tomorrow()
+        sender.publish(TOPICS + "day/group/east", day_message(day, DayNotice("east", None, "东区。")).to_json())
+        manifest = until(lambda: Library(link.out).manifest(day), what="the build")
+        assert [c["id"] for c in manifest["clips"]] == ["east"]
+
+        write_schedule(tmp_path, broker.port, password, [])           # out of the group: unsubscribed
+        until(lambda: link.network.groups == (), what="no group")
+        time.sleep(0.5)
+        later = day + timedelta(days=1)
+        sender.publish(TOPICS + "day/group/east", day_message(later, DayNotice("east", None, "东区。")).to_json())
+        sender.publish(TOPICS + "day/all", day_message(later, DayNotice("all", None, "全体。")).to_json())
+        manifest = until(lambda: Library(link.out).manifest(later), what="the build")
+        assert [c["id"] for c in manifest["clips"]] == ["all"]
+        assert link.dropped == 0 and stored_topics(link.out, later) == [TOPICS + "day/all"]
+
+        path.write_text("[station\nbroken", encoding="utf-8")       # mistakes: the last good settings stay
+        time.sleep(0.5)
+        assert link.connected() and link.network.groups == ()
+
+        write_schedule(tmp_path, broker.port, password, None)        # [network] taken out: offline
+        until(lambda: not link.connected(), what="the disconnection")
+        until(lambda: collect(listener, store) is not None and (s := store.statuses().get("xingfuli"))
+              and not s[0].online, what="the offline status")
+        write_schedule(tmp_path, broker.port, password, [])          # and back
+        until(link.connected, what="the connection again")
+        until(lambda: collect(listener, store) is not None and store.statuses()["xingfuli"][0].online,
+              what="the online status")
+        assert link.alive() and "Traceback" not in caplog.text
+    finally:
+        link.stop()
+
+
+def stored_topics(out: Path, day: date) -> list[str]:
+    return list(json.loads((out / ".district" / f"{day}.json").read_text(encoding="utf-8"))["messages"])

@@ -149,6 +149,7 @@ class Connection:
         client.on_message = lambda c, userdata, m: self.received.put(Message(m.topic, bytes(m.payload), bool(m.retain)))
         client.on_publish = lambda c, userdata, mid, reason, properties: self._answer(mid, reason)
         client.on_subscribe = lambda c, userdata, mid, reasons, properties: self._answer(mid, reasons)
+        client.on_unsubscribe = lambda c, userdata, mid, reasons, properties: self._answer(mid, reasons)
 
     def _on_connect(self, client, userdata, flags, reason, properties):
         self.answer = reason
@@ -198,6 +199,15 @@ class Connection:
         if refused:
             raise BrokerError(f"服务器 {where} 不允许订阅 {refused[0]}；请检查服务器的 ACL",
                               f"the broker {where} does not allow subscribing to {refused[0]}; check the broker's ACL")
+
+    def unsubscribe(self, *topics: str, timeout: float = ACK_TIMEOUT) -> None:
+        """Unsubscribe, and return once the broker has answered."""
+        result, mid = self.client.unsubscribe(list(topics))
+        if result != 0:
+            raise BrokerError(f"没能在服务器 {self.login.address} 取消订阅；请检查网络和服务器",
+                              f"could not unsubscribe at the broker {self.login.address}; check the network and the "
+                              "broker")
+        self._wait(mid, ("取消订阅", "the unsubscription"), timeout)
 
     def receive(self, seconds: float) -> list[Message]:
         """Every message that arrives within `seconds` (and those that arrived before)."""

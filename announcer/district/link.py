@@ -19,6 +19,10 @@
 - Every play-log record goes to the office at least once, in the order written; one changed since it was sent
   (playing → played) goes again. While the broker cannot be reached the records wait in the play log.
 
+- schedule.toml edited while it runs is followed as the station follows it: voices and quiet hours at once, new
+  groups subscribed (those left unsubscribed), a new broker, station id or login connects again, and no
+  [network] disconnects until it is back.
+
 Nothing here can stop the station playing: every failure is logged, and the schedule plays on.
 """
 
@@ -35,7 +39,7 @@ from pathlib import Path
 
 from announcer.build.district import (SentLog, UrgentSeen, attention_clip, attention_sound, build_with_office,
                                       built_mark, digest, save_day, speak_urgent, urgent_name, wanted_mark)
-from announcer.core.config import Config
+from announcer.core.config import Config, load_config
 from announcer.core.control import StationClient
 from announcer.core.district import (DayNotices, DistrictError, LastBroadcast, PlayRecord, StationStatus, Urgent,
                                      day_topics, log_topic, read_message, status_topic, urgent_topics)
@@ -65,16 +69,14 @@ class StationLink:
                  send_s: float = SEND_S):
         if config.network is None:
             raise ValueError("StationLink needs config.network")
-        self.config, self.network = config, config.network
-        self.station = self.network.station_id
+        self._use(config)
+        self._config_state = _file_state(config.path) if config.path else None
+        self._unwanted: set[str] = set()   # topics of groups left: unsubscribed at the next chance
         self.out = Path(out)
-        self.zone = station_zone(config.station)
         self.engine = engine
         self.retry_s, self.send_s = retry_s, send_s
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._play = play or (lambda day, ids: StationClient(self.out).play_clips(day, ids))
-        self.day_topics = day_topics(self.station, self.network.groups)
-        self.urgent_topics = urgent_topics(self.station, self.network.groups)
         self.playlog, self.sent, self.seen = PlayLog(self.out), SentLog(self.out), UrgentSeen(self.out)
         self.connection = None
         self.dropped = 0                   # messages dropped as malformed (for tests and the log)
@@ -111,16 +113,7 @@ class StationLink:
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout=3)
-        connection = self.connection
-        if connection is not None:
-            try:
-                if connection.client.is_connected():
-                    connection.publish(status_topic(self.station), self.status(online=False).to_json(), retain=True,
-                                       timeout=2)
-            except (AnnouncerError, OSError):
-                pass
-            connection.close()
-            self.connection = None
+        self._disconnect()
 
     def wake(self) -> None:
         """Look at the play log for records to send now, not at the next turn."""
@@ -146,6 +139,61 @@ class StationLink:
         if last is None or last[0] != text or now - last[1] > SAY_AGAIN_S:
             self._said[key] = (text, now)
             log.log(level, text)
+
+    # ---- schedule.toml edited
+
+    def _use(self, config: Config) -> None:
+        self.config, self.network = config, config.network
+        self.zone = station_zone(config.station)
+        if self.network is not None:
+            self.station = self.network.station_id
+            self.day_topics = day_topics(self.station, self.network.groups)
+            self.urgent_topics = urgent_topics(self.station, self.network.groups)
+
+    def follow_schedule(self) -> bool:
+        """Use schedule.toml's new settings when it was edited, as the station does: voices, quiet hours and
+        groups at once; a new broker, station id or login reconnects; no [network] disconnects until it is back.
+        One with mistakes is left to the station to report (it keeps the last good one too). True when taken."""
+        path = self.config.path
+        state = _file_state(Path(path)) if path else None
+        if state is None or state == self._config_state:
+            return False
+        self._config_state = state
+        try:
+            config = load_config(path)
+        except AnnouncerError:
+            return False
+        before, after, topics = self.network, config.network, set(self.day_topics + self.urgent_topics)
+        if after is None or before is None or _login_of(before) != _login_of(after):
+            self._disconnect()                         # as the station it was
+            self._use(config)
+            if after is None:
+                log.warning(tr(f"{path} 里没有 [network] 了：和街道办断开，电台照常播放",
+                               f"{path} has no [network] now: disconnected from the office; the station plays on"))
+            elif before is not None:
+                log.info(tr(f"{path} 的 [network] 改了：重新连接街道办的服务器",
+                            f"[network] in {path} changed: connecting to the office's broker again"))
+            return True
+        self._use(config)
+        if before.groups != after.groups:
+            self._unwanted |= topics - set(self.day_topics + self.urgent_topics)
+            log.info(tr(f"{path} 的分组改了：现在是 {'、'.join(after.groups) or '无'}",
+                        f"the groups in {path} changed: now {', '.join(after.groups) or 'none'}"))
+            self._fresh.set()                          # subscribe to the new ones
+        return True
+
+    def _disconnect(self) -> None:
+        """Say "offline" (retained) while still connected, and disconnect."""
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            if connection.client.is_connected():
+                connection.publish(status_topic(self.station), self.status(online=False).to_json(), retain=True,
+                                   timeout=2)
+        except (AnnouncerError, OSError):
+            pass
+        connection.close()
 
     # ---- the connection
 
@@ -194,12 +242,19 @@ class StationLink:
 
     def _run_link(self) -> None:
         while not self._stop.is_set():
+            self.follow_schedule()
+            if self.network is None:                   # [network] taken out of schedule.toml
+                self._stop.wait(self.send_s)
+                continue
             if self.connection is None and not self._connect():
                 self._stop.wait(self.retry_s)
                 continue
             if self._fresh.is_set() and self.connected():
                 self._fresh.clear()
                 try:
+                    if self._unwanted:                 # the kept session still has the groups left
+                        self.connection.unsubscribe(*sorted(self._unwanted), timeout=ACK_S)
+                        self._unwanted.clear()
                     self.connection.subscribe(*self.day_topics, *self.urgent_topics, timeout=ACK_S)
                     self._publish_status()
                     log.info(tr(f"已连上街道办的服务器 {self.network.broker}", f"connected to the office's broker "
@@ -463,10 +518,16 @@ class StationLink:
         self._wake.set()
 
 
+def _login_of(network) -> tuple:
+    """What [network] settings the connection is made with (all but the groups)."""
+    return (network.host, network.port, network.tls, network.ca_file, network.cert_file, network.key_file,
+            network.username, network.password, network.station_id)
+
+
 def _file_state(path: Path) -> tuple | None:
     try:
         found = path.stat()
     except OSError:
         return None
-    return found.st_mtime_ns, found.st_size, found.st_ino
+    return found.st_mtime_ns, found.st_size, found.st_ino, found.st_ctime_ns
 
