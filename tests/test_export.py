@@ -457,3 +457,19 @@ def test_the_export_numbers_files_in_the_order_set_by_hand(tmp_path, stick, soun
     written = write_export(plan_export(stick, DAY, out))
     assert [p.name for p in written] == [ascii_name(1, "memo"), ascii_name(2, "ting-shui"), ascii_name(3, "keys")]
     assert written[0].name.startswith("001-memo") and written[1].read_bytes() == sounds["mp3"]
+
+
+def test_an_office_urgent_notice_and_its_chime_stay_off_the_stick_which_loops_all_day(tmp_path, stick, sounds):
+    from announcer.core.plan import ONCE_TAG
+
+    out = tmp_path / "out"
+    make_day(out, tmp_path, [("ting-shui", "01-ting-shui.mp3", sounds["mp3"]),
+                             ("urgent-attention", "02-urgent-attention.mp3", sounds["mp3"]),
+                             ("urgent-1a2b3c4d", "03-urgent-1a2b3c4d.mp3", sounds["mp3_256"])])
+    manifest = Library(out).manifest(DAY)
+    for clip in manifest["clips"][1:]:
+        clip["tags"] = ["office", ONCE_TAG]
+    Library(out).publish(DAY, [(c["file"], Library(out).day_dir(DAY) / c["file"]) for c in manifest["clips"]],
+                         manifest)
+    written = write_export(plan_export(stick, DAY, out))
+    assert [p.name for p in written] == [ascii_name(1, "ting-shui")]
