@@ -53,6 +53,8 @@ from announcer.core.playlog import PlayLog, Record
 log = logging.getLogger("announcer.district")
 
 RETRY_S = 5.0          # the first connection is tried again this often (paho retries a lost one itself)
+RECONNECT_MAX_S = 4    # paho's wait between tries to get a lost connection back grows 1, 2, 4 s, no longer:
+                       # an urgent notice sent just after a broker restart waits for it
 SEND_S = 1.0           # the play log is looked at this often for records to send
 ACK_S = 5.0            # seconds the broker has to acknowledge a record or a status
 QUIET_CHECK_S = 0.2    # an urgent notice waiting for the quiet hours' end looks at the clock this often
@@ -215,7 +217,7 @@ class StationLink:
                          f"{error}; the station plays on, trying again in {self.retry_s:g} s"))
             return False
         client = connection.client
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
         answered = client.on_connect
 
         def on_connect(c, userdata, flags, reason, properties):
