@@ -202,3 +202,27 @@ def test_no_district_no_link_and_no_page(tmp_path):
     assert missing.status_code == 404 and "there is no District page here" in missing.text
     refused = page.post("/district/urgent", data={"csrf": csrf(page), "text": "x", "targets": ["all"]})
     assert refused.status_code == 404
+
+
+@pytest.mark.real
+@needs_broker
+def test_while_office_status_reads_the_page_waits_briefly_then_shows_what_is_kept(office):
+    import time
+
+    from announcer.core.office import reading
+    from announcer.web.district import PAGE_TURN_S
+
+    page, broker = office
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    OfficeLog(broker.folder).add_status(StationStatus("hepingli", True, now, day=date.today(), built=2))
+    with reading(broker.folder, 1.0):                   # `office status --wait 60` is listening
+        started = time.monotonic()
+        response = page.get("/district")
+        waited = time.monotonic() - started
+    assert response.status_code == 200 and PAGE_TURN_S <= waited < PAGE_TURN_S + 3
+    warning = part(response.text, "district-broker-warning")
+    assert "another announcer office status (or the District page) is reading" in warning
+    assert rows(response.text)["hepingli"][1] == "online"
+    assert "Traceback" not in response.text
+    again = page.get("/district")                       # its turn now
+    assert again.status_code == 200 and "district-broker-warning" not in again.text

@@ -23,7 +23,7 @@ from announcer.core.playlog import RESULT_NAMES
 # `office status` keeps its session on the broker while it is away: the stations' play-log records wait there
 # for the next time. (Publishing connects on its own, so it never takes those records.)
 OFFICE_CLIENT = "announcer-office"
-READ_TURN_S = 15.0      # how much longer than the other reader's own wait a reader waits for its turn
+READ_TURN_S = 60.0      # how long `office status` waits for another reader of the kept session to finish
 
 
 def office_connection(district: District, folder: Path, listen: bool = False):
@@ -137,12 +137,13 @@ class Collected:
     dropped: list[tuple[str, AnnouncerError]] = field(default_factory=list)   # (topic, why)
 
 
-def collect(district: District, folder: Path, store, wait: float) -> Collected:
+def collect(district: District, folder: Path, store, wait: float, patience: float = READ_TURN_S) -> Collected:
     """Listen `wait` seconds in the office's kept session for the stations' statuses and play-log records, and keep
-    each checked one in `store` (an OfficeLog). BrokerError when the broker cannot be reached."""
+    each checked one in `store` (an OfficeLog); waits up to `patience` for another reader to finish first.
+    BrokerError when the broker cannot be reached; AnnouncerError when the other reader does not finish."""
     from announcer.core.district import STATION_TOPICS, DistrictError
 
-    with reading(folder, wait):
+    with reading(folder, patience):
         connection = office_connection(district, folder, listen=True)
         try:
             connection.subscribe(STATION_TOPICS)
@@ -164,10 +165,10 @@ def collect(district: District, folder: Path, store, wait: float) -> Collected:
 
 
 @contextmanager
-def reading(folder: Path, wait: float):
+def reading(folder: Path, patience: float):
     """The office's kept session has one reader at a time (a second one with its client id would push the first
-    off the broker): `office status` and the District page take turns through `<folder>/office.lock`. Waits for the
-    other's `wait` and READ_TURN_S more; AnnouncerError after that."""
+    off the broker): `office status` and the District page take turns through `<folder>/office.lock`. Waits up to
+    `patience` seconds for the other to finish; AnnouncerError after that."""
     import fcntl
 
     path = folder / "office.lock"
@@ -178,7 +179,7 @@ def reading(folder: Path, wait: float):
                              f"cannot open {path} ({error.strerror or error}); check the folder's permissions",
                              str(path)) from None
     with handle:
-        deadline = time.monotonic() + max(wait, 0) + READ_TURN_S
+        deadline = time.monotonic() + max(patience, 0)
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

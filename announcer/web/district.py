@@ -26,6 +26,7 @@ from announcer.web.today import parse_notices
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 LISTEN = 1.0              # seconds the page listens for the stations before showing them
+PAGE_TURN_S = 3.0         # while `office status` reads, the page waits this long, then shows what it has
 EXPIRES_MINUTES = 30      # an urgent notice's default time to live
 MAX_EXPIRES = 24 * 60
 
@@ -52,7 +53,7 @@ def _page(request: Request, site: Site, district: District, *, listen: bool = Tr
     warning = None
     if listen:
         try:
-            collect(district, folder, store, LISTEN)
+            collect(district, folder, store, LISTEN, patience=PAGE_TURN_S)
         except AnnouncerError as error:
             warning = error.message(lang)
     groups = district_groups(district)
