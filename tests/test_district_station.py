@@ -329,7 +329,7 @@ def test_an_urgent_notice_that_expired_while_the_station_was_stopped_is_recorded
     again = make_link(free_port(), quiet=quiet, clock=clock_)
     again.start()
     [record] = until(lambda: PlayLog(again.out).records(), what="the missed record")
-    assert (record.result, record.reason) == ("missed", "expired before it arrived")
+    assert (record.result, record.reason) == ("missed", "expired while the station was stopped")
     assert again._play.calls == []
 
 

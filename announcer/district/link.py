@@ -18,7 +18,6 @@
   emergency. One taken but not played when the station stopped is played (or recorded missed) when it starts.
 - Every play-log record goes to the office at least once, in the order written; one changed since it was sent
   (playing → played) goes again. While the broker cannot be reached the records wait in the play log.
-
 - schedule.toml edited while it runs is followed as the station follows it: voices and quiet hours at once, new
   groups subscribed (those left unsubscribed), a new broker, station id or login connects again, and no
   [network] disconnects until it is back.
@@ -437,11 +436,12 @@ class StationLink:
             log.info(tr(f"紧急通知“{urgent_name(urgent)}”已经收到过，不再播放",
                         f"the urgent notice \"{urgent_name(urgent)}\" came again; it is not played twice"))
             return
-        self._settle(urgent)
+        self._settle(urgent, tr("到达时已经过期", "expired before it arrived"))
 
-    def _settle(self, urgent: Urgent) -> None:
+    def _settle(self, urgent: Urgent, expired: str) -> None:
+        """Play `urgent` in a thread of its own, or record it missed (`expired`: why) when it has expired."""
         if urgent.expired(self.now()):
-            self._missed(urgent, tr("到达时已经过期", "expired before it arrived"))
+            self._missed(urgent, expired)
             return
         thread = threading.Thread(target=self._guarded, args=(lambda: self._urgent(urgent),),
                                   name=f"announcer-urgent-{urgent.id[:8]}", daemon=True)
@@ -458,7 +458,7 @@ class StationLink:
             log.info(tr(f"电台停止前没播出的紧急通知“{urgent_name(urgent)}”现在处理",
                         f"the urgent notice \"{urgent_name(urgent)}\" was not played before the station stopped; "
                         "taking it now"))
-            self._settle(urgent)
+            self._settle(urgent, tr("电台停止期间过期", "expired while the station was stopped"))
 
     def _urgent(self, urgent: Urgent) -> None:
         quiet = self.config.station.quiet_hours
