@@ -1,9 +1,12 @@
-"""TLS between the office, its broker and the stations, set up exactly as the docs say: the openssl commands that
-`announcer office init` writes into mosquitto.conf (and README.md repeats) make the certificates, the commented
-TLS listeners are turned on by removing their #, and a real Mosquitto serves them (tests/broker.py)."""
+"""TLS between the office, its broker and the stations, set up exactly as the docs say: district.toml's broker is
+mqtts:// (with cert_port), so `announcer office init` turns the TLS listeners on; the openssl commands it writes
+into mosquitto.conf (and README.md repeats) make the certificates, and a real Mosquitto serves them
+(tests/broker.py). Running init again keeps them on."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import re
 import shutil
@@ -15,7 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from broker import MOSQUITTO, MOSQUITTO_PASSWD, TOPICS, Broker, free_port, office_init
+from broker import MOSQUITTO, MOSQUITTO_PASSWD, TOPICS, Broker, free_port
 from test_district_station import Plays, day_message, tomorrow, until
 
 from announcer.build.engines.fake import FakeEngine
@@ -89,8 +92,13 @@ def same(command: str) -> str:
 
 
 def on_loopback(text: str) -> str:
-    """The docs' example address made this machine's: IP 127.0.0.1, and the name localhost too."""
-    return text.replace(f"IP:{EXAMPLE}\\n", "IP:127.0.0.1,DNS:localhost\\n").replace(EXAMPLE, "127.0.0.1")
+    """The docs' example address made this machine's."""
+    return text.replace(EXAMPLE, "127.0.0.1")
+
+
+def with_localhost(command: str) -> str:
+    """The broker's certificate named localhost too, as the comment after the printf line says how."""
+    return command.replace("IP:127.0.0.1\\n", "IP:127.0.0.1,DNS:localhost\\n")
 
 
 def shell(commands: list[str], cwd: Path) -> None:
@@ -99,37 +107,57 @@ def shell(commands: list[str], cwd: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def turn_on(conf: str, first: str, count: int, port: int) -> str:
-    """Remove the # before `count` lines from `first`, as the docs say; the port made a free loopback one."""
-    lines = conf.splitlines()
-    at = lines.index(f"# {first}")
-    for i in range(at, at + count):
-        assert lines[i].startswith("# ") and not lines[i].startswith("#  "), lines[i]
-        lines[i] = lines[i][2:]
-    lines[at] = lines[at].replace(first, f"listener {port} 127.0.0.1")
-    return "\n".join(lines) + "\n"
+def settings(conf: str) -> list[str]:
+    """mosquitto.conf's lines that are not comments."""
+    return [line for line in conf.splitlines() if line and not line.startswith("#")]
 
 
-# ---- the office's broker folder, with TLS turned on the documented way (made once: keys take a while)
+def init(home: Path, plain: int) -> tuple[str, str]:
+    """`announcer office init` as README says, in English: its (stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        patch.setenv("ANNOUNCER_LANG", "en")
+        code = main(["office", "init", "--district", str(home / "district.toml"), "--out", str(home / "broker"),
+                     "--port", str(plain)])
+    assert code == 0, err.getvalue()
+    return out.getvalue(), err.getvalue()
+
+
+# ---- the office's broker folder, with TLS set up the documented way (made once: keys take a while)
 
 @pytest.fixture(scope="module")
 def office(tmp_path_factory):
-    """office init for a district whose [office] is README's TLS one, the certificates made by the commands in
-    mosquitto.conf, and the TLS listeners (password: 8883, client certificate: 8884) turned on."""
+    """office init for a district whose [office] is README's TLS one with cert_port, the certificates made by the
+    commands in mosquitto.conf, and init run again: the TLS listeners (password, client certificate) are on."""
     home = tmp_path_factory.mktemp("tls-office")
     plain, tls, cert = free_port(), free_port(), free_port()
-    [office_toml] = [b for b in readme_blocks("toml") if b.startswith("[office]")]
-    district = on_loopback(office_toml).replace("127.0.0.1:8883", f"127.0.0.1:{tls}") + STATIONS
-    folder = office_init(home, district, plain)
-    conf = (folder / "mosquitto.conf").read_text(encoding="utf-8")
-    commands = conf_commands(conf)
+    [password_toml, cert_toml] = [b for b in readme_blocks("toml") if b.startswith("[office]")]
+    assert cert_toml.startswith(password_toml) and "cert_port = 8884" in cert_toml
+    district = on_loopback(cert_toml).replace("127.0.0.1:8883", f"127.0.0.1:{tls}") \
+        .replace("cert_port = 8884", f"cert_port = {cert}")
+    (home / "district.toml").write_text(district + STATIONS, encoding="utf-8")
+    folder, tls_dir = home / "broker", home / "broker" / "tls"
+    out, err = init(home, plain)
+    assert f"TLS is on: stations connect to mqtts://127.0.0.1:{tls} (port {tls}, every address)" in out
+    assert err.splitlines() == [
+        f"warning: the certificate files ca.crt, broker.crt, broker.key are not in {tls_dir} yet",
+        "warning: the broker will not start until they are made",
+        f"warning: the openssl commands that make them are in the comments of {folder / 'mosquitto.conf'}, and in "
+        'README.md under "TLS (encrypted connections)"']
+    commands = conf_commands((folder / "mosquitto.conf").read_text(encoding="utf-8"))
     assert commands and commands[0].startswith("mkdir -p "), commands
-    shell([on_loopback(c) for c in commands], home)
-    conf = turn_on(conf, "listener 8883", 4, tls)
-    conf = turn_on(conf, "listener 8884", 6, cert)
-    (folder / "mosquitto.conf").write_text(conf, encoding="utf-8")
-    return SimpleNamespace(home=home, folder=folder, tls_dir=folder / "tls", plain=plain, tls=tls, cert=cert,
-                           conf=conf, commands=commands)
+    shell([with_localhost(c) for c in commands], home)
+    out, err = init(home, plain)            # as after any change to district.toml
+    assert err == "" and f"the plain port {plain} is for this computer only (127.0.0.1)" in out
+    conf = (folder / "mosquitto.conf").read_text(encoding="utf-8")
+    on = settings(conf)
+    for port in (tls, cert):
+        at = on.index(f"listener {port}")
+        assert on[at + 1:at + 4] == [f"cafile {tls_dir / 'ca.crt'}", f"certfile {tls_dir / 'broker.crt'}",
+                                     f"keyfile {tls_dir / 'broker.key'}"]
+    assert f"listener {plain} 127.0.0.1" in on and on.count("use_identity_as_username true") == 1
+    return SimpleNamespace(home=home, folder=folder, tls_dir=tls_dir, plain=plain, tls=tls, cert=cert, conf=conf,
+                           commands=commands)
 
 
 @pytest.fixture
@@ -239,10 +267,11 @@ def test_the_documented_commands_make_certificates_for_ten_years_with_keys_only_
     text = subprocess.run([OPENSSL, "x509", "-noout", "-text", "-in", "broker.crt"], cwd=tls_dir,
                           capture_output=True, text=True, check=True).stdout
     assert "IP Address:127.0.0.1, DNS:localhost" in text
-    # README.md gives the same commands as mosquitto.conf, so what the test ran is what the user reads
-    assert [same(c) for c in readme_commands() if not c.startswith(("mkdir", "cd"))] == \
+    # README.md gives the same commands as mosquitto.conf (there made for district.toml's address), so what the
+    # test ran is what the user reads
+    assert [same(on_loopback(c)) for c in readme_commands() if not c.startswith(("mkdir", "cd"))] == \
            [same(c) for c in office.commands if not c.startswith(("mkdir", "cd"))]
-    assert "listener 8883" in readme_tls() and "use_identity_as_username true" in office.conf
+    assert "listener 8884" in readme_tls() and "use_identity_as_username true" in office.conf
 
 
 # ---- password and TLS
@@ -294,6 +323,21 @@ def test_a_station_config_from_schedule_toml_with_mqtts_and_ca_file_as_readme_sh
     assert network.password is None and network.cert_file == other / "xingfuli.crt"
     connect(Login(network.host, network.port, tls=True, ca_file=network.ca_file, cert_file=network.cert_file,
                   key_file=network.key_file, username=network.username)).close()
+
+
+@pytest.mark.real
+def test_running_init_again_keeps_tls_on_so_the_station_is_back_after_the_broker_restarts(office, broker, links):
+    link = links(station(office, office.tls))
+    link.start()
+    until(link.connected, what="the station's connection")
+    out, err = init(office.home, office.plain)        # what README says to do after each change to district.toml
+    assert err == "" and "TLS is on" in out
+    assert (office.folder / "mosquitto.conf").read_text(encoding="utf-8") == office.conf
+    broker.restart()
+    day = tomorrow()
+    publish(office, day)                              # over TLS, to the restarted broker
+    manifest = until(lambda: Library(link.out).manifest(day), what="the build after the restart")
+    assert [c["id"] for c in manifest["clips"]] == ["gas"]
 
 
 # ---- a client certificate
@@ -378,13 +422,13 @@ def test_a_plain_client_cannot_talk_to_the_tls_port_nor_tls_to_the_plain_one(off
 
 @pytest.mark.real
 def test_a_broker_certificate_made_for_another_address_is_refused_by_name(office, tmp_path):
-    """The docs' commands as printed, for 192.168.1.10, signed by the office's CA: the station at 127.0.0.1 is told
+    """README's commands as printed, for 192.168.1.10, signed by the office's CA: the station at 127.0.0.1 is told
     the certificate is not made for it."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     for name in ("ca.crt", "ca.key"):
         shutil.copy(office.tls_dir / name, elsewhere)
-    shell([c for c in office.commands if "broker." in c or "san.txt" in c], elsewhere)
+    shell([c for c in readme_commands() if "broker." in c or "san.txt" in c], elsewhere)
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(office.conf.replace(str(office.tls_dir / "broker."), str(elsewhere / "broker.")),
                     encoding="utf-8")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from broker import DISTRICT, MOSQUITTO, TOPICS, Broker, broker, free_port, needs_mosquitto, office_init
 
+from announcer.cli import main
 from announcer.cli.office import acl_text
 from announcer.core.districtfile import parse_district
 
@@ -116,6 +117,122 @@ def test_running_init_again_keeps_passwords_adds_new_stations_and_drops_removed_
     assert "user hepingli" not in (out / "acl").read_text()
 
 
+TLS_DISTRICT = DISTRICT.replace('broker = "mqtt://127.0.0.1:1883"',
+                                'broker = "mqtts://office.example"\nca_file = "broker/tls/ca.crt"')
+
+
+def settings(conf: str) -> list[str]:
+    return [line for line in conf.splitlines() if line and not line.startswith("#")]
+
+
+def init_here(tmp_path, capsys, *args) -> tuple[str, str]:
+    """`announcer office init` in this process, in tmp_path: its (stdout, stderr)."""
+    capsys.readouterr()
+    assert main(["office", "init", "--district", str(tmp_path / "district.toml"), "--out", str(tmp_path / "broker"),
+                 *args]) == 0
+    return capsys.readouterr()
+
+
+@needs_mosquitto
+def test_init_with_an_mqtts_district_turns_tls_on_and_running_it_again_keeps_it_on(tmp_path, capsys):
+    (tmp_path / "district.toml").write_text(TLS_DISTRICT, encoding="utf-8")
+    out = tmp_path / "broker"
+    tls_dir, conf_path = out / "tls", out / "mosquitto.conf"
+    tls_lines = ["listener 8883", f"cafile {tls_dir / 'ca.crt'}", f"certfile {tls_dir / 'broker.crt'}",
+                 f"keyfile {tls_dir / 'broker.key'}"]
+    missing = [f"warning: the certificate files ca.crt, broker.crt, broker.key are not in {tls_dir} yet",
+               "warning: the broker will not start until they are made",
+               f"warning: the openssl commands that make them are in the comments of {conf_path}, and in README.md "
+               'under "TLS (encrypted connections)"']
+    first = init_here(tmp_path, capsys, "--port", "18830")
+    conf = conf_path.read_text(encoding="utf-8")
+    for said in (first, init_here(tmp_path, capsys, "--port", "18830")):     # the same the second time
+        assert conf_path.read_text(encoding="utf-8") == conf
+        on = settings(conf)
+        assert on[on.index("listener 8883"):][:4] == tls_lines
+        assert "listener 18830 127.0.0.1" in on                # plain: this computer only
+        assert not any(line.startswith(("require_certificate", "use_identity_as_username")) for line in on)
+        assert "# listener 8884" in conf.splitlines()          # no cert_port: the client-certificate one stays off
+        assert said.err.splitlines() == missing
+        assert ("TLS is on: stations connect to mqtts://office.example:8883 (port 8883, every address), with the "
+                f"certificates in {tls_dir}") in said.out.splitlines()
+        assert ("the plain port 18830 is for this computer only (127.0.0.1); to let other computers connect "
+                "without TLS too, add --bind 0.0.0.0") in said.out.splitlines()
+    # the openssl commands are made for the district's address, a name here
+    assert '#   openssl req -newkey rsa:3072 -nodes -subj "/CN=office.example" -keyout broker.key -out broker.csr' in conf
+    assert "#   printf 'subjectAltName=DNS:office.example\\n' > san.txt" in conf
+
+    tls_dir.mkdir()
+    for name in ("ca.crt", "broker.crt", "broker.key"):
+        (tls_dir / name).write_text("made\n", encoding="utf-8")
+    said = init_here(tmp_path, capsys, "--port", "18830", "--bind", "0.0.0.0")
+    assert said.err == ""                                      # the certificates are there: nothing to warn of
+    on = settings(conf_path.read_text(encoding="utf-8"))
+    assert "listener 18830 0.0.0.0" in on and on[on.index("listener 8883"):][:4] == tls_lines
+    assert "the plain port 18830 is open too (0.0.0.0)" in said.out.splitlines()
+
+
+@needs_mosquitto
+def test_the_missing_certificates_are_said_in_chinese_by_default_one_line_each(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ANNOUNCER_LANG", "zh")
+    (tmp_path / "district.toml").write_text(TLS_DISTRICT.replace('"mqtts://office.example"',
+                                                                 '"mqtts://192.168.1.10:18883"'), encoding="utf-8")
+    said = init_here(tmp_path, capsys)
+    tls_dir = tmp_path / "broker" / "tls"
+    (tls_dir).mkdir()
+    (tls_dir / "ca.crt").write_text("made\n", encoding="utf-8")
+    again = init_here(tmp_path, capsys)
+    assert said.err.splitlines() == [
+        f"提醒：{tls_dir} 里还没有证书文件 ca.crt、broker.crt、broker.key", "提醒：证书做好以前，服务器启动不了",
+        f"提醒：生成证书的 openssl 命令在 {tmp_path / 'broker' / 'mosquitto.conf'} 的注释里，"
+        "也在 README.md 的“TLS (encrypted connections)”一节"]
+    assert again.err.splitlines()[0] == f"提醒：{tls_dir} 里还没有证书文件 broker.crt、broker.key"
+    assert "TLS 已打开：站点连接 mqtts://192.168.1.10:18883（端口 18883，所有地址）" in said.out
+    on = settings((tmp_path / "broker" / "mosquitto.conf").read_text(encoding="utf-8"))
+    assert "listener 18883" in on and "listener 1883 127.0.0.1" in on
+    assert "#   printf 'subjectAltName=IP:192.168.1.10\\n' > san.txt" in \
+        (tmp_path / "broker" / "mosquitto.conf").read_text(encoding="utf-8")
+
+
+@needs_mosquitto
+def test_a_plain_district_keeps_the_tls_listeners_commented_when_init_runs_again(tmp_path, capsys):
+    (tmp_path / "district.toml").write_text(DISTRICT, encoding="utf-8")
+    conf_path = tmp_path / "broker" / "mosquitto.conf"
+    for _ in range(2):
+        said = init_here(tmp_path, capsys, "--port", "18830")
+        conf = conf_path.read_text(encoding="utf-8")
+        on = settings(conf)
+        assert [line for line in on if line.startswith("listener")] == ["listener 18830"]    # every address
+        assert not any(line.startswith(("cafile", "certfile", "keyfile", "require_certificate")) for line in on)
+        assert "# listener 8883" in conf.splitlines() and "# listener 8884" in conf.splitlines()
+        assert said.err == "" and "TLS" not in said.out
+
+
+@needs_mosquitto
+def test_cert_port_turns_the_client_certificate_listener_on(tmp_path, capsys):
+    (tmp_path / "district.toml").write_text(TLS_DISTRICT.replace('ca_file = ', 'cert_port = 18884\nca_file = '),
+                                            encoding="utf-8")
+    tls_dir = tmp_path / "broker" / "tls"
+    said = init_here(tmp_path, capsys)
+    on = settings((tmp_path / "broker" / "mosquitto.conf").read_text(encoding="utf-8"))
+    assert on[on.index("listener 18884"):][:6] == [
+        "listener 18884", f"cafile {tls_dir / 'ca.crt'}", f"certfile {tls_dir / 'broker.crt'}",
+        f"keyfile {tls_dir / 'broker.key'}", "require_certificate true", "use_identity_as_username true"]
+    assert "listener 8883" in on
+    assert ("stations logging in with a client certificate connect to port 18884 (cert_port in district.toml)"
+            in said.out.splitlines())
+
+
+def test_a_plain_port_that_is_a_tls_port_is_one_line_and_nothing_is_written(tmp_path):
+    (tmp_path / "district.toml").write_text(TLS_DISTRICT, encoding="utf-8")
+    result = announcer("office", "init", "--port", "8883", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: port 8883 is already a TLS port in district.toml; give the plain listener another one with --port, "
+        "e.g. --port 1883"]
+    assert not (tmp_path / "broker").exists()
+
+
 @pytest.mark.parametrize("text,line,fragment", [
     ('[office]\nbroker = "mqtt://127.0.0.1:1883\n', 2, "closing quote"),
     (DISTRICT.replace('id = "hepingli"', 'id = "He Ping"'), 10, "lowercase English letters"),
@@ -128,6 +245,12 @@ def test_running_init_again_keeps_passwords_adds_new_stations_and_drops_removed_
     (DISTRICT.replace('name = "阳光社区"', 'nmae = "阳光社区"'), 16, 'did you mean "name"'),
     (DISTRICT.replace('id = "xingfuli"\n', ''), 4, "add id = ..."),
     ('[office]\nbroker = "mqtt://127.0.0.1:1883"\n', 1, "no stations are listed"),
+    (DISTRICT.replace('1883"', '1883"\ncert_port = 8884'), 3, "client certificates need TLS"),
+    (DISTRICT.replace('"mqtt://127.0.0.1:1883"', '"mqtts://office:8884"\ncert_port = 8884'), 3,
+     "8884 is already the broker's port"),
+    (DISTRICT.replace('"mqtt://127.0.0.1:1883"', '"mqtts://office"\ncert_port = "8884"'), 3, "has quotes around it"),
+    (DISTRICT.replace('"mqtt://127.0.0.1:1883"', '"mqtts://office"\ncert_port = 0'), 3,
+     "is too low; write a port number, like 8884"),
 ])
 def test_a_bad_district_file_gives_one_line_with_file_and_line_and_exit_2(tmp_path, text, line, fragment):
     (tmp_path / "district.toml").write_text(text, encoding="utf-8")

@@ -3,7 +3,9 @@
 `office init` turns district.toml into what Debian's Mosquitto broker needs: its config, a password
 file, an ACL letting each station read only its own topics and write only its own status and log, and
 one password file for each station to copy to it. Run it again after changing district.toml: existing
-passwords stay, new stations get one, removed stations lose theirs.
+passwords stay, new stations get one, removed stations lose theirs. When district.toml's broker is mqtts://,
+mosquitto.conf has its TLS listener turned on (and the plain one for this computer only, unless --bind says
+otherwise), every time it is written.
 
 `office publish` sends a day's notices (retained, so a station that is off gets them when it comes back),
 `office urgent` an urgent notice, and `office status` listens for the stations' status and play-log records,
@@ -13,6 +15,7 @@ keeps them in <broker folder>/office.sqlite and shows every station.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import pwd
 import re
@@ -35,6 +38,9 @@ from announcer.core.office import checked_targets, collect, describe_target, rea
 
 PREFIX = "announcer/v1/"
 SBIN = "/usr/sbin:/sbin"          # where Debian puts mosquitto; a normal user's PATH may lack it
+TLS_FILES = ("ca.crt", "broker.crt", "broker.key")     # what the TLS listeners need, in <broker folder>/tls/
+THIS_COMPUTER = "127.0.0.1"       # where the plain listener listens when TLS is on and --bind is not given
+EXAMPLE_HOST = "192.168.1.10"     # the broker's address in the openssl commands when district.toml has none for TLS
 
 
 def add_parser(sub) -> None:
@@ -49,9 +55,11 @@ def add_parser(sub) -> None:
     i.add_argument("--district", type=Path, default=Path("district.toml"),
                    help="the list of stations (default: ./district.toml)")
     i.add_argument("--out", type=Path, default=Path("broker"), help="folder to write into (default: ./broker)")
-    i.add_argument("--port", type=_port, default=1883, help="the port the broker listens on (default: 1883)")
+    i.add_argument("--port", type=_port, default=1883,
+                   help="the port of the plain (mqtt://) listener (default: 1883); the TLS one's is in district.toml")
     i.add_argument("--bind", metavar="ADDRESS",
-                   help="the address it listens on (default: every address, so stations on other computers reach it)")
+                   help="the address the plain listener listens on (default: every address, so stations on other "
+                        "computers reach it; 127.0.0.1, this computer only, when district.toml's broker is mqtts://)")
 
     p = osub.add_parser("publish", help="send a day's notices to the stations (they keep them until replaced)",
                         description="Send the notices valid on a day to the stations: each builds them with its own "
@@ -137,6 +145,7 @@ def cmd_init(args) -> int:
     kept = len(result.kept)
     if kept:
         print(tr(f"沿用了 {kept} 个已有的密码。", f"kept {kept} existing passwords."))
+    _say_listeners(district, result, args.port)
     print()
     print(tr("启动服务器：", "start the broker:"))
     print(f"  {result.mosquitto} -c {result.conf}")
@@ -153,6 +162,40 @@ def cmd_init(args) -> int:
         for line in network_section(district, station.id, station.groups):
             print(f"  {line}")
     return 0
+
+
+def _say_listeners(district: District, result: InitResult, port: int) -> None:
+    """With TLS: where each listener listens, and what is still missing, one line per fact."""
+    if not district.tls:
+        return
+    tls_dir = result.folder / "tls"
+    print(tr(f"TLS 已打开：站点连接 {district.broker}（端口 {district.port}，所有地址），证书在 {tls_dir}",
+             f"TLS is on: stations connect to {district.broker} (port {district.port}, every address), with the "
+             f"certificates in {tls_dir}"))
+    if district.cert_port:
+        print(tr(f"用客户端证书登录的站点连接端口 {district.cert_port}（district.toml 里的 cert_port）",
+                 f"stations logging in with a client certificate connect to port {district.cert_port} (cert_port in "
+                 "district.toml)"))
+    if result.bind == THIS_COMPUTER:
+        print(tr(f"不加密的端口 {port} 只对本机开放（{THIS_COMPUTER}）；"
+                 "要让其他电脑也能不加密地连接，加上 --bind 0.0.0.0",
+                 f"the plain port {port} is for this computer only ({THIS_COMPUTER}); to let other computers "
+                 "connect without TLS too, add --bind 0.0.0.0"))
+    else:
+        print(tr(f"不加密的端口 {port} 也开着（{result.bind or '所有地址'}）",
+                 f"the plain port {port} is open too ({result.bind or 'every address'})"))
+    if result.missing:
+        sys.stdout.flush()                  # the warnings after what came before, also when both go to one file
+        warn = tr("提醒：", "warning: ")
+        names = tr("、", ", ").join(result.missing)
+        print(warn + tr(f"{tls_dir} 里还没有证书文件 {names}", f"the certificate files {names} are not in {tls_dir} "
+                        "yet"), file=sys.stderr)
+        print(warn + tr("证书做好以前，服务器启动不了", "the broker will not start until they are made"),
+              file=sys.stderr)
+        print(warn + tr(f"生成证书的 openssl 命令在 {result.conf} 的注释里，"
+                        "也在 README.md 的“TLS (encrypted connections)”一节",
+                        f"the openssl commands that make them are in the comments of {result.conf}, and in "
+                        "README.md under \"TLS (encrypted connections)\""), file=sys.stderr)
 
 
 def network_section(district: District, station_id: str, groups: tuple[str, ...]) -> list[str]:
@@ -259,6 +302,8 @@ class InitResult:
     folder: Path
     conf: Path
     mosquitto: str                                     # how to call the broker
+    bind: str | None = None                            # the plain listener's address (None: every one)
+    missing: list[str] = field(default_factory=list)   # TLS files not made yet (with TLS on)
     written: list[Path] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)      # users whose password stayed
     removed: list[str] = field(default_factory=list)   # stations whose password file went
@@ -266,12 +311,19 @@ class InitResult:
 
 def init_broker(district: District, folder: Path, port: int, bind: str | None = None) -> InitResult:
     """Write the broker's files for `district` into `folder` (see the module's docstring)."""
+    tls_ports = (district.port, district.cert_port) if district.tls else ()
+    if port in tls_ports:
+        raise AnnouncerError(f"端口 {port} 已经是 district.toml 里的加密端口；"
+                             "请用 --port 给不加密的端口换一个，如 --port 1883",
+                             f"port {port} is already a TLS port in district.toml; give the plain listener another one "
+                             "with --port, e.g. --port 1883")
     passwd_tool = find_tool("mosquitto_passwd")
     folder = folder.resolve()
     stations_dir, data_dir = folder / "stations", folder / "data"
     for path in (folder, stations_dir, data_dir):
         _make_folder(path)
-    result = InitResult(folder, folder / "mosquitto.conf", find_tool("mosquitto", required=False) or "mosquitto")
+    result = InitResult(folder, folder / "mosquitto.conf", find_tool("mosquitto", required=False) or "mosquitto",
+                        bind=bind or (THIS_COMPUTER if district.tls else None))
 
     passwords: dict[str, str] = {}
     files = {OFFICE_USER: folder / "office.password"}
@@ -291,8 +343,10 @@ def init_broker(district: District, folder: Path, port: int, bind: str | None = 
     passwd, acl = folder / "passwd", folder / "acl"
     _write_secret(passwd, _hashed(passwd_tool, passwords))
     _write_secret(acl, acl_text(district).encode())
-    atomic_write(result.conf, conf_text(folder, port, bind).encode())
+    atomic_write(result.conf, conf_text(folder, port, result.bind, district).encode())
     result.written += [passwd, acl, result.conf]
+    if district.tls:
+        result.missing = [name for name in TLS_FILES if not (folder / "tls" / name).is_file()]
     return result
 
 
@@ -311,12 +365,81 @@ def acl_text(district: District) -> str:
     return "\n".join(lines) + "\n"
 
 
-def conf_text(folder: Path, port: int, bind: str | None) -> str:
-    """mosquitto.conf: one listener, logins required, retained messages kept on disk, TLS explained."""
+def conf_text(folder: Path, port: int, bind: str | None, district: District) -> str:
+    """mosquitto.conf: logins required, retained messages kept on disk, a plain listener, and the TLS ones: on when
+    district.toml's broker is mqtts:// (with cert_port, the client-certificate one too), else commented and
+    explained."""
     user = _user()
+    tls_dir = folder / "tls"
+    tls = district.tls
+    host = district.host if tls else EXAMPLE_HOST      # what the broker's certificate must name
+    tls_port = district.port if tls else 8883
+    cert_port = district.cert_port or 8884
+    on = "" if tls else "# "                            # the TLS listener's lines: on, or commented
+    cert_on = "" if district.cert_port else "# "
+    plain = f"listener {port}{' ' + bind if bind else ''}"
+    if tls and bind == THIS_COMPUTER:
+        plain = f"""\
+# 不加密的端口只对本机开放：站点用下面的加密端口。要让其他电脑也能不加密地连接，运行 office init --bind 0.0.0.0。
+# The plain listener is for this computer only: stations use the TLS listener below. To let other computers connect
+# without TLS too, run `announcer office init --bind 0.0.0.0`.
+{plain}"""
+    if tls:
+        about_tls = f"""\
+# district.toml 的 broker 是 {district.broker}，所以下面的加密端口是打开的；每次运行 office init 都保持打开。
+# 证书文件做好以前服务器启动不了：用后面的 openssl 命令生成，
+# 再把 ca.crt 复制给每个站点（[network] 里 ca_file = "ca.crt"）。
+# district.toml's broker is {district.broker}, so the TLS listener below is on, and stays on each time
+# `office init` runs. The broker does not start until the certificate files exist: make them with the openssl
+# commands further down, and give each station a copy of ca.crt (ca_file = "ca.crt" in [network] of its
+# schedule.toml)."""
+    else:
+        about_tls = f"""\
+# 站点通过公共网络连接时请用加密：在 district.toml 的 [office] 里写 broker = "mqtts://服务器地址:8883" 和
+# ca_file = "{tls_dir / 'ca.crt'}"，再运行 announcer office init，它就打开下面的加密端口（不要在这里去掉 #：
+# 每次 office init 都重写这个文件）。然后用后面的 openssl 命令生成证书，
+# 把 ca.crt 复制给每个站点（[network] 里 ca_file = "ca.crt"）。
+# When stations connect over a public network, use TLS: in district.toml's [office], write
+# broker = "mqtts://<broker address>:8883" and ca_file = "{tls_dir / 'ca.crt'}", and run `announcer office init`
+# again: it turns on the TLS listener below (do not remove the # here: office init writes this file anew each
+# time). Then make the certificates with the openssl commands further down and give each station a copy of ca.crt
+# (ca_file = "ca.crt" in [network] of its schedule.toml)."""
+    if district.cert_port:
+        about_cert = f"""\
+# 站点也可以用客户端证书代替密码登录：district.toml 里写了 cert_port = {cert_port}，所以这个端口是打开的。
+# 证书里的名字 CN 就是用户名，ACL 照样适用。用站点编号为每个站点生成证书（在同一个文件夹里；把 xingfuli 换成站点编号）。
+# Stations may log in with a client certificate instead of a password: district.toml says cert_port = {cert_port},
+# so this listener is on. The name (CN) in a station's certificate is its user name, under the same ACL. Make each
+# station a certificate named after its id (in the same folder; replace xingfuli):"""
+    else:
+        about_cert = f"""\
+# 站点也可以用客户端证书代替密码登录：在 district.toml 的 [office] 里加上 cert_port = 8884（broker 要是 mqtts://），
+# 再运行 office init，它就打开下面的第二个加密端口（证书里的名字 CN 就是用户名，ACL 照样适用）；
+# 然后用站点编号为每个站点生成证书（在同一个文件夹里；把 xingfuli 换成站点编号）。
+# Stations may log in with a client certificate instead of a password: add cert_port = 8884 to district.toml's
+# [office] (its broker must be mqtts://) and run `office init` again: it turns on the second TLS listener below,
+# where the name (CN) in a station's certificate is its user name, under the same ACL. Then make each station a
+# certificate named after its id (in the same folder; replace xingfuli):"""
+    if tls:
+        made_for = (f"# 用 openssl 生成证书（有效 10 年；为 district.toml 里的服务器地址 {host} 而做）：\n"
+                    f"# Making the certificates with openssl (valid for 10 years, for {host}, the broker's address in "
+                    "district.toml):")
+    else:
+        made_for = (f"# 用 openssl 生成证书（有效 10 年；把 {host} 换成服务器的地址）：\n"
+                    f"# Making the certificates with openssl (valid for 10 years; replace {host} with the broker's "
+                    "address):")
+    san = _subject_alt_name(host)
+    if san.startswith("IP:"):
+        more = f"with a name too: {san},DNS:office.example"
+    else:
+        more = f"with an address too: {san},IP:192.168.1.10"
+    where = f"{f'[{host}]' if ':' in host else host}" if tls else "<broker address>"
+    where_zh = where if tls else "服务器地址"
     return f"""\
-# 由 announcer office init 生成。启动：mosquitto -c {folder / 'mosquitto.conf'}
-# Written by `announcer office init`. Start the broker with: mosquitto -c {folder / 'mosquitto.conf'}
+# 由 announcer office init 生成；请改 district.toml 后重新运行，不要直接改这里（每次运行都会重写）。
+# 启动：mosquitto -c {folder / 'mosquitto.conf'}
+# Written by `announcer office init`: change district.toml and run it again rather than editing this file (it is
+# written anew each time). Start the broker with: mosquitto -c {folder / 'mosquitto.conf'}
 
 # 用 root 启动时，服务器换成这个用户运行；下面的文件属于它。
 # When started as root, the broker switches to this user, who owns the files below.
@@ -340,57 +463,55 @@ allow_anonymous false
 password_file {folder / 'passwd'}
 acl_file {folder / 'acl'}
 
-listener {port}{' ' + bind if bind else ''}
+{plain}
 
 # --- TLS（加密连接）/ TLS (encrypted connections) ---
-# 站点通过公共网络连接时请用加密：先用下面的 openssl 命令生成证书，再去掉下面四行开头的 #，重启服务器。
-# district.toml 和各站点的 broker 写成 "mqtts://服务器地址:8883"；district.toml 里写 ca_file = "<本文件夹>/tls/ca.crt"，
-# 并把 ca.crt 复制给每个站点（schedule.toml 的 [network] 里 ca_file = "ca.crt"）。
-# When stations connect over a public network, use TLS: make the certificates with the openssl commands below,
-# remove the # before the four lines below, and restart the broker. district.toml and the stations then write
-# the broker as "mqtts://<broker address>:8883"; district.toml says ca_file = "<this folder>/tls/ca.crt", and
-# each station gets a copy of ca.crt (ca_file = "ca.crt" in [network] of its schedule.toml).
+{about_tls}
 #   cafile:   the certificate authority (CA) that signed the broker's certificate; stations trust it
 #   certfile: this broker's certificate; its name must be the address the stations connect to
 #   keyfile:  the certificate's private key (keep it secret: chmod 600, readable by user {user})
 #
-# listener 8883
-# cafile {folder / 'tls' / 'ca.crt'}
-# certfile {folder / 'tls' / 'broker.crt'}
-# keyfile {folder / 'tls' / 'broker.key'}
+{on}listener {tls_port}
+{on}cafile {tls_dir / 'ca.crt'}
+{on}certfile {tls_dir / 'broker.crt'}
+{on}keyfile {tls_dir / 'broker.key'}
 #
-# 用 openssl 生成证书（有效 10 年；把 192.168.1.10 换成服务器的地址）：
-# Making the certificates with openssl (valid for 10 years; replace 192.168.1.10 with the broker's address):
-#   mkdir -p {shlex.quote(str(folder / 'tls'))} && cd {shlex.quote(str(folder / 'tls'))}
+{made_for}
+#   mkdir -p {shlex.quote(str(tls_dir))} && cd {shlex.quote(str(tls_dir))}
 #   openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=announcer CA" -keyout ca.key -out ca.crt
-#   openssl req -newkey rsa:3072 -nodes -subj "/CN=192.168.1.10" -keyout broker.key -out broker.csr
-#   printf 'subjectAltName=IP:192.168.1.10\\n' > san.txt    # with a name too: IP:192.168.1.10,DNS:office.example
+#   openssl req -newkey rsa:3072 -nodes -subj "/CN={host}" -keyout broker.key -out broker.csr
+#   printf 'subjectAltName={san}\\n' > san.txt    # {more}
 #   openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile san.txt \\
 #       -out broker.crt
 #   chmod 600 ca.key broker.key    # ca.key makes certificates the stations trust: keep a copy somewhere safe
 #
-# 站点也可以用客户端证书代替密码登录：再去掉下面六行开头的 #（第二个 TLS 端口 8884；证书里的名字 CN 就是用户名，
-# ACL 照样适用），并用站点编号为每个站点生成证书（在同一个文件夹里；把 xingfuli 换成站点编号）。
-# Stations may log in with a client certificate instead of a password: also remove the # before the six lines
-# below (a second TLS port, 8884, where the name (CN) in a station's certificate is its user name, under the same
-# ACL), and make each station a certificate named after its id (in the same folder; replace xingfuli):
+{about_cert}
 #
-# listener 8884
-# cafile {folder / 'tls' / 'ca.crt'}
-# certfile {folder / 'tls' / 'broker.crt'}
-# keyfile {folder / 'tls' / 'broker.key'}
-# require_certificate true
-# use_identity_as_username true
+{cert_on}listener {cert_port}
+{cert_on}cafile {tls_dir / 'ca.crt'}
+{cert_on}certfile {tls_dir / 'broker.crt'}
+{cert_on}keyfile {tls_dir / 'broker.key'}
+{cert_on}require_certificate true
+{cert_on}use_identity_as_username true
 #
 #   openssl req -newkey rsa:3072 -nodes -subj "/CN=xingfuli" -keyout xingfuli.key -out xingfuli.csr
 #   openssl x509 -req -in xingfuli.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -out xingfuli.crt
 #   chmod 600 xingfuli.key
-# 把 ca.crt、xingfuli.crt 和 xingfuli.key 复制给这个站点；它的 [network] 写 broker = "mqtts://服务器地址:8884"、
+# 把 ca.crt、xingfuli.crt 和 xingfuli.key 复制给这个站点；它的 [network] 写 broker = "mqtts://{where_zh}:{cert_port}"、
 # ca_file = "ca.crt"、cert_file = "xingfuli.crt"、key_file = "xingfuli.key"，不写 password_file。
 # Copy ca.crt, xingfuli.crt and xingfuli.key to that station; its [network] says broker =
-# "mqtts://<broker address>:8884", ca_file = "ca.crt", cert_file = "xingfuli.crt", key_file = "xingfuli.key",
+# "mqtts://{where}:{cert_port}", ca_file = "ca.crt", cert_file = "xingfuli.crt", key_file = "xingfuli.key",
 # and no password_file.
 """
+
+
+def _subject_alt_name(host: str) -> str:
+    """What the broker's certificate names: IP:<address> or DNS:<name>."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return f"DNS:{host}"
+    return f"IP:{host}"
 
 
 def find_tool(name: str, required: bool = True) -> str | None:

@@ -4,6 +4,7 @@
 [office]
 broker = "mqtt://127.0.0.1:1883"     # mqtt:// or mqtts:// (TLS); host and port
 # ca_file = "ca.crt"                 # TLS: the CA that signed the broker's certificate
+# cert_port = 8884                   # TLS: a second port, where stations log in with a client certificate
 [[station]]
 id = "xingfuli"
 name = "幸福里社区"
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from announcer.core.config import STATION_ID, broker_address
-from announcer.core.config.schema import TEXT, TEXT_LIST, Field, Invalid, Problem, Table, Tables, check, label, show
+from announcer.core.config.schema import (TEXT, TEXT_LIST, WHOLE, Field, Invalid, Problem, Table, Tables, check, label,
+                                          show)
 from announcer.core.errors import AnnouncerError, ConfigError
 from announcer.core.textfile import Role, read_text
 from announcer.core.tomlpos import TomlLines, explain_syntax_error
@@ -50,6 +52,7 @@ class District:
     tls: bool                        # mqtts://
     ca_file: Path | None             # absolute
     stations: tuple[DistrictStation, ...]
+    cert_port: int | None = None     # TLS: the port where stations log in with a client certificate
 
 
 def _id(what: tuple[str, str], user: bool = False):
@@ -86,6 +89,15 @@ def _broker(text: str) -> str:
 
 def _office(values: dict[str, Any]) -> dict[str, Any]:
     host, port, tls = broker_address(values["broker"])
+    cert_port = values.get("cert_port")
+    if cert_port is not None and not tls:
+        raise Invalid('客户端证书只能用于加密连接：请把 broker 写成 "mqtts://服务器地址:8883"，或删掉 cert_port',
+                      'client certificates need TLS: write broker as "mqtts://<broker address>:8883", or remove '
+                      "cert_port", ("cert_port",))
+    if cert_port == port:
+        raise Invalid(f"{cert_port} 已经是 broker 的端口；cert_port 要用另一个端口，如 8884",
+                      f"{cert_port} is already the broker's port; cert_port needs another one, like 8884",
+                      ("cert_port",))
     return {**values, "host": host, "port": port, "tls": tls}
 
 
@@ -98,6 +110,8 @@ def district_schema() -> Table:
         "office": Table({
             "broker": Field(TEXT, default=DEFAULT_BROKER, parse=_broker),
             "ca_file": Field(TEXT),
+            "cert_port": Field(WHOLE, min=1, max=65535,
+                               expect=("请写端口号，如 8884", "write a port number, like 8884")),
         }, make=_office),
         "station": Tables(Table({
             "id": Field(TEXT, required=True, parse=_id(("站点编号", "a station id"), user=True)),
@@ -148,4 +162,5 @@ def parse_district(text: str, path: Path) -> District:
     office = values["office"]
     ca_file = office.get("ca_file")
     return District(path=path, broker=office["broker"], host=office["host"], port=office["port"], tls=office["tls"],
-                    ca_file=(path.parent / ca_file).resolve() if ca_file else None, stations=tuple(stations))
+                    ca_file=(path.parent / ca_file).resolve() if ca_file else None, stations=tuple(stations),
+                    cert_port=office.get("cert_port"))
