@@ -155,6 +155,9 @@ def test_station_status_round_trip():
     # a last will need not carry more than who, whether online, and when
     minimal = encode({"kind": "status", "v": 1, "station": "xingfuli", "online": False, "seen": ISSUED.isoformat()})
     assert StationStatus.from_json(minimal) == offline
+    grouped = StationStatus("xingfuli", True, ISSUED, groups=["east", "west", "east"])
+    assert grouped.groups == ("east", "west") and body(grouped)["groups"] == ["east", "west"]
+    assert StationStatus.from_json(grouped.to_json()) == grouped and raw["groups"] is None
 
 
 def test_play_record_round_trip_and_the_play_log():
@@ -370,6 +373,15 @@ def test_bad_station_status_refused(key, bad):
     raw = body(StationStatus("xingfuli", True, ISSUED, date(2026, 11, 30), 3, {"name": "piper"}))
     raw[key] = bad
     refused(StationStatus.from_json, encode(raw), key.split("_")[0])
+
+
+@pytest.mark.parametrize("bad, said", [("east", "list of at most 100 group names"),
+                                       (["East"], 'invalid group "East"'), ([3], "invalid group"),
+                                       (["g"] * 101, "at most 100")])
+def test_bad_station_groups_refused(bad, said):
+    raw = body(StationStatus("xingfuli", True, ISSUED))
+    raw["groups"] = bad
+    refused(StationStatus.from_json, encode(raw), said)
 
 
 def test_bad_last_broadcast_result_refused():

@@ -153,6 +153,7 @@ def test_a_day_published_before_the_station_starts_is_kept_and_built_with_the_of
           and s[0].day == day, what="the status after the build")
     status = store.statuses()["xingfuli"][0]
     assert status.online and status.built == 3 and status.engine == dict(SpeechConfig().engines)
+    assert status.groups == ("east",)
     assert link.alive()
 
     link.stop()

@@ -607,14 +607,15 @@ def test_status_shows_every_station_and_keeps_each_record_once(broker):
     xingfuli = broker.client("xingfuli")
     xingfuli.publish(status_topic("xingfuli"), station_status(
         "xingfuli", day=date.today(), built=4, engine={"engine": "kokoro"}, voices={"zh": "zf_xiaobei"},
-        last_broadcast=LastBroadcast("早间广播", due, "played")), retain=True)
+        last_broadcast=LastBroadcast("早间广播", due, "played"), groups=("east",)), retain=True)
     playing = PlayRecord(record_id("xingfuli", due, "早间广播"), "xingfuli", due, "早间广播", ("water",), "playing")
     played = PlayRecord(playing.id, "xingfuli", due, "早间广播", ("water",), "played", started=due,
                         ended=due + timedelta(seconds=30))
     for record in (playing, played):
         xingfuli.publish(log_topic("xingfuli"), record.to_json())
     hepingli = broker.client("hepingli")
-    hepingli.publish(status_topic("hepingli"), station_status("hepingli", online=False), retain=True)
+    hepingli.publish(status_topic("hepingli"), station_status("hepingli", online=False, groups=("north",)),
+                     retain=True)             # its schedule.toml says north; district.toml gives it west
     yangguang = broker.client("yangguang")
     yangguang.publish(status_topic("yangguang"), b'{"kind": "status", "v": 1, "station": "yangguang"}', retain=True)
 
@@ -623,6 +624,12 @@ def test_status_shows_every_station_and_keeps_each_record_once(broker):
     assert "Traceback" not in result.stderr
     dropped = [line for line in result.stderr.splitlines() if line.startswith("warning: dropped")]
     assert len(dropped) == 1 and "station/yangguang/status" in dropped[0] and '"online" is missing' in dropped[0]
+    [groups] = [line for line in result.stderr.splitlines() if "group(s)" in line]
+    assert groups == ("warning: 和平里社区 (hepingli): its schedule.toml names the group(s) north, which district.toml "
+                      "does not give it: nothing sent to them reaches it (add them to its groups in district.toml and "
+                      "run office init again, or take them out of its [network]); district.toml gives it the "
+                      "group(s) west, which its schedule.toml leaves out: nothing sent to them reaches it (add them "
+                      "to groups in its [network])")
     rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
             for line in result.stdout.splitlines() if line.startswith("│")}
     assert rows["幸福里社区 (xingfuli)"][0] == "online"

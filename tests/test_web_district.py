@@ -83,8 +83,8 @@ def test_page_shows_the_stations_from_the_broker(office):
     status = StationStatus("xingfuli", True, now, day=today, built=4, engine={"engine": "kokoro"},
                            voices={"zh": "zf_xiaobei"}, last_broadcast=LastBroadcast("早间广播", due, "played"))
     broker.client("xingfuli").publish(status_topic("xingfuli"), status.to_json(), retain=True)
-    broker.client("hepingli").publish(status_topic("hepingli"), StationStatus("hepingli", False, now).to_json(),
-                                      retain=True)
+    broker.client("hepingli").publish(status_topic("hepingli"), StationStatus("hepingli", False, now,
+                                                                              groups=()).to_json(), retain=True)
     response = page.get("/district")
     assert response.status_code == 200
     assert 'id="nav-district"' in response.text and "district-broker-warning" not in response.text
@@ -96,6 +96,9 @@ def test_page_shows_the_stations_from_the_broker(office):
     assert "阳光社区" in part(response.text, "district-never")
     assert all("data-label" in td["attrs"] for td in inner(response.text, "table", "district-stations").all("td"))
     assert OfficeLog(broker.folder).statuses()["xingfuli"][0] == status      # kept in office.sqlite
+    notes = part(response.text, "district-groups")      # hepingli's schedule.toml left out its group west
+    assert 'data-station="hepingli"' in notes and "xingfuli" not in notes
+    assert "district.toml gives it the group(s) west, which its schedule.toml leaves out" in notes
 
 
 @pytest.mark.real

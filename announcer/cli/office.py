@@ -32,9 +32,10 @@ from pathlib import Path
 from announcer.cli import arguments
 from announcer.core.config import STATION_ID
 from announcer.core.districtfile import OFFICE_USER, District, load_district
-from announcer.core.errors import AnnouncerError, tr
+from announcer.core.errors import AnnouncerError, tr, ui_language
 from announcer.core.library import atomic_write
-from announcer.core.office import checked_targets, collect, describe_target, read_password, send, urgent_message
+from announcer.core.office import (checked_targets, collect, describe_target, read_password, send, station_rows,
+                                    urgent_message)
 
 PREFIX = "announcer/v1/"
 SBIN = "/usr/sbin:/sbin"          # where Debian puts mosquitto; a normal user's PATH may lack it
@@ -263,6 +264,10 @@ def cmd_status(args) -> int:
         err.print(tr(f"提醒：丢弃了 {topic} 上的一条消息：", f"warning: dropped a message on {topic}: ") + str(error),
                   markup=False, highlight=False)
     Console().print(status_table(district, store, date.today()))
+    for row in station_rows(district, store, date.today(), ui_language()):
+        if row.groups_note:
+            err.print(tr("提醒：", "warning: ") + (row.id if row.name == row.id else f"{row.name} ({row.id})")
+                      + tr("：", ": ") + row.groups_note, markup=False, highlight=False, soft_wrap=True)
     print(tr(f"收到 {got.statuses} 条状态、{got.records} 条播放记录。", f"received {got.statuses} statuses and "
              f"{got.records} play-log records."))
     return 0
@@ -273,8 +278,6 @@ def status_table(district: District, store, today: date):
     from rich.table import Table
     from rich.text import Text
 
-    from announcer.core.errors import ui_language
-    from announcer.core.office import station_rows
     from announcer.core.playlog import RESULT_STYLES
 
     table = Table(title=tr(f"各站点（{today}）", f"stations ({today})"), title_justify="left")

@@ -41,6 +41,7 @@ MAX_REASON = 2_000               # why a broadcast was missed, skipped or failed
 MAX_SETTINGS = 50                # entries of a station's engine or voices
 MAX_CLIPS = 2_000                # clips of one play-log record
 MAX_BUILT = 100_000              # clips a station reports built
+MAX_GROUPS = 100                 # groups a station reports
 MAX_REPEAT = 10                  # a notice's repeat, as in a notices file
 LANGUAGES = ("zh", "en")
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)   # as the web page checks a date
@@ -482,6 +483,7 @@ class StationStatus:
     engine: dict[str, str] = field(default_factory=dict)
     voices: dict[str, str] = field(default_factory=dict)
     last_broadcast: LastBroadcast | None = None
+    groups: tuple[str, ...] | None = None   # the groups its schedule.toml names (None: not said)
 
     def __post_init__(self):
         _check_station(self.station)
@@ -493,6 +495,11 @@ class StationStatus:
         object.__setattr__(self, "voices", _settings(self.voices, "voices"))
         if self.last_broadcast is not None and not isinstance(self.last_broadcast, LastBroadcast):
             raise _bad("“last_broadcast”应是 {name, time, result}", "\"last_broadcast\" must be {name, time, result}")
+        if self.groups is not None:
+            if not isinstance(self.groups, (list, tuple)) or len(self.groups) > MAX_GROUPS:
+                raise _bad(f"“groups”应是最多 {MAX_GROUPS} 个分组名的列表",
+                           f"\"groups\" must be a list of at most {MAX_GROUPS} group names")
+            object.__setattr__(self, "groups", tuple(_check_groups(self.groups)))
 
     __hash__ = None      # engine and voices are tables
 
@@ -502,7 +509,8 @@ class StationStatus:
                         "seen": _iso(self.seen), "day": self.day.isoformat() if self.day else None,
                         "built": self.built, "engine": self.engine, "voices": self.voices,
                         "last_broadcast": None if last is None else {"name": last.name, "time": _iso(last.time),
-                                                                     "result": last.result}})
+                                                                     "result": last.result},
+                        "groups": None if self.groups is None else list(self.groups)})
 
     @classmethod
     def from_json(cls, data: bytes) -> "StationStatus":
@@ -513,7 +521,7 @@ class StationStatus:
     def from_object(cls, message: dict) -> "StationStatus":
         """The message from its JSON object (already decoded, e.g. by read_message), checked."""
         m = _fields(message, cls.KIND, ("station", "online", "seen"),
-                    ("day", "built", "engine", "voices", "last_broadcast"))
+                    ("day", "built", "engine", "voices", "last_broadcast", "groups"))
         last = m.get("last_broadcast")
         if last is not None:
             if not isinstance(last, dict) or set(last) != {"name", "time", "result"}:
@@ -523,7 +531,8 @@ class StationStatus:
                                  _moment(last["time"], "last_broadcast.time"), last["result"])
         return cls(_check_station(m["station"]), _bool(m["online"], "online"), _moment(m["seen"], "seen"),
                    _optional(m.get("day"), _day, "day"), _whole(m.get("built", 0), "built", 0, MAX_BUILT),
-                   _settings(m.get("engine", {}), "engine"), _settings(m.get("voices", {}), "voices"), last)
+                   _settings(m.get("engine", {}), "engine"), _settings(m.get("voices", {}), "voices"), last,
+                   m.get("groups"))
 
 
 @dataclass(frozen=True)

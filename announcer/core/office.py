@@ -233,6 +233,7 @@ class StationRow:
     result: str = ""                  # played / missed / ... (a class name)
     result_text: str = ""
     settings: str = ""
+    groups_note: str = ""             # its schedule.toml's groups differ from district.toml's: what it misses
 
 
 def station_rows(district: District, store, today: date, lang: str) -> list[StationRow]:
@@ -272,5 +273,28 @@ def station_rows(district: District, store, today: date, lang: str) -> list[Stat
                              for table in (status.engine, status.voices) if table)
         rows.append(StationRow(station.id, station.name, True, status.online, clock(seen), built,
                         f"{clock(last_time)} {last_name}" if last_name else "", result or "",
-                        names[1] if en else names[0], settings))
+                        names[1] if en else names[0], settings, groups_note(station.groups, status.groups, en)))
     return rows
+
+
+def groups_note(given: tuple[str, ...], named: tuple[str, ...] | None, en: bool) -> str:
+    """What a station misses when the groups its schedule.toml names (`named`) are not those district.toml gives
+    it (`given`): the broker's ACL lets it read only the given ones, and says nothing of the others. "" when
+    they agree, or the station did not say."""
+    if named is None:
+        return ""
+    extra = [g for g in named if g not in given]
+    missing = [g for g in given if g not in named]
+    notes = []
+    if extra:
+        notes.append(f"its schedule.toml names the group(s) {', '.join(extra)}, which district.toml does not give "
+                     "it: nothing sent to them reaches it (add them to its groups in district.toml and run office "
+                     "init again, or take them out of its [network])" if en else
+                     f"它的 schedule.toml 写了分组 {'、'.join(extra)}，district.toml 里没给它：发给这些分组的通知它收不到"
+                     "（在 district.toml 里给它加上并重新运行 office init，或从它的 [network] 里删掉）")
+    if missing:
+        notes.append(f"district.toml gives it the group(s) {', '.join(missing)}, which its schedule.toml leaves "
+                     "out: nothing sent to them reaches it (add them to groups in its [network])" if en else
+                     f"district.toml 给它的分组 {'、'.join(missing)} 没写在它的 schedule.toml 里：发给这些分组的通知它收不到"
+                     "（在它的 [network] 的 groups 里加上）")
+    return ("; " if en else "；").join(notes)

@@ -301,7 +301,8 @@ class StationLink:
         speech = self.config.speech
         return StationStatus(self.station, online, self.now(), day=day, built=built,
                              engine={k: str(v) for k, v in speech.engines.items()},
-                             voices={k: str(v) for k, v in speech.voices.items()}, last_broadcast=last)
+                             voices={k: str(v) for k, v in speech.voices.items()}, last_broadcast=last,
+                             groups=self.network.groups if self.network is not None else ())
 
     def now(self) -> datetime:
         return self._clock().astimezone(timezone.utc)
