@@ -314,6 +314,18 @@ def chime_for(audio: AudioConfig):
     return effects.load_sound(Path(audio.chime))
 
 
+def chime_identity(audio: AudioConfig) -> str:
+    """What tells the chime [audio] asks for: "none", "two-tone", or its sound file's SHA-256 (its name when it
+    cannot be read: load_sound reports that when the chime is made)."""
+    chime = audio.chime
+    if chime not in ("none", "two-tone"):
+        try:
+            chime = hashlib.sha256(Path(chime).read_bytes()).hexdigest()
+        except OSError:
+            pass
+    return chime
+
+
 @functools.cache
 def _renderer_version() -> str:
     """Changes whenever the code that makes a clip changes, so old clips are not reused."""
@@ -338,12 +350,7 @@ def _languages(text: str) -> tuple[str, ...]:
 def _cache_key(notice: Notice, config: Config, audio: AudioConfig, voices: dict[str, str]) -> str:
     """Everything that changes the clip: the text, the settings, each language's engine, voice and model
     (`voices`, from Speaker.identity), the chime, this version."""
-    chime = audio.chime
-    if chime not in ("none", "two-tone"):
-        try:
-            chime = hashlib.sha256(Path(chime).read_bytes()).hexdigest()
-        except OSError:
-            pass  # reported by load_sound when the clip is rendered
+    chime = chime_identity(audio)
     recipe = {
         "renderer": _renderer_version(),
         "voices": {lang: voices[lang] for lang in _languages(notice.text) if lang in voices},

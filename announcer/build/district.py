@@ -27,7 +27,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from announcer import __version__
-from announcer.build.day import DayBuild, build_day, chime_for, finish, loudness_warnings, unique_id
+from announcer.build.day import (DayBuild, build_day, chime_for, chime_identity, finish, loudness_warnings,
+                                unique_id)
 from announcer.build.notices import Notice, read_notices
 from announcer.core.config import Config
 from announcer.core.district import DayNotices, DistrictError, Urgent, read_message
@@ -304,13 +305,7 @@ def attention_sound(out: Path, config: Config) -> tuple[bytes, dict] | None:
 
 def _attention_key(config: Config) -> str:
     audio = config.audio
-    chime = audio.chime
-    if chime not in ("none", "two-tone"):
-        try:
-            chime = hashlib.sha256(Path(chime).read_bytes()).hexdigest()
-        except OSError:
-            pass                           # load_sound says so when the chime is made
-    recipe = {"announcer": __version__, "audio": {**asdict(audio), "chime": chime}}
+    recipe = {"announcer": __version__, "audio": {**asdict(audio), "chime": chime_identity(audio)}}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
