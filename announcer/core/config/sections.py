@@ -59,12 +59,8 @@ def _chime(folder: Path) -> Callable[[str], str]:
     def resolve(value: str) -> str:
         if value.lower() in CHIME_PRESETS:
             return value.lower()
-        try:
-            sound = (folder / Path(value).expanduser()).resolve()
-            found = sound.is_file()
-        except (ValueError, OSError):     # a NUL byte, a name too long
-            found = False
-        if not found:
+        sound = _found_file(folder, value)
+        if sound is None:
             raise Invalid(f"找不到声音文件 {show(value)}（在 {folder} 里找过）；请把文件放到 schedule.toml 旁边，"
                           f'或写 "two-tone" / "none"',
                           f"the sound file {show(value)} was not found (looked in {folder}); put it next to "
@@ -413,14 +409,19 @@ def _groups(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-def _existing_file(folder: Path, value: str, what: ZhEn) -> Path:
-    """`value` (relative to schedule.toml's folder) as an absolute path to a file that can be read."""
+def _found_file(folder: Path, value: str) -> Path | None:
+    """`value` (relative to schedule.toml's folder, ~ allowed) as an absolute path, when a file is there."""
     try:
         path = (folder / Path(value).expanduser()).resolve()
-        found = path.is_file()
+        return path if path.is_file() else None
     except (ValueError, OSError):     # a NUL byte, a name too long
-        found = False
-    if not found:
+        return None
+
+
+def _existing_file(folder: Path, value: str, what: ZhEn) -> Path:
+    """`value` (relative to schedule.toml's folder) as an absolute path to a file that can be read."""
+    path = _found_file(folder, value)
+    if path is None:
         raise Invalid(f"找不到{what[0]} {show(value)}（在 {folder} 里找过）；"
                       "请把文件放到 schedule.toml 旁边，或写出完整路径",
                       f"the {what[1]} {show(value)} was not found (looked in {folder}); put it next to "
