@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from announcer.core.errors import AnnouncerError, LibraryError
 from announcer.core.library import Library
-from announcer.core.plan import ONCE_TAG
+from announcer.core.plan import every_clip
 
 AUDIO_SUFFIXES = (".mp3", ".wav", ".wma", ".m4a", ".aac", ".ogg", ".flac", ".amr", ".ape", ".mp2", ".opus")
 LOOP_NAME = "000-all-clips.mp3"   # written first, so "track 1" on a player that loops one file
@@ -254,8 +254,7 @@ def _day_clips(day: date, out: Path) -> tuple[Path, list[dict]]:
         raise ExportError(f"{day} 的音频还没有生成。请先运行 announcer build 生成这一天的音频。",
                           f"no clips for {day} yet; run announcer build for this day first", str(Path(out)))
     folder, manifest = found
-    # the stick loops them all day, as a broadcast of "all": an office's urgent notice played when it came
-    clips = [c for c in manifest.get("clips") or [] if ONCE_TAG not in (c.get("tags") or ())]
+    clips = every_clip(manifest)          # the stick loops them all day, as a broadcast of "all"
     if not clips:
         raise ExportError(f"{day} 没有音频片段，没有可导出的。请检查通知后重新运行 announcer build。",
                           f"{day} has no clips, so there is nothing to export; check the notices and run "

@@ -74,13 +74,18 @@ def skip_reason(code: str) -> str:
 ONCE_TAG = "office-urgent"   # an office's urgent notice spoken into the day: it played when it came, not in "all"
 
 
+def every_clip(manifest: dict) -> list[dict]:
+    """What "all" plays: the manifest's clips but an office's urgent notice (played when it came); in order."""
+    return [c for c in manifest.get("clips") or [] if ONCE_TAG not in (c.get("tags") or ())]
+
+
 def select_clips(broadcast: Broadcast, manifest: dict) -> list[dict]:
     """The manifest's clips the broadcast plays: "all" (but an office's urgent notice, played when it came), or
     those whose id or a tag is listed; manifest order."""
     clips = manifest.get("clips", [])
     wanted = set(broadcast.clips)
     if "all" in wanted:
-        return [c for c in clips if ONCE_TAG not in (c.get("tags") or ())]
+        return every_clip(manifest)
     return [c for c in clips if c.get("id") in wanted or wanted.intersection(c.get("tags", ()))]
 
 
